@@ -1,0 +1,136 @@
+"""Hybrid retrieval: BM25 on jieba tokens and dense vectors from Chroma, fused per paragraph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .corpus import district_aliases
+from .store import LoadedIndex
+from .text import content_tokens, normalise
+from .types import Article, Passage
+
+MODES = ("hybrid", "bm25", "dense")
+# Weight of the keyword side in the fused score, chosen on eval/questions.jsonl (see README):
+# on Chinese questions BM25 alone is already strong, and plain rank fusion lost to it.
+BM25_WEIGHT = 0.6
+# Added to paragraphs of a district the question names: "玉泉区…" should be answered from Yuquan's
+# interview, or not at all.
+NAMED_DISTRICT_BOOST = 0.25
+
+
+@dataclass
+class Hit:
+    paragraph_id: str
+    bm25: float = 0.0
+    dense: float = 0.0
+    score: float = 0.0
+    best_chunk: str = ""
+
+
+def named_articles(question: str, articles: list[Article]) -> list[str]:
+    """Ids of the articles whose district or interviewee the question names (in Chinese or pinyin)."""
+    text = normalise(question)
+    named = []
+    for article in articles:
+        names = [a for a in district_aliases(article.district) if a]
+        if article.interviewee:
+            names.append(article.interviewee)
+        if any(normalise(name) in text for name in names):
+            named.append(article.id)
+    return named
+
+
+def allowed_articles(filters: dict | None, articles: list[Article]) -> list[str] | None:
+    """Article ids a filter allows: {"article_id": [...]} and/or {"district": [...]}; None = all."""
+    if not filters:
+        return None
+    wanted_ids = set(_as_list(filters.get("article_id")))
+    wanted_districts = {normalise(d) for d in _as_list(filters.get("district"))}
+    allowed = [
+        a.id
+        for a in articles
+        if a.id in wanted_ids
+        or (wanted_districts & {normalise(x) for x in district_aliases(a.district) + [a.interviewee] if x})
+    ]
+    return allowed
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+class Retriever:
+    def __init__(self, index: LoadedIndex, embed_model):
+        self.index = index
+        self.embed_model = embed_model
+        self.article_list = list(index.articles.values())
+        self._chunk_article = np.array(
+            [index.paragraphs[index.chunks[c].paragraph_id].article_id for c in index.chunk_ids]
+        )
+
+    def search(self, question: str, k: int = 5, filters: dict | None = None, mode: str = "hybrid") -> list[Passage]:
+        return [self.passage(hit) for hit in self.hits(question, k, filters, mode)]
+
+    def hits(self, question: str, k: int = 5, filters: dict | None = None, mode: str = "hybrid") -> list[Hit]:
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
+        allowed = allowed_articles(filters, self.article_list)
+        if allowed is not None and not allowed:
+            return []
+        hits: dict[str, Hit] = {}
+        depth = max(4 * k, 20)
+        if mode in ("hybrid", "bm25"):
+            mask = None if allowed is None else np.isin(self._chunk_article, allowed).astype(np.float32)
+            scores = self.index.bm25_scores(content_tokens(question), mask)
+            top = np.argsort(-scores)[:depth]
+            best = float(scores[top[0]]) if len(top) else 0.0
+            for i in top:
+                if scores[i] <= 0:
+                    break
+                chunk = self.index.chunks[self.index.chunk_ids[i]]
+                hit = hits.setdefault(chunk.paragraph_id, Hit(chunk.paragraph_id))
+                if scores[i] / best > hit.bm25:
+                    hit.bm25 = float(scores[i] / best)
+                    hit.best_chunk = hit.best_chunk or chunk.id
+        if mode in ("hybrid", "dense"):
+            query_embedding = self.embed_model.get_query_embedding(question)
+            dense = self.index.dense(query_embedding, depth, allowed)
+            if dense:
+                top_score, floor = dense[0][1], dense[-1][1]
+                spread = max(top_score - floor, 1e-6)
+                for chunk_id, similarity in dense:
+                    paragraph_id = self.index.chunks[chunk_id].paragraph_id
+                    hit = hits.setdefault(paragraph_id, Hit(paragraph_id))
+                    normalised = (similarity - floor) / spread if len(dense) > 1 else 1.0
+                    if normalised > hit.dense:
+                        hit.dense = normalised
+                        if mode == "dense" or not hit.best_chunk:
+                            hit.best_chunk = chunk_id
+        has_keywords = any(h.bm25 > 0 for h in hits.values())
+        weight = {"bm25": 1.0, "dense": 0.0}.get(mode, BM25_WEIGHT if has_keywords else 0.0)
+        named = set(named_articles(question, self.article_list)) if mode == "hybrid" else set()
+        for hit in hits.values():
+            hit.score = weight * hit.bm25 + (1 - weight) * hit.dense
+            if self.index.paragraphs[hit.paragraph_id].article_id in named:
+                hit.score += NAMED_DISTRICT_BOOST
+        ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
+        return [h for h in ranked if h.score > 0][:k]
+
+    def passage(self, hit: Hit) -> Passage:
+        paragraph = self.index.paragraphs[hit.paragraph_id]
+        article = self.index.articles[paragraph.article_id]
+        return Passage(
+            text=paragraph.text,
+            title=article.title,
+            district=article.district,
+            paragraph=paragraph.number,
+            paragraph_id=paragraph.id,
+            score=round(hit.score, 4),
+            interviewee=article.interviewee,
+            article_id=article.id,
+            source=article.source,
+        )

@@ -1,0 +1,87 @@
+"""Chinese text helpers: normalisation, sentence splitting, jieba tokens for BM25 and overlap scoring."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+TERMINAL_PUNCTUATION = "。！？；…!?;"
+CLOSING_QUOTES = "”’」』\"')）"
+_QUOTE_MARKS = "“”‘’\"'「」『』"
+_SENTENCE = re.compile(rf"[^{TERMINAL_PUNCTUATION}]+(?:[{TERMINAL_PUNCTUATION}]+[{CLOSING_QUOTES}]*|$)")
+_WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+
+# Function words and question words: they match everywhere (or nowhere) and only add noise to
+# keyword scores and to the "does the text say this" check.
+STOPWORDS = frozenset(
+    """的 了 和 与 及 是 在 将 把 被 对 为 以 于 从 向 等 也 都 而 并 或 其 之 这 那 这个 那个 这些 那些 有 个
+    吗 呢 吧 啊 么 什么 多少 几 几个 哪 哪些 哪个 哪里 哪儿 谁 怎么 怎样 如何 为何 为什么 是否 有没有 是不是
+    请问 请 一下 我 我们 你 你们 他 她 它 他们 今年 今年度 明年 该 此 本 各 区 方面 问题 计划 打算 准备 要 会 能
+    主要 具体 分别 一共 总共 共 多 哪一 告诉 介绍 说 提到 提出 表示 文中 文章 报道 采访 中 里 上 下 吗？
+    the a an of to in on for and or is are was were be been what which who whom how many much does do did
+    will would this that these those it its their there with by at from as about tell me please""".split()
+)
+
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*(?:\s*[%％])?")
+
+
+def normalise(text: str) -> str:
+    """NFKC, no whitespace, no quote marks, lowercase: the form used to compare texts."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if not ch.isspace() and ch not in _QUOTE_MARKS)
+    return text.lower()
+
+
+def stable_id(*parts: str) -> str:
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on 。！？；… keeping closing quotes with their sentence (”。 and 。” both stay whole)."""
+    sentences = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group().strip()
+        if not sentence:
+            continue
+        # A lone closing quote or bracket belongs to the sentence before it.
+        if sentences and all(ch in CLOSING_QUOTES for ch in sentence):
+            sentences[-1] += sentence
+        else:
+            sentences.append(sentence)
+    return sentences
+
+
+def ends_a_paragraph(text: str) -> bool:
+    stripped = text.rstrip()
+    while stripped and stripped[-1] in CLOSING_QUOTES:
+        stripped = stripped[:-1]
+    return bool(stripped) and stripped[-1] in TERMINAL_PUNCTUATION
+
+
+@lru_cache(maxsize=4096)
+def _tokens_cached(text: str) -> tuple[str, ...]:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return tuple(token for token in jieba.lcut_for_search(text) if _WORD.search(token))
+
+
+def tokens(text: str) -> list[str]:
+    """jieba search-mode tokens (words and their sub-words), lowercased, punctuation dropped."""
+    return list(_tokens_cached(text))
+
+
+def content_tokens(text: str) -> list[str]:
+    """Tokens that carry meaning: no stopwords; single characters only when they are digits or Latin."""
+    return [t for t in tokens(text) if t not in STOPWORDS]
+
+
+def is_chinese(text: str) -> bool:
+    han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return han >= latin / 4 if latin else True
