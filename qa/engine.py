@@ -99,9 +99,26 @@ class Engine:
         retriever, answerer = self._ready()
         history = normalise_history(history)
         # --- LLM hook start ---
-        standalone = standalone_question(question, history, retriever.article_list)
-        passages = retriever.search(standalone, k, filters)
-        answer = answerer.answer(standalone, passages)
+        from .answer.llm import LLMAnswerer, LLMError
+
+        answer = None
+        if self.settings.uses_llm:
+            llm = LLMAnswerer(self.settings)
+            try:
+                standalone = llm.rewrite_question(question, history) if history else question
+                passages = retriever.search(standalone, k, filters)
+                reply = ""
+                for delta in llm.stream(standalone, passages):
+                    reply += delta
+                    yield Answer(question, llm.preview(passages, reply), True, passages=passages,
+                                 mode=llm.model, notice=notice)
+                answer = llm.finish(standalone, passages, reply)
+            except LLMError as error:  # down, too slow, an error or garbage: the extractive answer instead
+                notice = " ".join(part for part in (notice, str(error)) if part)
+        if answer is None:
+            standalone = standalone_question(question, history, retriever.article_list)
+            passages = retriever.search(standalone, k, filters)
+            answer = answerer.answer(standalone, passages)
         # --- LLM hook end ---
         answer.question = question
         answer.notice = " ".join(part for part in (notice, answer.notice) if part)
