@@ -307,10 +307,15 @@ class IndexStore:
     def _set_aside_broken_store(self) -> None:
         """A full rebuild must work even when the old vector store cannot be opened."""
         try:
-            self._client()
-        except IndexUnavailable:
+            self._client().list_collections()
+        except Exception:
             broken = self.root / "chroma"
-            broken.rename(self.root / f"chroma.broken-{int(time.time())}")
+            if broken.exists():
+                broken.rename(self.root / f"chroma.broken-{int(time.time())}")
+            # chromadb keeps one client per path in a process: drop the one bound to the broken file.
+            from chromadb.api.client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
 
     def _clean_up(self, old: dict | None, new: dict, collection, live_ids: set[str]) -> int:
         """Remove what the new index no longer uses: old generations, old collection or stale vectors."""

@@ -548,12 +548,25 @@ def check_reply(
         if cited:
             supported = not missing(plain, cited)
         if supported:
-            vouching = _vouching(facts, cited, closeness, passage_texts, given)
-            if set(vouching) != set(cited):
-                keep = {i + 1 for i in vouching}
-                edits.extend(
-                    (m.start(), m.end(), _marker_keeping(m, keep)) for m in MARKER.finditer(text, start, end)
-                )
+            vouching = {i + 1 for i in _vouching(facts, cited, closeness, passage_texts, given)}
+            clause_start = start
+            for marker in MARKER.finditer(text, start, end):
+                # A marker inside a sentence vouches for the clause before it: keep the passages that
+                # state a fact of that clause, else those that state one of the sentence's.
+                clause = text[clause_start : marker.start()]
+                clause_facts = facts_in(clause) | entities_in(clause, entities)
+                holding = {
+                    n
+                    for n in marker_numbers(marker)
+                    if 1 <= n <= len(passage_texts)
+                    and any(
+                        fact_holds(f, passage_texts[n - 1]) for f in clause_facts if not fact_holds(f, given)
+                    )
+                }
+                kept = _marker_keeping(marker, holding or vouching)
+                if kept != marker.group():
+                    edits.append((marker.start(), marker.end(), kept))
+                clause_start = marker.end()
             uses_passages = uses_passages or bool(
                 facts
                 or max(closeness[i] for i in cited) >= ATTRIBUTION_OVERLAP_WITH_FACTS
