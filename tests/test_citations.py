@@ -22,7 +22,9 @@ XINCHENG = (
     "全年实施128个区级重点项目建设，力争完成年度投资200亿元以上。"
 )
 HUIMIN = "立足“一区一带”，围绕“四大产业集群”发展思路，回民区确定了72个2024年度实施的重点项目。"
-YUQUAN = "南男说，一产方面，玉泉区将主动融入自治区100平方公里现代农牧业发展示范区规划，建设2.7万亩高标准农田。"
+YUQUAN = (
+    "南男说，一产方面，玉泉区将主动融入自治区100平方公里现代农牧业发展示范区规划，建设2.7万亩高标准农田。"
+)
 
 
 # ------------------------------------------------------------------------------------------ markers
@@ -71,14 +73,21 @@ def test_renumber_writes_every_style_the_same_way():
 def test_clean_reply_drops_thinking_footnotes_and_source_lists():
     reply = "<think>先找数字……</think>\n新城区全年实施128个区级重点项目[^1]。\n\n[^1]: 新城区访谈第2段"
     assert clean_reply(reply) == "新城区全年实施128个区级重点项目[^1]。"
-    reply = "新城区全年实施128个区级重点项目[1]。\n\n**来源：**\n[1] 《牢固树立“有解思维”》第2段\n- [2] 回民区"
+    reply = (
+        "新城区全年实施128个区级重点项目[1]。\n\n**来源：**\n[1] 《牢固树立“有解思维”》第2段\n- [2] 回民区"
+    )
     assert clean_reply(reply) == "新城区全年实施128个区级重点项目[1]。"
-    assert clean_reply("新城区全年实施128个区级重点项目。\n[1][2]") == "新城区全年实施128个区级重点项目。[1][2]"
+    assert (
+        clean_reply("新城区全年实施128个区级重点项目。\n[1][2]") == "新城区全年实施128个区级重点项目。[1][2]"
+    )
 
 
 def test_preview_of_a_reply_still_arriving():
     assert preview("<think>想一想", ["a"]) == ""
-    assert preview("<think>想</think>新城区实施128个项目【2】，力争【", ["a", "b"]) == "新城区实施128个项目[1]，力争"
+    assert (
+        preview("<think>想</think>新城区实施128个项目【2】，力争【", ["a", "b"])
+        == "新城区实施128个项目[1]，力争"
+    )
 
 
 # ---------------------------------------------------------------------------------------- sentences
@@ -161,7 +170,10 @@ def test_a_number_from_the_question_needs_no_source():
 
 def test_the_quote_is_the_paragraph_sentence_that_says_it():
     claims = ["新城区全年实施128个区级重点项目。"]
-    assert supporting_sentences(claims, XINCHENG) == "全年实施128个区级重点项目建设，力争完成年度投资200亿元以上。"
+    assert (
+        supporting_sentences(claims, XINCHENG)
+        == "全年实施128个区级重点项目建设，力争完成年度投资200亿元以上。"
+    )
     claims = ["新城区要做好五个方面工作，实施128个重点项目。"]
     assert supporting_sentences(claims, XINCHENG) == (
         "殷树刚表示，为落实好全市两会精神，新城区委将重点做好5个方面工作。"

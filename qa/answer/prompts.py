@@ -41,7 +41,8 @@ ANSWER_TEMPLATE = """<passages>
 Answer the question in {language}, using only the passages above, with a marker such as [1] after each
 claim."""
 
-PASSAGE_TEMPLATE = """<passage id="{n}" title="{title}" interviewee="{interviewee}" paragraph="{paragraph}">
+PASSAGE_TEMPLATE = """<passage id="{n}" title="{title}" district="{district}" interviewee="{interviewee}" \
+paragraph="{paragraph}">
 {text}
 </passage>"""
 
@@ -89,6 +90,7 @@ def answer_messages(question: str, passages: Sequence[Passage]) -> list[dict]:
         PASSAGE_TEMPLATE.format(
             n=n,
             title=quote_data(passage.title),
+            district=quote_data(passage.district),
             interviewee=quote_data(passage.interviewee),
             paragraph=passage.paragraph,
             text=quote_data(passage.text),
