@@ -112,7 +112,10 @@ class StandInLLM:
 
             def do_GET(self):
                 if self.path.rstrip("/") == "/v1/models":
-                    body = {"object": "list", "data": [{"id": server.model, "object": "model", "owned_by": "me"}]}
+                    body = {
+                        "object": "list",
+                        "data": [{"id": server.model, "object": "model", "owned_by": "me"}],
+                    }
                     self._send_json(200, body)
                 else:
                     self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
@@ -126,7 +129,9 @@ class StandInLLM:
                 try:
                     body = json.loads(raw)
                 except ValueError:
-                    self._send_json(400, {"error": {"message": "invalid JSON body", "type": "invalid_request"}})
+                    self._send_json(
+                        400, {"error": {"message": "invalid JSON body", "type": "invalid_request"}}
+                    )
                     return
                 request = {"path": self.path, "headers": dict(self.headers), "body": body, **body}
                 server.requests.append(request)
@@ -189,10 +194,12 @@ def completion(text: str, model: str, request: dict) -> dict:
         "created": int(time.time()),
         "model": model,
         "system_fingerprint": "fp_standin",
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
-        "usage": {"prompt_tokens": prompt_chars, "completion_tokens": len(text), "total_tokens": prompt_chars + len(text)},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt_chars,
+            "completion_tokens": len(text),
+            "total_tokens": prompt_chars + len(text),
+        },
     }
 
 
