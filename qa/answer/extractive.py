@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 
 import jieba
@@ -25,6 +26,7 @@ REFUSAL_EN = "The documents do not contain the answer to this question."
 MIN_COVERAGE = 0.5
 MIN_DENSE_SIMILARITY = 0.78
 MAX_SENTENCES = 3
+MAX_SENTENCES_TO_EMBED = 16  # an English question embeds the sentences of its top passages, once each
 
 _QUESTION_WORD = re.compile(r"多少|几|哪些|哪个|哪家|哪座|哪项|哪位|哪|什么|谁|如何|怎样|怎么")
 _WANTS_NUMBER = re.compile(
@@ -104,6 +106,8 @@ class ExtractiveAnswerer:
             token: int(indptr[i + 1] - indptr[i]) for token, i in vocabulary.items() if i + 1 < len(indptr)
         }
         self._documents = max(int(index.bm25.scores.get("num_docs", len(index.chunk_ids))), 1)
+        self._sentence_vectors: dict[str, list[float]] = {}
+        self._cache_lock = threading.Lock()
         self._current_year = {}
         for paragraph in index.paragraphs.values():
             self._current_year.setdefault(paragraph.article_id, []).extend(_YEAR.findall(paragraph.text))
@@ -118,6 +122,11 @@ class ExtractiveAnswerer:
         if meta := self._meta_answer(question, passages):
             return meta
         terms, focus = self._question_terms(question)
+        unknown = [t for t in terms if t.isascii() and len(t) > 1 and self._document_frequency.get(t, 0) == 0]
+        if is_chinese(question) and unknown:
+            # A name or acronym the documents never use ("GDP", "5G"): nothing here can answer it.
+            notice = f"“{unknown[0].upper() if unknown[0].isalpha() else unknown[0]}” does not occur in the documents."
+            return Answer(question, refusal(question), False, passages=passages, notice=notice)
         if is_chinese(question) and terms:
             choices = self._choose_by_terms(question, terms, passages)
             supported = choices and self._supported_by_terms(question, terms, focus, choices)
@@ -209,14 +218,26 @@ class ExtractiveAnswerer:
         sentences = [(s, p) for p in pool[:2] for s in split_sentences(p.text)]
         if not sentences:
             return []
+        sentences = sentences[:MAX_SENTENCES_TO_EMBED]
         query = np.asarray(self.embed_model.get_query_embedding(question))
-        vectors = np.asarray(self.embed_model.get_text_embedding_batch([s for s, _ in sentences]))
+        vectors = np.asarray([self._sentence_vector(s) for s, _ in sentences])
         similarity = vectors @ query
         wants_number = bool(_WANTS_NUMBER.search(question))
         bonus = np.array([0.01 if wants_number and _QUANTITY.search(s) else 0.0 for s, _ in sentences])
         best = int(np.argmax(similarity + bonus))
         sentence, passage = sentences[best]
         return [Choice(sentence, passage, float(similarity[best]))]
+
+    def _sentence_vector(self, sentence: str) -> list[float]:
+        with self._cache_lock:
+            vector = self._sentence_vectors.get(sentence)
+        if vector is None:
+            vector = self.embed_model.get_text_embedding(sentence)
+            with self._cache_lock:
+                if len(self._sentence_vectors) > 50_000:
+                    self._sentence_vectors.clear()
+                self._sentence_vectors[sentence] = vector
+        return vector
 
     def _supported_by_terms(self, question: str, terms: dict[str, float], focus: set[str],
                             choices: list[Choice]) -> bool:

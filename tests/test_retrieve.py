@@ -1,0 +1,55 @@
+"""Hybrid retrieval over the shipped corpus: Chinese and English questions, context, filters, whole paragraphs."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_a_chinese_question_finds_its_paragraph_first(engine):
+    passages = engine.retrieve("新城区今年要推进多少个区级重点项目？", k=5)
+    assert "全年实施128个区级重点项目建设" in passages[0].text
+    assert passages[0].district == "新城区" and passages[0].paragraph == 2
+
+
+@pytest.mark.parametrize(
+    "question, evidence",
+    [
+        ("How many district-level key projects will Xincheng District carry out this year?", "128个区级重点项目"),
+        ("What total computing power scale is planned in the Horinger New Area?", "15000P"),
+        ("How many infrastructure projects will the economic development zone carry out in 2024?", "基础设施项目47个"),
+    ],
+)
+def test_an_english_question_finds_the_chinese_paragraph(engine, question, evidence):
+    passages = engine.retrieve(question, k=5)
+    assert any(evidence in p.text for p in passages[:3])
+
+
+def test_article_context_finds_a_paragraph_that_never_names_its_district(engine):
+    passages = engine.retrieve("新城区促进消费要引进什么样的店？", k=3)
+    assert "引进品牌首店、旗舰店" in passages[0].text
+    assert "新城区" not in passages[0].text  # found through its article's context
+
+
+def test_results_are_distinct_whole_paragraphs(engine):
+    passages = engine.retrieve("赛罕区 青年社区 养老服务中心 商圈", k=5)
+    assert len({p.paragraph_id for p in passages}) == len(passages) == 5
+    saihan = next(p for p in passages if "青年社区" in p.text)
+    assert saihan.text.startswith("李晓燕表示") and saihan.text.endswith("提标、提速、提效。")
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+def test_a_filter_restricts_the_search_to_chosen_articles(engine):
+    yuquan = next(a for a in engine.articles() if a.district == "玉泉区")
+    passages = engine.retrieve("重点项目", k=5, filters={"article_id": [yuquan.id]})
+    assert passages and all(p.district == "玉泉区" for p in passages)
+    by_district = engine.retrieve("重点项目", k=5, filters={"district": ["经开区"]})
+    assert by_district and all(p.district == "呼和浩特经济技术开发区" for p in by_district)
+    assert engine.retrieve("重点项目", k=5, filters={"district": ["不存在的区"]}) == []
+
+
+def test_keyword_and_dense_sides_each_work_alone(engine):
+    bm25 = engine.retrieve("全年新签约项目", k=3, mode="bm25")
+    dense = engine.retrieve("电子信息产业全年计划新签约多少个项目？", k=5, mode="dense")
+    assert "全年新签约项目100个" in bm25[0].text
+    assert any("全年新签约项目100个" in p.text for p in dense)
+    assert engine.retrieve("How many new projects will be signed?", k=3, mode="bm25") == []
