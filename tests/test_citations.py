@@ -162,6 +162,13 @@ def test_a_known_name_the_cited_paragraph_does_not_mention_is_unsupported():
     ]
 
 
+def test_a_name_from_the_question_still_needs_its_source():
+    answer = "回民区全年实施128个区级重点项目建设[1]。"
+    assert unsupported_sentences(answer, {1: XINCHENG}, entities=["回民区"], given="回民区有多少项目？") == [
+        "回民区全年实施128个区级重点项目建设。"
+    ]
+
+
 def test_a_number_from_the_question_needs_no_source():
     answer = "2023年，新城区全年实施128个区级重点项目建设[1]。"
     assert unsupported_sentences(answer, {1: XINCHENG}) == ["2023年，新城区全年实施128个区级重点项目建设。"]

@@ -199,10 +199,34 @@ def test_a_wrong_number_is_marked_unsupported_and_not_shown_as_sourced(server, l
     assert "138" not in answer.citations[0].quote
 
 
-def test_a_claim_cited_to_the_wrong_district_is_unsupported(server, llm, passages):
-    server.script(Reply("回民区今年将推进128个区级重点项目[2]。"))
-    answer = llm.answer("回民区今年要推进多少个重点项目？", passages)
-    assert answer.unsupported == ["回民区今年将推进128个区级重点项目。"]
+@pytest.mark.parametrize(
+    ("question", "reply", "unsupported"),
+    [
+        # 128 is in passage 1, but passage 1 is about 新城区: the name asked about must be the cited one's
+        (
+            "回民区今年要推进多少个重点项目？",
+            "回民区今年将推进128个区级重点项目[1]。",
+            "回民区今年将推进128个区级重点项目。",
+        ),
+        (
+            "回民区今年要推进多少个重点项目？",
+            "回民区今年将推进128个区级重点项目[2]。",
+            "回民区今年将推进128个区级重点项目。",
+        ),
+        (
+            "How many key projects will Huimin District carry out?",
+            "Huimin District will carry out 128 district-level key projects [1].",
+            "Huimin District will carry out 128 district-level key projects.",
+        ),
+    ],
+    ids=["number-from-another-district", "number-not-in-paragraph", "english-pinyin-name"],
+)
+def test_a_claim_cited_to_the_wrong_district_is_unsupported(
+    server, llm, passages, question, reply, unsupported
+):
+    server.script(Reply(reply))
+    answer = llm.answer(question, passages)
+    assert answer.unsupported == [unsupported]
     assert answer.citations == []
 
 

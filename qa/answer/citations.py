@@ -407,19 +407,24 @@ def missing_facts(
 ) -> set[str]:
     """The facts (and known names) of the sentence that none of the sources states.
 
-    `given` is text whose facts need no source, such as the question: a number the user wrote is a
+    `given` is text whose numbers need no source, such as the question: a number the user wrote is a
     premise, not a claim of the answer.
     """
     sources = [source for source in sources if source]
     wanted = facts_in(sentence) | entities_in(strip_markers(sentence), entities)
-    if given:
-        wanted = {fact for fact in wanted if not fact_holds(fact, given)}
+    wanted = {fact for fact in wanted if not is_given(fact, given)}
     source_facts = [facts_in(source) for source in sources]
     return {
         fact
         for fact in wanted
         if not any(fact_holds(fact, source, facts) for source, facts in zip(sources, source_facts))
     }
+
+
+def is_given(fact: str, given: str) -> bool:
+    """A number (or date) the question itself states. Names and terms are never given: the question's
+    district must still be the cited paragraph's."""
+    return bool(given) and is_numeric_fact(fact) and fact_holds(fact, given)
 
 
 def overlap(sentence: str, source: str) -> float:
@@ -549,24 +554,7 @@ def check_reply(
             supported = not missing(plain, cited)
         if supported:
             vouching = {i + 1 for i in _vouching(facts, cited, closeness, passage_texts, given)}
-            clause_start = start
-            for marker in MARKER.finditer(text, start, end):
-                # A marker inside a sentence vouches for the clause before it: keep the passages that
-                # state a fact of that clause, else those that state one of the sentence's.
-                clause = text[clause_start : marker.start()]
-                clause_facts = facts_in(clause) | entities_in(clause, entities)
-                holding = {
-                    n
-                    for n in marker_numbers(marker)
-                    if 1 <= n <= len(passage_texts)
-                    and any(
-                        fact_holds(f, passage_texts[n - 1]) for f in clause_facts if not fact_holds(f, given)
-                    )
-                }
-                kept = _marker_keeping(marker, holding or vouching)
-                if kept != marker.group():
-                    edits.append((marker.start(), marker.end(), kept))
-                clause_start = marker.end()
+            edits.extend(_bystanders_dropped(text, start, end, vouching, passage_texts, entities, given))
             uses_passages = uses_passages or bool(
                 facts
                 or max(closeness[i] for i in cited) >= ATTRIBUTION_OVERLAP_WITH_FACTS
@@ -574,7 +562,12 @@ def check_reply(
             )
         else:
             unsupported.append(plain)
-            uses_passages = uses_passages or max(closeness, default=0.0) >= CONTENT_OVERLAP
+            # wrong, but about the passages: some of its facts or much of its wording is theirs
+            uses_passages = (
+                uses_passages
+                or max(closeness, default=0.0) >= CONTENT_OVERLAP
+                or facts != missing(plain, range(len(passage_texts)))
+            )
             edits.extend((m.start(), m.end(), "") for m in MARKER.finditer(text, start, end))
         if key_claim_unsupported is None:
             key_claim_unsupported = not supported
@@ -598,11 +591,42 @@ def _vouching(
 ) -> list[int]:
     """The cited passages that say part of what the sentence says: one with none of its facts (or, for a
     sentence without facts, little of its wording) is dropped, so no citation shows a bystander."""
-    needed = {fact for fact in facts if not (given and fact_holds(fact, given))}
+    needed = {fact for fact in facts if not is_given(fact, given)}
     if needed:
         return [i for i in cited if any(fact_holds(fact, passage_texts[i]) for fact in needed)]
     close = [i for i in cited if closeness[i] >= ATTRIBUTION_OVERLAP_WITH_FACTS]
     return close or cited
+
+
+def _bystanders_dropped(
+    text: str,
+    start: int,
+    end: int,
+    vouching: set[int],
+    passage_texts: Sequence[str],
+    entities: list[str],
+    given: str,
+) -> list[tuple[int, int, str]]:
+    """Edits that leave each marker of a sentence citing only passages that say part of it.
+
+    A marker inside a sentence vouches for the clause before it: it keeps the passages that state a fact
+    of that clause, or else those (`vouching`) that state one of the sentence's.
+    """
+    edits = []
+    clause_start = start
+    for marker in MARKER.finditer(text, start, end):
+        clause = text[clause_start : marker.start()]
+        clause_facts = {f for f in facts_in(clause) | entities_in(clause, entities) if not is_given(f, given)}
+        holding = {
+            n
+            for n in marker_numbers(marker)
+            if 1 <= n <= len(passage_texts) and any(fact_holds(f, passage_texts[n - 1]) for f in clause_facts)
+        }
+        kept = _marker_keeping(marker, holding or vouching)
+        if kept != marker.group():
+            edits.append((marker.start(), marker.end(), kept))
+        clause_start = marker.end()
+    return edits
 
 
 def _marker_keeping(marker: re.Match, keep: set[int]) -> str:
