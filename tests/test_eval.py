@@ -24,15 +24,17 @@ CORPUS_FILE = DATA_DIR / "hohhot-2024-district-interviews.txt"
 
 # Regression floors for the dev split, a few points under what the engine measured when they were set
 # (see the README's evaluation section): a guard against silent decay, not a target.
+# Measured on the dev split (extractive answers, multilingual-e5-small, k=5): accuracy 0.810, evidence
+# recall 1.000, hit@1 0.907, MRR 0.946, citation precision 0.990, refusal 0.923, false refusal 0.165.
 FLOORS = {
-    "answer_accuracy": 0.0,
-    "evidence_recall": 0.0,
-    "hit_at_1": 0.0,
-    "mrr": 0.0,
-    "citation_precision": 0.0,
-    "refusal_rate": 0.0,
+    "answer_accuracy": 0.75,
+    "evidence_recall": 0.95,
+    "hit_at_1": 0.85,
+    "mrr": 0.90,
+    "citation_precision": 0.93,
+    "refusal_rate": 0.84,
 }
-CEILINGS = {"false_refusal_rate": 1.0}
+CEILINGS = {"false_refusal_rate": 0.22}
 
 
 @pytest.fixture(scope="module")
@@ -241,28 +243,7 @@ def test_scores_and_summary_on_hand_made_answers():
 # ------------------------------------------------------------------------------------- end to end
 
 
-@pytest.fixture(scope="module")
-def index_ready(request, tmp_path_factory, monkeypatch_module):
-    """The shared index of tests/conftest.py when there is one, else a private one."""
-    try:
-        return request.getfixturevalue("built_index")
-    except pytest.FixtureLookupError:
-        import qa
-
-        index_dir = tmp_path_factory.mktemp("eval-index")
-        monkeypatch_module.setenv("QA_DATA_DIR", str(DATA_DIR))
-        monkeypatch_module.setenv("QA_INDEX_DIR", str(index_dir))
-        qa.build_index(rebuild=True)
-        return index_dir
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
-def test_the_dev_split_scores_at_least_the_floors(index_ready, tmp_path, capsys):
+def test_the_dev_split_scores_at_least_the_floors(built_index, tmp_path, capsys):
     out = tmp_path / "report.json"
     assert eval_run.main(["--split", "dev", "--out", str(out)]) == 0
     assert "type:broken-paragraph" in capsys.readouterr().out
