@@ -21,7 +21,7 @@ install: $(BIN)/qa
 
 # Headless Chromium from Debian for the browser test (a test tool's own browser download fails offline).
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk; }
 
 index: install
 	$(BIN)/qa index

@@ -19,7 +19,7 @@ __all__ = ["Engine", "IndexUnavailable", "MODES"]
 def clean_question(question: str) -> tuple[str, str]:
     """The question to answer and a notice; ValueError for an empty one."""
     if not isinstance(question, str) or not question.strip():
-        raise ValueError("the question is empty: type a question about the documents")
+        raise ValueError("the question is empty: type a question about the documents (问题为空，请输入关于文档的问题)")
     question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
         notice = (

@@ -16,26 +16,32 @@ from ..retrieve import named_articles
 from ..store import LoadedIndex
 from ..text import STOPWORDS, is_chinese, normalise, split_sentences
 from ..types import Answer, Article, Citation, Passage
+from .prompts import REFUSAL_EN, REFUSAL_ZH
 
-REFUSAL_ZH = "文档中没有找到这个问题的答案。"
-REFUSAL_EN = "The documents do not contain the answer to this question."
 
 # Calibrated on eval/questions.jsonl (dev split): the share of the question's idf-weighted terms that
 # the chosen sentences (with their article's context) must contain, and, for English questions, the
 # least cosine similarity between question and chosen sentence.
 MIN_COVERAGE = 0.5
-MIN_DENSE_SIMILARITY = 0.78
+MIN_DENSE_SIMILARITY = 0.76
 MAX_SENTENCES = 3
 MAX_SENTENCES_TO_EMBED = 16  # an English question embeds the sentences of its top passages, once each
 
 _QUESTION_WORD = re.compile(r"多少|几|哪些|哪个|哪家|哪座|哪项|哪位|哪|什么|谁|如何|怎样|怎么")
 _WANTS_NUMBER = re.compile(
-    r"多少|几[个家所项条亿万名位成]|数量|规模|金额|比例|百分之|how (many|much)|what (number|percentage)|number of",
+    r"多少|(?<!哪)几[个家所项条亿万名位成]|数量|规模|金额|比例|百分之|how (many|much)|what (number|percentage)|number of",
     re.I,
 )
 _WANTS_PERSON = re.compile(r"谁|哪位|姓名|名字|叫什么|\bwho\b|\bwhose\b|\bname\b", re.I)
 _WANTS_LIST = re.compile(r"哪些|有什么|包括|包含|哪几|what are|\bwhich\b|list", re.I)
 _WANTS_TIME = re.compile(r"哪一年|哪年|何时|什么时候|多久|\bwhen\b|what year|how long", re.I)
+_WANTS_AGE = re.compile(r"多大年纪|多大岁数|年龄|几岁|年纪|how old|\bage\b", re.I)
+_OTHER_YEAR = re.compile(r"去年|前年|明年|后年|上一年|下一年|last year|next year|previous year", re.I)
+# Question phrases are not terms to look for: "是多大规模" asks about 规模, "哪几个园区" about 园区.
+_QUESTION_PHRASE = re.compile(
+    r"(?:是|有|为)?(?:多少|多大|多高|多长|多远|多久|哪几|哪些|哪个|哪家|哪座|哪项|哪位|哪|几|什么样|什么|怎样|如何|怎么)"
+    r"(?:个|家|项|所|条|种|位|名|座|处|类)?"
+)
 _REPORTER = re.compile(r"记者|谁采访|采访者|interviewed|reporter|journalist|byline", re.I)
 _ROLE = re.compile(r"职务|职位|担任|身份|什么官|哪个区的|position|\brole\b|\bjob\b|title of", re.I)
 _HEADLINE = re.compile(r"标题|题目|headline", re.I)
@@ -46,6 +52,7 @@ _CLAUSE = re.compile(r"[^，,；;：:。！？!?…]+[，,；;：:。！？!?…
 # A quantity answers "how many"; a year ("2024年") does not, though "2024年度" is part of a phrase.
 _QUANTITY = re.compile(r"\d+(?:[.,]\d+)*(?:\s*[%％])?(?!\d)(?!\s*年(?!度))|[两一二三四五六七八九十百千]+[百千万亿]级")
 _UNIT = re.compile(r"(?:多少|几)\s*(万亩|平方公里|个|家|所|项|亩|元|万元|亿元|条|名|人|座|处|位)")
+_TWO_PARTS = re.compile(r"和|与|及|比|分别|各|加起来|合计|一共|哪个|\band\b|\bvs\b|compared", re.I)
 _COMPARE = re.compile(r"多几|少几|相差|差多少|多出|差距|more than|fewer than|difference", re.I)
 _TOTAL = re.compile(r"一共|合计|加起来|总共|之和|总计|in total|combined|altogether", re.I)
 _WHICH_MORE = re.compile(r"哪个.*(更多|最多|更大|最大|多)|which .*(more|most|larger|largest)", re.I)
@@ -123,10 +130,15 @@ class ExtractiveAnswerer:
             return meta
         terms, focus = self._question_terms(question)
         unknown = [t for t in terms if t.isascii() and len(t) > 1 and self._document_frequency.get(t, 0) == 0]
-        if is_chinese(question) and unknown:
+        if not is_chinese(question):
+            unknown = [w for w in re.findall(r"\b[A-Z][A-Z0-9]+\b", question) if w.lower() not in self._document_frequency]
+        if unknown:
             # A name or acronym the documents never use ("GDP", "5G"): nothing here can answer it.
-            notice = f"“{unknown[0].upper() if unknown[0].isalpha() else unknown[0]}” does not occur in the documents."
+            notice = f"“{unknown[0].upper()}” does not occur in the documents."
             return Answer(question, refusal(question), False, passages=passages, notice=notice)
+        if not is_chinese(question) and len(set(re.findall(r"[a-z]{3,}", question.lower())) - STOPWORDS) < 2:
+            return Answer(question, refusal(question), False, passages=passages,
+                          notice="The question has too few words to search for.")
         if is_chinese(question) and terms:
             choices = self._choose_by_terms(question, terms, passages)
             supported = choices and self._supported_by_terms(question, terms, focus, choices)
@@ -143,7 +155,10 @@ class ExtractiveAnswerer:
         what is asked ("总投资是多少" → 投资). Single Chinese characters carry too little to match on."""
         chinese = is_chinese(question)
         spans = []
-        for word, start, end in jieba.tokenize(unicodedata_nfkc(question).lower(), mode="search"):
+        stripped = _QUESTION_PHRASE.sub(lambda m: " " * len(m.group()), unicodedata_nfkc(question).lower())
+        for word, start, end in jieba.tokenize(stripped, mode="search"):
+            if not word.strip():
+                continue
             if word in STOPWORDS or not re.search(r"\w", word) or (len(word) == 1 and not word.isascii()):
                 continue
             if not chinese and word.isascii() and self._document_frequency.get(word, 0) == 0:
@@ -198,15 +213,26 @@ class ExtractiveAnswerer:
         # A question whose parts sit in other sentences (or in another district's interview) gets them.
         missing = set(terms) - chosen[0].covered
         districts_needed = named - {chosen[0].passage.article_id}
+        two_parts = bool(_TWO_PARTS.search(question))
         for candidate in candidates[1:]:
             if len(chosen) >= MAX_SENTENCES or candidate.score < 0.6 * chosen[0].score:
                 break
+            if named and not two_parts and candidate.passage.article_id not in named and not any(
+                n in normalise(candidate.sentence) for n in question_names
+            ):
+                continue  # another district's sentence cannot complete an answer about this one
             adds = sum(terms[t] for t in missing & candidate.covered) / total
             adds_district = candidate.passage.article_id in districts_needed
             if adds >= 0.15 or adds_district:
                 chosen.append(candidate)
                 missing -= candidate.covered
                 districts_needed.discard(candidate.passage.article_id)
+        # "哪些资源" answered by "做足挖潜增效。" whose next sentence lists them: take the list too.
+        if _WANTS_LIST.search(question) and "、" not in chosen[0].sentence:
+            sentences = split_sentences(chosen[0].passage.text)
+            position = sentences.index(chosen[0].sentence) if chosen[0].sentence in sentences else -1
+            if 0 <= position < len(sentences) - 1 and "、" in sentences[position + 1]:
+                chosen.insert(1, Choice(sentences[position + 1], chosen[0].passage, chosen[0].score))
         return chosen
 
     def _choose_by_meaning(self, question: str, passages: list[Passage]) -> list[Choice]:
@@ -244,15 +270,22 @@ class ExtractiveAnswerer:
         """Refuse rather than guess: the chosen text must hold most of what the question names, and
         what it asks about (the focus terms) must be in the sentences themselves."""
         sentences = normalise("".join(c.sentence for c in choices))
-        if focus and not any(t in sentences for t in focus):
-            return False
         covered = set().union(*(c.covered for c in choices))
-        return sum(terms[t] for t in covered) / sum(terms.values()) >= MIN_COVERAGE
+        coverage = sum(terms[t] for t in covered) / sum(terms.values())
+        if focus and not any(t in sentences for t in focus):
+            never_used = any(self._document_frequency.get(t, 0) == 0 for t in focus)
+            if never_used or coverage < 0.85:
+                return False
+        return coverage >= MIN_COVERAGE
 
     def _consistent(self, question: str, choices: list[Choice]) -> bool:
         """The chosen text is about what the question names: its district, its year, a quantity."""
         first = choices[0]
         if _WANTS_NUMBER.search(question) and not any(_QUANTITY.search(c.sentence) for c in choices):
+            return False
+        if _WANTS_AGE.search(question) and not any("岁" in c.sentence for c in choices):
+            return False
+        if (other := _OTHER_YEAR.search(question)) and not any(other.group() in c.sentence for c in choices):
             return False
         if _WANTS_TIME.search(question) and not any(_YEAR.search(c.sentence) or "月" in c.sentence
                                                      for c in choices):
