@@ -10,8 +10,8 @@ from pathlib import Path
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from .config import Settings  # noqa: E402
-from .types import Answer, Article, Citation, Passage  # noqa: E402
+from .config import Settings
+from .types import Answer, Article, Citation, Passage
 
 __all__ = ["Answer", "Article", "Citation", "Passage", "Settings", "ask", "ask_stream", "build_index",
            "default_engine", "retrieve"]

@@ -219,7 +219,7 @@ def _is_dangling(block: str) -> bool:
 def _is_stray_fragment(block: str, blocks: list[str]) -> bool:
     """A piece of another paragraph printed twice by a layout slip: all but its first few characters
     occur inside a longer paragraph."""
-    for skip in range(0, min(6, len(block) // 5) + 1):
+    for skip in range(min(6, len(block) // 5) + 1):
         tail = block[skip:]
         if len(tail) < MIN_DANGLING_CHARS:
             break

@@ -6,14 +6,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from .answer.extractive import ExtractiveAnswerer, refusal, standalone_question
+from .answer.extractive import ExtractiveAnswerer, standalone_question
 from .config import MAX_QUESTION_CHARS, Settings
 from .embeddings import make_embedding
 from .retrieve import MODES, Retriever
 from .store import BuildReport, IndexStore, IndexUnavailable, Progress
 from .types import Answer, Article, Passage
 
-__all__ = ["Engine", "IndexUnavailable", "MODES"]
+__all__ = ["MODES", "Engine", "IndexUnavailable"]
 
 
 def clean_question(question: str) -> tuple[str, str]:

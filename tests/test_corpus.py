@@ -8,12 +8,12 @@ import pytest
 
 from qa.corpus import (
     CHUNK_CHARS,
+    UnreadableFile,
     chunk_paragraph,
     decode,
     load_corpus,
     parse_document,
     repair_broken_paragraphs,
-    UnreadableFile,
 )
 from qa.text import ends_a_paragraph, split_sentences
 

@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from qa.config import Settings
 from qa.engine import Engine
 from qa.store import IndexUnavailable
-
-from conftest import free_port
 
 FAST_MODEL = "use-multilingual"  # a real multilingual model, fast enough to build many small indexes
 

@@ -18,7 +18,6 @@ from ..text import STOPWORDS, is_chinese, normalise, split_sentences
 from ..types import Answer, Article, Citation, Passage
 from .prompts import REFUSAL_EN, REFUSAL_ZH
 
-
 # Calibrated on eval/questions.jsonl (dev split): the share of the question's idf-weighted terms that
 # the chosen sentences (with their article's context) must contain, and, for English questions, the
 # least cosine similarity between question and chosen sentence.
@@ -30,33 +29,33 @@ MAX_SENTENCES_TO_EMBED = 16  # an English question embeds the sentences of its t
 _QUESTION_WORD = re.compile(r"多少|几|哪些|哪个|哪家|哪座|哪项|哪位|哪|什么|谁|如何|怎样|怎么")
 _WANTS_NUMBER = re.compile(
     r"多少|(?<!哪)几[个家所项条亿万名位成]|数量|规模|金额|比例|百分之|how (many|much)|what (number|percentage)|number of",
-    re.I,
+    re.IGNORECASE,
 )
-_WANTS_PERSON = re.compile(r"谁|哪位|姓名|名字|叫什么|\bwho\b|\bwhose\b|\bname\b", re.I)
-_WANTS_LIST = re.compile(r"哪些|有什么|包括|包含|哪几|what are|\bwhich\b|list", re.I)
-_WANTS_TIME = re.compile(r"哪一年|哪年|何时|什么时候|多久|\bwhen\b|what year|how long", re.I)
-_WANTS_AGE = re.compile(r"多大年纪|多大岁数|年龄|几岁|年纪|how old|\bage\b", re.I)
-_OTHER_YEAR = re.compile(r"去年|前年|明年|后年|上一年|下一年|last year|next year|previous year", re.I)
+_WANTS_PERSON = re.compile(r"谁|哪位|姓名|名字|叫什么|\bwho\b|\bwhose\b|\bname\b", re.IGNORECASE)
+_WANTS_LIST = re.compile(r"哪些|有什么|包括|包含|哪几|what are|\bwhich\b|list", re.IGNORECASE)
+_WANTS_TIME = re.compile(r"哪一年|哪年|何时|什么时候|多久|\bwhen\b|what year|how long", re.IGNORECASE)
+_WANTS_AGE = re.compile(r"多大年纪|多大岁数|年龄|几岁|年纪|how old|\bage\b", re.IGNORECASE)
+_OTHER_YEAR = re.compile(r"去年|前年|明年|后年|上一年|下一年|last year|next year|previous year", re.IGNORECASE)
 # Question phrases are not terms to look for: "是多大规模" asks about 规模, "哪几个园区" about 园区.
 _QUESTION_PHRASE = re.compile(
     r"(?:是|有|为)?(?:多少|多大|多高|多长|多远|多久|哪几|哪些|哪个|哪家|哪座|哪项|哪位|哪|几|什么样|什么|怎样|如何|怎么)"
     r"(?:个|家|项|所|条|种|位|名|座|处|类)?"
 )
-_REPORTER = re.compile(r"记者|谁采访|采访者|interviewed|reporter|journalist|byline", re.I)
-_ROLE = re.compile(r"职务|职位|担任|身份|什么官|哪个区的|position|\brole\b|\bjob\b|title of", re.I)
-_HEADLINE = re.compile(r"标题|题目|headline", re.I)
-_HEAD = re.compile(r"区长|书记|主任|受访者|负责人|\bhead\b|mayor|secretary|director|interviewee|leader", re.I)
+_REPORTER = re.compile(r"记者|谁采访|采访者|interviewed|reporter|journalist|byline", re.IGNORECASE)
+_ROLE = re.compile(r"职务|职位|担任|身份|什么官|哪个区的|position|\brole\b|\bjob\b|title of", re.IGNORECASE)
+_HEADLINE = re.compile(r"标题|题目|headline", re.IGNORECASE)
+_HEAD = re.compile(r"区长|书记|主任|受访者|负责人|\bhead\b|mayor|secretary|director|interviewee|leader", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(20\d\d|19\d\d)(?!\d)")
-_FOLLOW_UP = re.compile(r"^(那么?|还有|and\b|what about|how about)|呢[？?]?$", re.I)
+_FOLLOW_UP = re.compile(r"^(那么?|还有|and\b|what about|how about)|呢[？?]?$", re.IGNORECASE)
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?…]+[，,；;：:。！？!?…]*")
 # A quantity answers "how many"; a year ("2024年") does not, though "2024年度" is part of a phrase.
 _QUANTITY = re.compile(r"\d+(?:[.,]\d+)*(?:\s*[%％])?(?!\d)(?!\s*年(?!度))|[两一二三四五六七八九十百千]+[百千万亿]级")
 _UNIT = re.compile(r"(?:多少|几)\s*(万亩|平方公里|个|家|所|项|亩|元|万元|亿元|条|名|人|座|处|位)")
-_TWO_PARTS = re.compile(r"和|与|及|比|分别|各|加起来|合计|一共|哪个|\band\b|\bvs\b|compared", re.I)
-_COMPARE = re.compile(r"多几|少几|相差|差多少|多出|差距|more than|fewer than|difference", re.I)
-_TOTAL = re.compile(r"一共|合计|加起来|总共|之和|总计|in total|combined|altogether", re.I)
-_WHICH_MORE = re.compile(r"哪个.*(更多|最多|更大|最大|多)|which .*(more|most|larger|largest)", re.I)
-_WHICH_LESS = re.compile(r"哪个.*(更少|最少|更小|最小|少)|which .*(fewer|fewest|smaller|smallest|least)", re.I)
+_TWO_PARTS = re.compile(r"和|与|及|比|分别|各|加起来|合计|一共|哪个|\band\b|\bvs\b|compared", re.IGNORECASE)
+_COMPARE = re.compile(r"多几|少几|相差|差多少|多出|差距|more than|fewer than|difference", re.IGNORECASE)
+_TOTAL = re.compile(r"一共|合计|加起来|总共|之和|总计|in total|combined|altogether", re.IGNORECASE)
+_WHICH_MORE = re.compile(r"哪个.*(更多|最多|更大|最大|多)|which .*(more|most|larger|largest)", re.IGNORECASE)
+_WHICH_LESS = re.compile(r"哪个.*(更少|最少|更小|最小|少)|which .*(fewer|fewest|smaller|smallest|least)", re.IGNORECASE)
 
 
 @dataclass
@@ -81,7 +80,7 @@ def standalone_question(question: str, history: list[dict], articles: list[Artic
         return question
     rewritten = previous
     for old in names_in(previous, articles):
-        rewritten = re.sub(re.escape(old), new_names[0], rewritten, flags=re.I)
+        rewritten = re.sub(re.escape(old), new_names[0], rewritten, flags=re.IGNORECASE)
     if rewritten == previous:
         rewritten = f"{new_names[0]} {previous}"
     return rewritten

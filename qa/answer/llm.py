@@ -58,8 +58,7 @@ def api_base(url: str) -> str:
     """The API root from what a user may paste: a bare host gets /v1, a full endpoint loses its path."""
     url = url.strip().rstrip("/")
     for endpoint in ("/chat/completions", "/completions", "/models"):
-        if url.endswith(endpoint):
-            url = url[: -len(endpoint)]
+        url = url.removesuffix(endpoint)
     if urlparse(url).path in ("", "/"):
         url += "/v1"
     return url
