@@ -38,6 +38,7 @@ _WANTS_AGE = re.compile(r"多大年纪|多大岁数|年龄|几岁|年纪|how old
 _OTHER_YEAR = re.compile(r"去年|前年|明年|后年|上一年|下一年|last year|next year|previous year", re.IGNORECASE)
 # Question phrases are not terms to look for: "是多大规模" asks about 规模, "哪几个园区" about 园区.
 _QUESTION_PHRASE = re.compile(
+    r"加起来|一共|合计|总共|总计|至少|最多|最少|分别|各有|数量|三者|两者|哪两|两个|三个|几位|"
     r"(?:是|有|为)?(?:多少|多大|多高|多长|多远|多久|哪几|哪些|哪个|哪家|哪座|哪项|哪位|哪|几|什么样|什么|怎样|如何|怎么)"
     r"(?:个|家|项|所|条|种|位|名|座|处|类)?"
 )
@@ -52,6 +53,7 @@ _CLAUSE = re.compile(r"[^，,；;：:。！？!?…]+[，,；;：:。！？!?…
 _QUANTITY = re.compile(r"\d+(?:[.,]\d+)*(?:\s*[%％])?(?!\d)(?!\s*年(?!度))|[两一二三四五六七八九十百千]+[百千万亿]级")
 _UNIT = re.compile(r"(?:多少|几)\s*(万亩|平方公里|个|家|所|项|亩|元|万元|亿元|条|名|人|座|处|位)")
 _TWO_PARTS = re.compile(r"和|与|及|比|分别|各|加起来|合计|一共|哪个|\band\b|\bvs\b|compared", re.IGNORECASE)
+_PART_BREAKS = {"和", "与", "及", "以及", "、", "，", ",", "；", ";", "还有", "并且", "还要"}
 _COMPARE = re.compile(r"多几|少几|相差|差多少|多出|差距|more than|fewer than|difference", re.IGNORECASE)
 _TOTAL = re.compile(r"一共|合计|加起来|总共|之和|总计|in total|combined|altogether", re.IGNORECASE)
 _WHICH_MORE = re.compile(r"哪个.*(更多|最多|更大|最大|多)|which .*(more|most|larger|largest)", re.IGNORECASE)
@@ -139,8 +141,11 @@ class ExtractiveAnswerer:
             return Answer(question, refusal(question), False, passages=passages,
                           notice="The question has too few words to search for.")
         if is_chinese(question) and terms:
-            choices = self._choose_by_terms(question, terms, passages)
-            supported = choices and self._supported_by_terms(question, terms, focus, choices)
+            choices = self._choose_by_parts(question, terms, passages)
+            supported = bool(choices)
+            if not choices:
+                choices = self._choose_by_terms(question, terms, passages)
+                supported = choices and self._supported_by_terms(question, terms, focus, choices)
         else:
             choices = self._choose_by_meaning(question, passages)
             supported = choices and choices[0].score >= MIN_DENSE_SIMILARITY
@@ -187,10 +192,47 @@ class ExtractiveAnswerer:
         return normalise(" ".join([*district_aliases(article.district), article.interviewee, article.role,
                                    article.title]))
 
-    def _choose_by_terms(self, question: str, terms: dict[str, float], passages: list[Passage]) -> list[Choice]:
+    def _choose_by_parts(self, question: str, terms: dict[str, float], passages: list[Passage]) -> list[Choice]:
+        """"新城区和回民区各安排了多少个重点项目" asks two things: find each part's sentence on its own."""
+        if not _TWO_PARTS.search(question):
+            return []
+        parts, current = [], ""
+        for word in jieba.lcut(question):
+            if word in _PART_BREAKS:
+                parts.append(current)
+                current = ""
+            else:
+                current += word
+        parts = [p for p in [*parts, current] if p.strip()]
+        if len(parts) < 2:
+            return []
+        chosen: list[Choice] = []
+        names = {normalise(n) for n in names_in(question, self.articles)}
+        shared: dict[str, float] = {}
+        for part in reversed(parts):
+            if shared := {t: w for t, w in self._question_terms(part)[0].items() if normalise(t) not in names}:
+                break
+        for part in parts:
+            own, _ = self._question_terms(part)
+            if not own or (len(chosen) >= 2 and (_WHICH_MORE.search(part) or _WHICH_LESS.search(part))):
+                continue  # "哪个最少", "哪个区今年的重点项目更多": the comparison, not a part to look up
+            # A part that only names a district ("新城区和…") takes what is asked from the shared part.
+            only_names = all(normalise(t) in names for t in own)
+            weighted = {**{t: w * 0.5 for t, w in shared.items()}, **own} if only_names else own
+            best = self._choose_by_terms(question, weighted, passages, named=set(named_articles(part, self.articles)),
+                                         single=True)[0]
+            if sum(w for t, w in own.items() if t in best.covered) / sum(own.values()) < MIN_COVERAGE:
+                return []
+            if all(best.sentence != c.sentence for c in chosen):
+                chosen.append(best)
+        return chosen if len(chosen) >= 2 else []
+
+    def _choose_by_terms(self, question: str, terms: dict[str, float], passages: list[Passage],
+                         named: set[str] | None = None, single: bool = False) -> list[Choice]:
         total = sum(terms.values())
         wants_number = bool(_WANTS_NUMBER.search(question))
-        named = set(named_articles(question, self.articles))
+        if named is None:
+            named = set(named_articles(question, self.articles))
         question_names = [normalise(n) for n in names_in(question, self.articles)]
         candidates: list[Choice] = []
         top_score = max(p.score for p in passages) or 1.0
@@ -209,6 +251,8 @@ class ExtractiveAnswerer:
                 candidates.append(Choice(sentence, passage, score, covered | in_context))
         candidates.sort(key=lambda c: c.score, reverse=True)
         chosen = [candidates[0]]
+        if single:
+            return chosen
         # A question whose parts sit in other sentences (or in another district's interview) gets them.
         missing = set(terms) - chosen[0].covered
         districts_needed = named - {chosen[0].passage.article_id}
@@ -433,12 +477,19 @@ def reasoned(question: str, choices: list[Choice], keys: list[str]) -> str:
     """Simple arithmetic over the key facts of two or more sentences: difference, total, which is more."""
     if len(keys) < 2:
         return ""
-    values = []
-    for key in keys:
-        quantity = re.search(r"(\d+(?:\.\d+)?)", re.sub(r"\[\d+\]$", "", key))
-        if not quantity:
-            return ""
-        values.append(float(quantity.group(1)))
+    values, sources = [], []
+    unit = _UNIT.search(question)
+    for key, choice in zip(keys, choices, strict=False):
+        clause = re.sub(r"\[\d+\]$", "", key)
+        numbers = [m for m in _QUANTITY.finditer(clause) if m.group()[0].isdigit()]
+        if unit:
+            numbers = [m for m in numbers if clause[m.end():].lstrip().startswith(unit.group(1))] or numbers
+        if numbers:
+            values.append(float(re.sub(r"[,%％\s]", "", numbers[0].group())))
+            sources.append(choice)
+    if len(values) < 2:
+        return ""
+    choices = sources
     shown = [f"{v:g}" for v in values]
     chinese = is_chinese(question)
     if _COMPARE.search(question) and len(values) == 2:
