@@ -87,9 +87,7 @@ class Engine:
         return retriever.search(question, k, filters, mode)
 
     def ask(self, question: str, k: int = 5, filters: dict | None = None, history: list | None = None) -> Answer:
-        final = None
-        for final in self.ask_stream(question, k, filters, history):
-            pass
+        *_, final = self.ask_stream(question, k, filters, history)
         return final
 
     def ask_stream(self, question: str, k: int = 5, filters: dict | None = None,

@@ -3,6 +3,7 @@ manifest; incremental, and atomic: a build switches over only when it is complet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -325,10 +326,8 @@ class IndexStore:
         for folder in self.root.glob("chroma.broken-*"):
             shutil.rmtree(folder, ignore_errors=True)
         if old and old.get("collection") != new["collection"]:
-            try:
+            with contextlib.suppress(Exception):  # already gone, or on a server we no longer use
                 self._client().delete_collection(old["collection"])
-            except Exception:  # already gone, or on a server we no longer use
-                pass
         if not self.settings.uses_chroma_server:  # collections of builds that were interrupted
             client = self._client()
             for name in client.list_collections():

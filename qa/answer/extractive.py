@@ -28,7 +28,8 @@ MAX_SENTENCES_TO_EMBED = 16  # an English question embeds the sentences of its t
 
 _QUESTION_WORD = re.compile(r"多少|几|哪些|哪个|哪家|哪座|哪项|哪位|哪|什么|谁|如何|怎样|怎么")
 _WANTS_NUMBER = re.compile(
-    r"多少|(?<!哪)几[个家所项条亿万名位成]|数量|规模|金额|比例|百分之|how (many|much)|what (number|percentage)|number of",
+    r"多少|(?<!哪)几[个家所项条亿万名位成]|数量|规模|金额|比例|百分之"
+    r"|how (many|much)|what (number|percentage)|number of",
     re.IGNORECASE,
 )
 _WANTS_PERSON = re.compile(r"谁|哪位|姓名|名字|叫什么|\bwho\b|\bwhose\b|\bname\b", re.IGNORECASE)
@@ -132,7 +133,8 @@ class ExtractiveAnswerer:
         terms, focus = self._question_terms(question)
         unknown = [t for t in terms if t.isascii() and len(t) > 1 and self._document_frequency.get(t, 0) == 0]
         if not is_chinese(question):
-            unknown = [w for w in re.findall(r"\b[A-Z][A-Z0-9]+\b", question) if w.lower() not in self._document_frequency]
+            acronyms = re.findall(r"\b[A-Z][A-Z0-9]+\b", question)
+            unknown = [w for w in acronyms if w.lower() not in self._document_frequency]
         if unknown:
             # A name or acronym the documents never use ("GDP", "5G"): nothing here can answer it.
             notice = f"“{unknown[0].upper()}” does not occur in the documents."
@@ -494,7 +496,9 @@ def reasoned(question: str, choices: list[Choice], keys: list[str]) -> str:
     chinese = is_chinese(question)
     if _COMPARE.search(question) and len(values) == 2:
         result = f"{abs(values[0] - values[1]):g}"
-        return f"相差{result}（{shown[0]} 与 {shown[1]}）" if chinese else f"A difference of {result} ({shown[0]} vs {shown[1]})"
+        if chinese:
+            return f"相差{result}（{shown[0]} 与 {shown[1]}）"
+        return f"A difference of {result} ({shown[0]} vs {shown[1]})"
     if _TOTAL.search(question):
         result = f"{sum(values):g}"
         return f"合计{result}（{' + '.join(shown)}）" if chinese else f"{result} in total ({' + '.join(shown)})"
