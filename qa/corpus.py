@@ -16,7 +16,7 @@ from .types import Article, Paragraph
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".docx")
 # A long paragraph is embedded in sub-chunks of about this many characters (whole sentences): the
 # embedding model reads at most 512 tokens, and a smaller chunk matches a question more sharply.
 CHUNK_CHARS = 180
@@ -73,9 +73,55 @@ def decode(data: bytes) -> str:
 
 
 def read_text(path: Path) -> str:
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+    """The file as plain text, one paragraph a line; a heading line starts with "#"."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableFile(f"unsupported file type {path.suffix or '(none)'}")
-    return decode(path.read_bytes())
+    if suffix == ".docx":
+        return _docx_text(path)
+    text = decode(path.read_bytes())
+    return _html_text(text) if suffix in (".html", ".htm") else text
+
+
+_HTML_BLOCKS = ["h1", "h2", "h3", "h4", "p", "li", "blockquote", "pre"]
+
+
+def _html_text(html: str) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for hidden in soup(["script", "style", "noscript", "template"]):
+        hidden.decompose()
+    lines = []
+    heading = soup.find("h1") or soup.find("title")
+    if heading and heading.get_text(strip=True):
+        lines.append("# " + heading.get_text(" ", strip=True))
+    for block in soup.find_all(_HTML_BLOCKS):
+        if block.find(_HTML_BLOCKS) or block is heading:
+            continue  # the inner blocks are taken on their own
+        if text := block.get_text(" ", strip=True):
+            lines.append(text)
+    return "\n\n".join(lines)
+
+
+def _docx_text(path: Path) -> str:
+    import zipfile
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as error:
+        raise UnreadableFile(f"not a readable .docx file ({error})") from None
+    lines = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        is_title = paragraph.style is not None and paragraph.style.name.lower().startswith(("title", "heading 1"))
+        lines.append(f"# {text}" if is_title and not lines else text)
+    return "\n\n".join(lines)
 
 
 def corpus_files(data_dir: Path) -> list[Path]:

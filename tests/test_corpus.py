@@ -148,3 +148,27 @@ def test_a_plain_file_is_one_article_titled_by_its_heading(tmp_path):
     articles, paragraphs = parse_document("# 会议纪要\n\n赛罕区计划新建3个社区食堂。\n\n年内投入使用。", "notes.md")
     assert [a.title for a in articles] == ["会议纪要"]
     assert [p.text for p in paragraphs] == ["赛罕区计划新建3个社区食堂。", "年内投入使用。"]
+
+
+def test_html_and_docx_files_are_read_as_articles(tmp_path):
+    import docx
+
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>简报</title><script>alert(1)</script></head><body><h1>赛罕区民生简报</h1>"
+        "<p>赛罕区计划新建3个社区食堂，年内投入使用。</p><ul><li>新增停车位500个。</li></ul></body></html>",
+        encoding="utf-8",
+    )
+    document = docx.Document()
+    document.add_heading("玉泉区会议纪要", level=1)
+    document.add_paragraph("玉泉区将建设2.7万亩高标准农田。")
+    document.save(str(tmp_path / "minutes.docx"))
+    (tmp_path / "broken.docx").write_bytes(b"PK not really a zip")
+
+    documents, warnings = load_corpus(tmp_path)
+    by_source = {d.source: d for d in documents}
+    assert [a.title for a in by_source["page.html"].articles] == ["赛罕区民生简报"]
+    assert [p.text for p in by_source["page.html"].paragraphs] == ["赛罕区计划新建3个社区食堂，年内投入使用。",
+                                                                  "新增停车位500个。"]
+    assert [a.title for a in by_source["minutes.docx"].articles] == ["玉泉区会议纪要"]
+    assert [p.text for p in by_source["minutes.docx"].paragraphs] == ["玉泉区将建设2.7万亩高标准农田。"]
+    assert any("broken.docx" in w for w in warnings)
