@@ -9,15 +9,23 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install install-test browser index run test bench lint
 
-$(BIN)/qa: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: anything unpinned pulls a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(BIN)/qa
 
-install: $(BIN)/qa
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 # Headless Chromium from Debian for the browser test (a test tool's own browser download fails offline).
 browser:
@@ -29,11 +37,11 @@ index: install
 run: index
 	$(BIN)/python app.py
 
-test: install browser
+test: install-test browser
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python eval/bench.py
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check qa tests eval app.py

@@ -36,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question")
     ask.add_argument("--k", type=int, default=5, help="passages to retrieve (default 5)")
     ask.add_argument("--json", action="store_true", help="print the whole answer as JSON")
-    ask.add_argument("--data", help="data folder (default: data/ or QA_DATA_DIR)")
     _llm_options(ask)
     commands.add_parser("eval", help="run eval/run.py (its options follow)", add_help=False)
     args, rest = parser.parse_known_args(argv)

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -140,7 +141,6 @@ def load_corpus(data_dir: Path) -> tuple[list[Document], list[str]]:
             text = read_text(path)
         except (UnreadableFile, OSError) as error:
             warnings.append(f"skipped {source}: {error}")
-            log.warning("skipped %s: %s", source, error)
             continue
         articles, paragraphs = parse_document(text, source)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -209,16 +209,22 @@ def district_of(text: str) -> str:
 
 def district_aliases(district: str) -> list[str]:
     """Names a question may use for a district: the full name, its usual abbreviation, its pinyin."""
+    return list(_district_aliases(district))
+
+
+@lru_cache(maxsize=65536)
+def _district_aliases(district: str) -> tuple[str, ...]:
     if not district:
-        return []
+        return ()
     aliases = [district]
     for long, short in _ABBREVIATIONS.items():
         if district.endswith(long):
             aliases.append(short)
     aliases.append(pinyin_name(district))
-    return aliases
+    return tuple(aliases)
 
 
+@lru_cache(maxsize=65536)
 def pinyin_name(name: str) -> str:
     """"新城区" → "xincheng", "殷树刚" → "yin shugang": how English text spells Chinese names."""
     core = re.sub(r"(新区|开发区|区|旗|县|市)$", "", name) if len(name) > 2 else name
@@ -277,7 +283,8 @@ def _is_stray_fragment(block: str, blocks: list[str]) -> bool:
 
 def _number(article: Article, texts: list[str]) -> list[Paragraph]:
     return [
-        Paragraph(id=stable_id(article.title, normalise(text)), article_id=article.id, number=n, text=text)
+        Paragraph(id=stable_id(article.source, article.title, normalise(text)), article_id=article.id, number=n,
+                  text=text)
         for n, text in enumerate(texts, start=1)
     ]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from .answer.extractive import ExtractiveAnswerer, standalone_question
 from .config import MAX_QUESTION_CHARS, Settings
 from .embeddings import make_embedding
-from .retrieve import MODES, Retriever
-from .store import BuildReport, IndexStore, IndexUnavailable, Progress
+from .retrieval import MODES, Retriever
+from .store import FORMAT_VERSION, BuildReport, IndexStore, IndexUnavailable, Progress
 from .types import Answer, Article, Passage
 
 __all__ = ["MODES", "Engine", "IndexUnavailable"]
@@ -18,7 +18,9 @@ __all__ = ["MODES", "Engine", "IndexUnavailable"]
 
 def clean_question(question: str) -> tuple[str, str]:
     """The question to answer and a notice; ValueError for an empty one."""
-    if not isinstance(question, str) or not question.strip():
+    if not isinstance(question, str):
+        raise ValueError(f"the question must be text, not {type(question).__name__}")
+    if not question.strip():
         raise ValueError("the question is empty: type a question about the documents (问题为空，请输入关于文档的问题)")
     question = question.strip()
     if len(question) > MAX_QUESTION_CHARS:
@@ -36,18 +38,22 @@ class Engine:
         self._lock = threading.RLock()
         self._retriever: Retriever | None = None
         self._embed_model = None
+        self._embed_model_name = ""
         self._answerer: ExtractiveAnswerer | None = None
 
     # --- index ---------------------------------------------------------------------------------
     def build_index(self, data_dir: Path | str | None = None, rebuild: bool = False,
                     progress: Progress | None = None, show_bar: bool = True) -> BuildReport:
-        report = self.store.build(Path(data_dir) if data_dir else None, rebuild, progress, show_bar)
+        embed_model = self._embed_model if self._embed_model_name == self.settings.embed_model else None
+        report = self.store.build(Path(data_dir) if data_dir else None, rebuild, progress, show_bar, embed_model)
         with self._lock:
             self._retriever = None  # the next question loads the new index
         return report
 
     def ensure_index(self) -> BuildReport | None:
-        if self.store.exists():
+        """Build the index when it is missing or was written by an older version of this program."""
+        manifest = self.store.read_manifest()
+        if manifest is not None and manifest.get("format") == FORMAT_VERSION:
             return None
         return self.build_index()
 
@@ -71,7 +77,8 @@ class Engine:
         retriever, _ = self._ready()
         counts = retriever.index.manifest.get("counts", {})
         return {
-            "mode": self.settings.llm_model or "llm" if self.settings.uses_llm else "extractive",
+            "mode": (self.settings.llm_model or f"LLM at {self.settings.llm_base_url}")
+            if self.settings.uses_llm else "extractive",
             "articles": counts.get("articles", 0),
             "paragraphs": counts.get("paragraphs", 0),
             "chunks": counts.get("chunks", 0),
@@ -97,11 +104,11 @@ class Engine:
         retriever, answerer = self._ready()
         history = normalise_history(history)
         # --- LLM hook start ---
-        from .answer.llm import LLMAnswerer, LLMError
+        from .answer.llm import LLMAnswerer, LLMError, known_names
 
         answer = None
         if self.settings.uses_llm:
-            llm = LLMAnswerer(self.settings)
+            llm = LLMAnswerer(self.settings, names=known_names(retriever.article_passages))
             try:
                 standalone = llm.rewrite_question(question, history) if history else question
                 passages = retriever.search(standalone, k, filters)

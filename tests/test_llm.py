@@ -528,3 +528,13 @@ def test_the_eval_script_runs_against_the_model(built_index, server, tmp_path):
     assert items["q001"]["answered"] and "128" in items["q001"]["answer"] and items["q001"]["citations"]
     assert not items["q136"]["answered"]
     assert len([r for r in server.requests if r["messages"][0]["content"] == SYSTEM_PROMPT]) == 3
+
+
+def test_a_district_no_retrieved_passage_mentions_is_still_checked(engine_with, server):
+    # 回民区 is in none of the passages retrieved for this question; the claim cites 新城区's paragraph.
+    server.script(Reply("回民区今年实施128个区级重点项目【1】。"))
+    engine = engine_with(llm_base_url=server.base_url, llm_model=server.model, llm_timeout=TIMEOUT)
+    answer = engine.ask("新城区今年计划实施多少个区级重点项目？", k=1)
+    assert [p.district for p in answer.passages] == ["新城区"]
+    assert answer.unsupported and "回民区" in answer.unsupported[0]
+    assert answer.citations == []

@@ -66,8 +66,8 @@ def test_an_interrupted_rebuild_leaves_the_old_index_answering(small_corpus, tmp
 
     real = store.IndexStore._embed_and_store
 
-    def interrupted(self, collection, chunks, embed_texts, paragraphs, todo, progress, show_bar):
-        real(self, collection, chunks, embed_texts, paragraphs, todo[:10], progress, show_bar)
+    def interrupted(self, collection, chunks, embed_texts, paragraphs, todo, progress, show_bar, embed_model):
+        real(self, collection, chunks, embed_texts, paragraphs, todo[:10], progress, show_bar, embed_model)
         raise KeyboardInterrupt  # the user pressed Ctrl-C halfway
 
     monkeypatch.setattr(store.IndexStore, "_embed_and_store", interrupted)

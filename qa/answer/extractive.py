@@ -12,7 +12,7 @@ import jieba
 import numpy as np
 
 from ..corpus import district_aliases, pinyin_name
-from ..retrieve import named_articles
+from ..retrieval import named_articles
 from ..store import LoadedIndex
 from ..text import STOPWORDS, is_chinese, normalise, split_sentences
 from ..types import Answer, Article, Citation, Passage
@@ -22,7 +22,7 @@ from .prompts import REFUSAL_EN, REFUSAL_ZH
 # the chosen sentences (with their article's context) must contain, and, for English questions, the
 # least cosine similarity between question and chosen sentence.
 MIN_COVERAGE = 0.5
-MIN_DENSE_SIMILARITY = 0.76
+MIN_DENSE_SIMILARITY = 0.785
 MAX_SENTENCES = 3
 MAX_SENTENCES_TO_EMBED = 16  # an English question embeds the sentences of its top passages, once each
 
@@ -35,7 +35,7 @@ _WANTS_NUMBER = re.compile(
 _WANTS_PERSON = re.compile(r"谁|哪位|姓名|名字|叫什么|\bwho\b|\bwhose\b|\bname\b", re.IGNORECASE)
 _WANTS_LIST = re.compile(r"哪些|有什么|包括|包含|哪几|what are|\bwhich\b|list", re.IGNORECASE)
 _WANTS_TIME = re.compile(r"哪一年|哪年|何时|什么时候|多久|\bwhen\b|what year|how long", re.IGNORECASE)
-_WANTS_AGE = re.compile(r"多大年纪|多大岁数|年龄|几岁|年纪|how old|\bage\b", re.IGNORECASE)
+_WANTS_AGE = re.compile(r"多大年纪|多大岁数|多少岁|岁数|年龄|几岁|年纪|出生|how old|\bage\b|born", re.IGNORECASE)
 _OTHER_YEAR = re.compile(r"去年|前年|明年|后年|上一年|下一年|last year|next year|previous year", re.IGNORECASE)
 # Question phrases are not terms to look for: "是多大规模" asks about 规模, "哪几个园区" about 园区.
 _QUESTION_PHRASE = re.compile(
@@ -43,7 +43,8 @@ _QUESTION_PHRASE = re.compile(
     r"(?:是|有|为)?(?:多少|多大|多高|多长|多远|多久|哪几|哪些|哪个|哪家|哪座|哪项|哪位|哪|几|什么样|什么|怎样|如何|怎么)"
     r"(?:个|家|项|所|条|种|位|名|座|处|类)?"
 )
-_REPORTER = re.compile(r"记者|谁采访|采访者|interviewed|reporter|journalist|byline", re.IGNORECASE)
+_REPORTER = re.compile(r"记者|谁采访|采访者|采访的是|采访了谁|采访了哪|interview|reporter|journalist|byline",
+                       re.IGNORECASE)
 _ROLE = re.compile(r"职务|职位|担任|身份|什么官|哪个区的|position|\brole\b|\bjob\b|title of", re.IGNORECASE)
 _HEADLINE = re.compile(r"标题|题目|headline", re.IGNORECASE)
 _HEAD = re.compile(r"区长|书记|主任|受访者|负责人|\bhead\b|mayor|secretary|director|interviewee|leader", re.IGNORECASE)
@@ -74,8 +75,16 @@ def refusal(question: str) -> str:
 
 
 def standalone_question(question: str, history: list[dict], articles: list[Article]) -> str:
-    """Without an LLM, a follow-up such as "回民区呢？" becomes the previous question about 回民区."""
-    previous = next((m["content"] for m in reversed(history) if m["role"] == "user"), "")
+    """Without an LLM, a follow-up such as "回民区呢？" becomes the previous question about 回民区; a chain
+    of follow-ups ("回民区呢？", "那玉泉区呢？") resolves turn by turn."""
+    resolved = ""
+    for message in history:
+        if message["role"] == "user":
+            resolved = _resolve(message["content"], resolved, articles)
+    return _resolve(question, resolved, articles)
+
+
+def _resolve(question: str, previous: str, articles: list[Article]) -> str:
     if not previous or not _FOLLOW_UP.search(question.strip()):
         return question
     new_names = names_in(question, articles)
@@ -83,7 +92,7 @@ def standalone_question(question: str, history: list[dict], articles: list[Artic
         return question
     rewritten = previous
     for old in names_in(previous, articles):
-        rewritten = re.sub(re.escape(old), new_names[0], rewritten, flags=re.IGNORECASE)
+        rewritten = re.sub(re.escape(old), new_names[0], rewritten, flags=re.I)
     if rewritten == previous:
         rewritten = f"{new_names[0]} {previous}"
     return rewritten
@@ -142,6 +151,11 @@ class ExtractiveAnswerer:
         if not is_chinese(question) and len(set(re.findall(r"[a-z]{3,}", question.lower())) - STOPWORDS) < 2:
             return Answer(question, refusal(question), False, passages=passages,
                           notice="The question has too few words to search for.")
+        names = {normalise(n) for n in names_in(question, self.articles)}
+        if (is_chinese(question) and terms and all(normalise(t) in names for t in terms)
+                and not _QUESTION_WORD.search(question)):
+            return Answer(question, refusal(question), False, passages=passages,
+                          notice="The question names only where or whom it is about: say what you want to know.")
         if is_chinese(question) and terms:
             choices = self._choose_by_parts(question, terms, passages)
             supported = bool(choices)

@@ -87,8 +87,11 @@ def known_names(passages: Sequence[Passage]) -> set[str]:
 class LLMAnswerer:
     """One configured model: rewrites follow-up questions and writes answers, which it then checks."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, names: set[str] | None = None):
+        """`names`: every district and interviewee of the index, so a sentence naming one that none of
+        its cited paragraphs is about is caught even when no retrieved passage mentions it."""
         self.settings = settings
+        self.names = {name for name in names or () if len(name) > 1}
         self.base_url = api_base(settings.llm_base_url)
         self._model = settings.llm_model
         self._llm: OpenAILike | None = None
@@ -151,7 +154,7 @@ class LLMAnswerer:
             text,
             [passage_context(p) for p in passages],
             _paragraph_keys(passages),
-            entities=known_names(passages),
+            entities=known_names(passages) | self.names,
             given=question,
         )
         if not checked.uses_passages:

@@ -46,6 +46,9 @@ def allowed_articles(filters: dict | None, articles: list[Article]) -> list[str]
     """Article ids a filter allows: {"article_id": [...]} and/or {"district": [...]}; None = all."""
     if not filters:
         return None
+    unknown = set(filters) - {"article_id", "district"}
+    if unknown:
+        raise ValueError(f"unknown filter {', '.join(sorted(unknown))}: use article_id and/or district")
     wanted_ids = set(_as_list(filters.get("article_id")))
     wanted_districts = {normalise(d) for d in _as_list(filters.get("district"))}
     allowed = [
@@ -68,6 +71,12 @@ class Retriever:
         self.index = index
         self.embed_model = embed_model
         self.article_list = list(index.articles.values())
+        # One passage-shaped record per article: what name checks need (district, interviewee).
+        self.article_passages = [
+            Passage(text="", title=a.title, district=a.district, paragraph=0, paragraph_id="", score=0.0,
+                    interviewee=a.interviewee, article_id=a.id, source=a.source)
+            for a in self.article_list
+        ]
         self._chunk_article = np.array(
             [index.paragraphs[index.chunks[c].paragraph_id].article_id for c in index.chunk_ids]
         )
@@ -78,6 +87,8 @@ class Retriever:
     def hits(self, question: str, k: int = 5, filters: dict | None = None, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a whole number of passages, at least 1 (got {k!r})")
         allowed = allowed_articles(filters, self.article_list)
         if allowed is not None and not allowed:
             return []
@@ -86,7 +97,8 @@ class Retriever:
         if mode in ("hybrid", "bm25"):
             mask = None if allowed is None else np.isin(self._chunk_article, allowed).astype(np.float32)
             scores = self.index.bm25_scores(content_tokens(question), mask)
-            top = np.argsort(-scores)[:depth]
+            top = np.argpartition(-scores, depth)[:depth] if len(scores) > depth else np.arange(len(scores))
+            top = top[np.argsort(-scores[top])]
             best = float(scores[top[0]]) if len(top) else 0.0
             for i in top:
                 if scores[i] <= 0:

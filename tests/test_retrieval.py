@@ -53,3 +53,24 @@ def test_keyword_and_dense_sides_each_work_alone(engine):
     assert "全年新签约项目100个" in bm25[0].text
     assert any("全年新签约项目100个" in p.text for p in dense)
     assert engine.retrieve("How many new projects will be signed?", k=3, mode="bm25") == []
+
+
+def test_qa_retrieve_keeps_working_after_the_engine_is_loaded(engine):
+    import qa
+
+    first = qa.retrieve("玉泉区 高标准农田", k=3)
+    qa.ask("玉泉区要建设多少亩高标准农田？")
+    again = qa.retrieve("玉泉区 高标准农田", k=3)
+    assert [p.paragraph_id for p in first] == [p.paragraph_id for p in again]
+    assert "2.7万亩高标准农田" in first[0].text
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_k_must_be_at_least_one(engine, k):
+    with pytest.raises(ValueError, match="k"):
+        engine.retrieve("重点项目", k=k)
+
+
+def test_an_unknown_filter_key_is_an_error_not_an_empty_result(engine):
+    with pytest.raises(ValueError, match="distrct"):
+        engine.retrieve("重点项目", filters={"distrct": ["玉泉区"]})
