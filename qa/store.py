@@ -202,7 +202,9 @@ class IndexStore:
             raise FileNotFoundError(f"data folder {data_dir} does not exist")
         documents, warnings = load_corpus(data_dir)
         if not documents:
-            raise ValueError(f"no readable documents (.txt, .md, .html, .docx) in {data_dir}; the index was left as it was")
+            raise ValueError(
+                f"no readable documents (.txt, .md, .html, .docx) in {data_dir}; the index was left as it was"
+            )
 
         try:
             old = self.read_manifest()

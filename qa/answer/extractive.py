@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 
 import jieba
@@ -16,7 +17,7 @@ from ..retrieval import named_articles
 from ..store import LoadedIndex
 from ..text import STOPWORDS, is_chinese, normalise, split_sentences
 from ..types import Answer, Article, Citation, Passage
-from .prompts import REFUSAL_EN, REFUSAL_ZH
+from .prompts import refusal_for as refusal
 
 # Calibrated on eval/questions.jsonl (dev split): the share of the question's idf-weighted terms that
 # the chosen sentences (with their article's context) must contain, and, for English questions, the
@@ -68,10 +69,6 @@ class Choice:
     passage: Passage
     score: float
     covered: set[str] = field(default_factory=set)
-
-
-def refusal(question: str) -> str:
-    return REFUSAL_ZH if is_chinese(question) else REFUSAL_EN
 
 
 def standalone_question(question: str, history: list[dict], articles: list[Article]) -> str:
@@ -175,7 +172,7 @@ class ExtractiveAnswerer:
         what is asked ("总投资是多少" → 投资). Single Chinese characters carry too little to match on."""
         chinese = is_chinese(question)
         spans = []
-        stripped = _QUESTION_PHRASE.sub(lambda m: " " * len(m.group()), unicodedata_nfkc(question).lower())
+        stripped = _QUESTION_PHRASE.sub(lambda m: " " * len(m.group()), unicodedata.normalize("NFKC", question).lower())
         for word, start, end in jieba.tokenize(stripped, mode="search"):
             if not word.strip():
                 continue
@@ -522,12 +519,6 @@ def reasoned(question: str, choices: list[Choice], keys: list[str]) -> str:
         district = choices[min(index, len(choices) - 1)].passage.district
         return f"{district}（{shown[index]}）" if chinese else f"{district} ({shown[index]})"
     return ""
-
-
-def unicodedata_nfkc(text: str) -> str:
-    import unicodedata
-
-    return unicodedata.normalize("NFKC", text)
 
 
 def _trim(clause: str) -> str:
