@@ -8,13 +8,14 @@ import logging
 import os
 import re
 import secrets
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
 
 from qa.config import MAX_QUESTION_CHARS, Settings
-from qa.engine import Engine
+from qa.engine import Engine, IndexUnavailable
 from qa.text import split_sentences
 from qa.types import Answer, Article, Citation, Passage
 
@@ -427,7 +428,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     arguments = parse_arguments(argv)
@@ -439,7 +440,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         llm_timeout=arguments.llm_timeout,
     )
     engine = Engine(settings)
-    engine.ensure_index()
+    try:
+        engine.ensure_index()
+    except (IndexUnavailable, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     page = build_page(engine)
     page.launch(
         server_name=arguments.host,
@@ -448,7 +453,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         css=CSS,
         head=HEAD,
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
