@@ -329,7 +329,10 @@ def build_page(engine: Engine) -> gr.Blocks:
             build = engine.build_index(rebuild=False, progress=report, show_bar=False)
         except Exception as error:
             log.exception("re-indexing failed")
-            message = f"⚠ 重建索引失败，仍在使用原来的索引。 · Re-indexing failed, the previous index is still in use: {error}"
+            message = (
+                f"⚠ 重建索引失败，仍在使用原来的索引。 · Re-indexing failed, the previous index is still in use: "
+                f"{error}"
+            )
             return current_status(), gr.update(), html.escape(message)
         lines = [f"✓ 索引已更新 · Index up to date: {build.summary()}"] + [f"⚠ {w}" for w in build.warnings]
         message = "<br>".join(html.escape(line) for line in lines)
@@ -337,7 +340,8 @@ def build_page(engine: Engine) -> gr.Blocks:
 
     with gr.Blocks(title="采访问答 · Interview QA", analytics_enabled=False) as page:
         gr.Markdown(
-            "## 采访问答 · Interview QA\n用中文或英文提问，答案引用原文段落。 · Ask in Chinese or English; answers cite the source paragraphs."
+            "## 采访问答 · Interview QA\n用中文或英文提问，答案引用原文段落。"
+            " · Ask in Chinese or English; answers cite the source paragraphs."
         )
         status = gr.HTML(current_status(), elem_id="qa-status")
         with gr.Row():

@@ -279,7 +279,9 @@ def format_table(rows: list[tuple[str, dict]], metrics: Iterable[str] = METRICS)
         line += [_cell(summary[m], m) for m in metrics]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     text = [
-        " ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        " ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
         for row in [header, *lines]
     ]
     return "\n".join(text)

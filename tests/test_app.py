@@ -13,17 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # app.py is a script beside the package, not part of it
-    sys.path.insert(0, str(ROOT))
-
 from conftest import OUTPUT, free_port
 
 from app import answer_as_text, render_answer, render_question
 from qa.config import MAX_QUESTION_CHARS
 from qa.types import Answer, Citation, Passage
 
+ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 300  # a cold start loads the embedding model; a slow CI machine needs the margin
 
 XINCHENG_PARAGRAPH = (

@@ -100,7 +100,8 @@ def test_paragraphs_are_numbered_from_one_in_each_article_with_stable_ids(page):
 
 
 def test_repair_keeps_headings_and_joins_only_long_cut_lines():
-    blocks = ["一、产业发展", "经开区全年计划实施投资500万元以上项目，总投资达到", "810亿元。", "“新的一年，继续努力。”"]
+    blocks = ["一、产业发展", "经开区全年计划实施投资500万元以上项目，总投资达到", "810亿元。",
+              "“新的一年，继续努力。”"]
     assert repair_broken_paragraphs(blocks) == [
         "一、产业发展",
         "经开区全年计划实施投资500万元以上项目，总投资达到810亿元。",

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from eval import run as eval_run
 from qa.corpus import load_corpus
 from qa.text import normalise
 from qa.types import Answer, Citation, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # eval/ is a folder of scripts, not an installed package
-    sys.path.insert(0, str(ROOT))
-
-from eval import run as eval_run
 
 DATA_DIR = ROOT / "data"
 CORPUS_FILE = DATA_DIR / "hohhot-2024-district-interviews.txt"

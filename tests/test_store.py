@@ -41,7 +41,8 @@ def test_rerunning_the_index_re_embeds_only_what_changed(small_corpus, tmp_path)
     unchanged = engine.build_index(show_bar=False)
     assert unchanged.embedded == 0 and not unchanged.full_rebuild
 
-    (small_corpus / "notes.md").write_text("# 会议纪要\n\n赛罕区计划新建5个社区食堂，年内投入使用。\n", encoding="utf-8")
+    notes = "# 会议纪要\n\n赛罕区计划新建5个社区食堂，年内投入使用。\n"
+    (small_corpus / "notes.md").write_text(notes, encoding="utf-8")
     update = engine.build_index(show_bar=False)
     assert not update.full_rebuild
     assert update.embedded == 1 and update.removed == 1

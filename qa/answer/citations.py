@@ -417,7 +417,7 @@ def missing_facts(
     return {
         fact
         for fact in wanted
-        if not any(fact_holds(fact, source, facts) for source, facts in zip(sources, source_facts))
+        if not any(fact_holds(fact, source, facts) for source, facts in zip(sources, source_facts, strict=False))
     }
 
 
@@ -473,7 +473,7 @@ def supporting_sentences(claims: Sequence[str], paragraph: str) -> str:
         wanted = facts_in(claim)
         scores = [
             (sum(1 for fact in wanted if fact_holds(fact, sentence, facts)), overlap(claim, sentence))
-            for sentence, facts in zip(sentences, sentence_facts)
+            for sentence, facts in zip(sentences, sentence_facts, strict=False)
         ]
         best = max(range(len(sentences)), key=scores.__getitem__)
         chosen.add(best)
