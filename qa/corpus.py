@@ -225,6 +225,13 @@ def _district_aliases(district: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=65536)
+def article_names(district: str, interviewee: str) -> tuple[str, ...]:
+    """Names a text may use for an article: its district (every alias) and its interviewee (also in pinyin)."""
+    people = (interviewee, pinyin_name(interviewee)) if interviewee else ()
+    return tuple(name for name in (*_district_aliases(district), *people) if name)
+
+
+@lru_cache(maxsize=65536)
 def pinyin_name(name: str) -> str:
     """"新城区" → "xincheng", "殷树刚" → "yin shugang": how English text spells Chinese names."""
     core = re.sub(r"(新区|开发区|区|旗|县|市)$", "", name) if len(name) > 2 else name

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .answer.extractive import ExtractiveAnswerer, standalone_question
 from .config import MAX_QUESTION_CHARS, Settings
+from .corpus import article_names
 from .embeddings import make_embedding
 from .retrieval import MODES, Retriever
 from .store import FORMAT_VERSION, BuildReport, IndexStore, IndexUnavailable, Progress
@@ -104,11 +105,12 @@ class Engine:
         retriever, answerer = self._ready()
         history = normalise_history(history)
         # --- LLM hook start ---
-        from .answer.llm import LLMAnswerer, LLMError, known_names
+        from .answer.llm import LLMAnswerer, LLMError
 
         answer = None
         if self.settings.uses_llm:
-            llm = LLMAnswerer(self.settings, names=known_names(retriever.article_passages))
+            names = {n for a in retriever.article_list for n in article_names(a.district, a.interviewee)}
+            llm = LLMAnswerer(self.settings, names=names)
             try:
                 standalone = llm.rewrite_question(question, history) if history else question
                 passages = retriever.search(standalone, k, filters)

@@ -26,7 +26,6 @@ class Hit:
     bm25: float = 0.0
     dense: float = 0.0
     score: float = 0.0
-    best_chunk: str = ""
 
 
 def named_articles(question: str, articles: list[Article]) -> list[str]:
@@ -71,12 +70,6 @@ class Retriever:
         self.index = index
         self.embed_model = embed_model
         self.article_list = list(index.articles.values())
-        # One passage-shaped record per article: what name checks need (district, interviewee).
-        self.article_passages = [
-            Passage(text="", title=a.title, district=a.district, paragraph=0, paragraph_id="", score=0.0,
-                    interviewee=a.interviewee, article_id=a.id, source=a.source)
-            for a in self.article_list
-        ]
         self._chunk_article = np.array(
             [index.paragraphs[index.chunks[c].paragraph_id].article_id for c in index.chunk_ids]
         )
@@ -105,9 +98,7 @@ class Retriever:
                     break
                 chunk = self.index.chunks[self.index.chunk_ids[i]]
                 hit = hits.setdefault(chunk.paragraph_id, Hit(chunk.paragraph_id))
-                if scores[i] / best > hit.bm25:
-                    hit.bm25 = float(scores[i] / best)
-                    hit.best_chunk = hit.best_chunk or chunk.id
+                hit.bm25 = max(hit.bm25, float(scores[i] / best))
         if mode in ("hybrid", "dense"):
             query_embedding = self.embed_model.get_query_embedding(question)
             dense = self.index.dense(query_embedding, depth, allowed)
@@ -118,10 +109,7 @@ class Retriever:
                     paragraph_id = self.index.chunks[chunk_id].paragraph_id
                     hit = hits.setdefault(paragraph_id, Hit(paragraph_id))
                     normalised = (similarity - floor) / spread if len(dense) > 1 else 1.0
-                    if normalised > hit.dense:
-                        hit.dense = normalised
-                        if mode == "dense" or not hit.best_chunk:
-                            hit.best_chunk = chunk_id
+                    hit.dense = max(hit.dense, normalised)
         has_keywords = any(h.bm25 > 0 for h in hits.values())
         weight = {"bm25": 1.0, "dense": 0.0}.get(mode, BM25_WEIGHT if has_keywords else 0.0)
         named = set(named_articles(question, self.article_list)) if mode == "hybrid" else set()

@@ -76,6 +76,15 @@ class LoadedIndex:
     bm25: bm25s.BM25
     vector_store: ChromaVectorStore
 
+    def document_frequencies(self) -> dict[str, int]:
+        """How many chunks hold each keyword token: read off the BM25 index's sparse columns."""
+        indptr = np.asarray(self.bm25.scores["indptr"])
+        return {
+            token: int(indptr[i + 1] - indptr[i])
+            for token, i in self.bm25.vocab_dict.items()
+            if i + 1 < len(indptr)
+        }
+
     def bm25_scores(self, query_tokens: list[str], allowed: np.ndarray | None = None) -> np.ndarray:
         if not query_tokens:
             return np.zeros(len(self.chunk_ids), dtype=np.float32)

@@ -29,7 +29,6 @@ STOPWORDS = frozenset(
     will would this that these those it its their there with by at from as about tell me please""".split()
 )
 
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*(?:\s*[%％])?")
 
 
 def normalise(text: str) -> str:

@@ -64,6 +64,13 @@ class Citation:
     score: float
     interviewee: str = ""
 
+    @classmethod
+    def of(cls, passage: Passage, n: int, quote: str) -> Citation:
+        """Marker n citing a retrieved passage: the whole paragraph, with the sentence(s) used."""
+        return cls(n=n, title=passage.title, district=passage.district, paragraph=passage.paragraph,
+                   paragraph_id=passage.paragraph_id, text=passage.text, quote=quote, score=passage.score,
+                   interviewee=passage.interviewee)
+
 
 @dataclass
 class Answer:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import jieba
 import numpy as np
 
-from ..corpus import district_aliases, pinyin_name
+from ..corpus import article_names, district_aliases, pinyin_name
 from ..retrieval import named_articles
 from ..store import LoadedIndex
 from ..text import STOPWORDS, is_chinese, normalise, split_sentences
@@ -100,14 +100,10 @@ def names_in(text: str, articles: list[Article]) -> list[str]:
     found = []
     lowered = normalise(text)
     for article in articles:
-        for name in district_aliases(article.district) + _person_names(article.interviewee):
-            if name and normalise(name) in lowered and name not in found:
+        for name in article_names(article.district, article.interviewee):
+            if normalise(name) in lowered and name not in found:
                 found.append(name)
     return sorted(found, key=len, reverse=True)
-
-
-def _person_names(name: str) -> list[str]:
-    return [name, pinyin_name(name)] if name else []
 
 
 class ExtractiveAnswerer:
@@ -115,12 +111,8 @@ class ExtractiveAnswerer:
         self.index = index
         self.embed_model = embed_model
         self.articles = list(index.articles.values())
-        vocabulary = index.bm25.vocab_dict
-        indptr = np.asarray(index.bm25.scores["indptr"])
-        self._document_frequency = {
-            token: int(indptr[i + 1] - indptr[i]) for token, i in vocabulary.items() if i + 1 < len(indptr)
-        }
-        self._documents = max(int(index.bm25.scores.get("num_docs", len(index.chunk_ids))), 1)
+        self._document_frequency = index.document_frequencies()
+        self._documents = max(len(index.chunk_ids), 1)
         self._sentence_vectors: dict[str, list[float]] = {}
         self._cache_lock = threading.Lock()
         self._current_year = {}
@@ -369,7 +361,7 @@ class ExtractiveAnswerer:
             paragraph_id = choice.passage.paragraph_id
             if paragraph_id not in marker_of:
                 marker_of[paragraph_id] = len(citations) + 1
-                citations.append(_citation(marker_of[paragraph_id], choice.passage, choice.sentence))
+                citations.append(Citation.of(choice.passage, marker_of[paragraph_id], choice.sentence))
             else:
                 citations[marker_of[paragraph_id] - 1].quote += choice.sentence
         keys = []
@@ -413,8 +405,7 @@ class ExtractiveAnswerer:
         text = normalise(question)
         matched = []
         for article in self.articles:
-            names = [*_person_names(article.interviewee), article.reporter, *district_aliases(article.district),
-                     article.title]
+            names = [*article_names(article.district, article.interviewee), article.reporter, article.title]
             if any(name and normalise(name) in text for name in names):
                 matched.append(article)
         if not matched or len(matched) > 3:
@@ -453,12 +444,6 @@ def _meta_fact(article: Article, text: str, chinese: bool, asks_reporter: bool, 
             return f"{article.interviewee}，{article.role}", article.subtitle
         return f"{article.interviewee} ({pinyin_name(article.interviewee).title()}), {article.role}", article.subtitle
     return "", ""
-
-
-def _citation(n: int, passage: Passage, quote: str) -> Citation:
-    return Citation(n=n, title=passage.title, district=passage.district, paragraph=passage.paragraph,
-                    paragraph_id=passage.paragraph_id, text=passage.text, quote=quote,
-                    score=passage.score, interviewee=passage.interviewee)
 
 
 def key_fact(question: str, terms: dict[str, float], sentence: str) -> str:

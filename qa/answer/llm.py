@@ -14,7 +14,7 @@ from llama_index.core.llms import ChatMessage
 from llama_index.llms.openai_like import OpenAILike
 
 from ..config import Settings
-from ..corpus import district_aliases, pinyin_name
+from ..corpus import article_names
 from ..types import Answer, Citation, Passage
 from . import citations
 from .prompts import answer_messages, is_refusal, refusal_for, rewrite_messages
@@ -68,20 +68,13 @@ def passage_context(passage: Passage) -> str:
     """What a citation of the passage vouches for: the paragraph, and the article's title, district
     (with its other names), interviewee and file name, which a sentence may name although the
     paragraph itself does not."""
-    names = [passage.title, *district_aliases(passage.district), passage.interviewee, passage.source]
-    if passage.interviewee:
-        names.append(pinyin_name(passage.interviewee))
+    names = [passage.title, *article_names(passage.district, passage.interviewee), passage.source]
     return "\n".join([*(name for name in names if name), passage.text])
 
 
 def known_names(passages: Sequence[Passage]) -> set[str]:
     """Districts and interviewees of the passages: a sentence naming one must cite a passage that does."""
-    names: set[str] = set()
-    for passage in passages:
-        names.update(district_aliases(passage.district))
-        if passage.interviewee:
-            names.update((passage.interviewee, pinyin_name(passage.interviewee)))
-    return {name for name in names if len(name) > 1}
+    return {name for p in passages for name in article_names(p.district, p.interviewee) if len(name) > 1}
 
 
 class LLMAnswerer:
@@ -161,7 +154,11 @@ class LLMAnswerer:
             not_answered.notice = NOTICE_NO_PASSAGE_CONTENT
             return not_answered
         cited = [
-            _citation(n, passages[number - 1], checked.claims.get(n, []))
+            Citation.of(
+                passages[number - 1],
+                n,
+                citations.supporting_sentences(checked.claims.get(n, []), passages[number - 1].text),
+            )
             for n, number in enumerate(checked.sources, start=1)
         ]
         notice = ""
@@ -258,20 +255,6 @@ def _chat_messages(messages: list[dict]) -> list[ChatMessage]:
 def _paragraph_keys(passages: Sequence[Passage]) -> list[str]:
     """What each passage shows: two passages of one paragraph are one source."""
     return [passage.paragraph_id or f"passage {i}" for i, passage in enumerate(passages)]
-
-
-def _citation(n: int, passage: Passage, claims: list[str]) -> Citation:
-    return Citation(
-        n=n,
-        title=passage.title,
-        district=passage.district,
-        paragraph=passage.paragraph,
-        paragraph_id=passage.paragraph_id,
-        text=passage.text,
-        quote=citations.supporting_sentences(claims, passage.text),
-        score=passage.score,
-        interviewee=passage.interviewee,
-    )
 
 
 def _root_cause(error: BaseException) -> str:
