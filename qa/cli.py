@@ -47,10 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
 
-    from .engine import Engine, IndexUnavailable
+    from .config import SettingsError
+    from .engine import BuildBusy, Engine, IndexUnavailable
 
-    engine = Engine(_settings(args))
+    # Exit codes: 2 for bad input (the question, an option, a setting), 1 for a fault (the index, a
+    # server, the disk), 3 when another build holds the index.
     try:
+        engine = Engine(_settings(args))
         if args.command == "index":
             report = engine.build_index(args.data, rebuild=args.rebuild)
             for warning in report.warnings:
@@ -58,10 +61,13 @@ def main(argv: list[str] | None = None) -> int:
             print(report.summary())
             return 0
         answer = engine.ask(args.question, k=args.k)
-    except ValueError as error:
+    except BuildBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except (ValueError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (IndexUnavailable, FileNotFoundError) as error:
+    except (IndexUnavailable, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.json:

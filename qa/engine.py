@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,25 +12,72 @@ from .config import MAX_QUESTION_CHARS, Settings
 from .corpus import article_names
 from .embeddings import make_embedding
 from .retrieval import MODES, Retriever
-from .store import FORMAT_VERSION, BuildReport, IndexStore, IndexUnavailable, Progress
+from .store import FORMAT_VERSION, BuildBusy, BuildReport, IndexStore, IndexUnavailable, Progress
 from .types import Answer, Article, Passage
 
-__all__ = ["MODES", "Engine", "IndexUnavailable"]
+__all__ = ["MODES", "BuildBusy", "Engine", "IndexUnavailable"]
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def clean_question(question: str) -> tuple[str, str]:
+def clean_text(text: str) -> str:
+    """Text a browser or client may send that Python cannot encode (a lone surrogate) is replaced, not fatal."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def clean_question(question: str, limit: int = MAX_QUESTION_CHARS) -> tuple[str, str]:
     """The question to answer and a notice; ValueError for an empty one."""
     if not isinstance(question, str):
         raise ValueError(f"the question must be text, not {type(question).__name__}")
-    if not question.strip():
+    question = clean_text(question).strip()
+    if not question:
         raise ValueError("the question is empty: type a question about the documents (问题为空，请输入关于文档的问题)")
-    question = question.strip()
-    if len(question) > MAX_QUESTION_CHARS:
-        notice = (
-            f"The question was {len(question)} characters long; only its first {MAX_QUESTION_CHARS} were used."
-        )
-        return question[:MAX_QUESTION_CHARS], notice
+    if len(question) > limit:
+        notice = f"The question was {len(question)} characters long; only its first {limit} were used."
+        return question[:limit], notice
     return question, ""
+
+
+def bounded_history(history: list | None, max_turns: int, max_chars: int) -> tuple[list[dict], str]:
+    """The most recent messages that fit the bounds, and a notice when older ones were dropped: a caller
+    cannot stall the server with an endless or enormous history."""
+    messages = normalise_history(history)
+    kept: list[dict] = []
+    used = 0
+    for message in reversed(messages[-max_turns:] if max_turns else []):
+        content = message["content"]
+        if used + len(content) > max_chars:
+            if not kept:  # the latest turn alone is too long: keep its end, which the follow-up refers to
+                kept.append({"role": message["role"], "content": content[-max_chars:]})
+            break
+        kept.append(message)
+        used += len(content)
+    kept.reverse()
+    notice = ""
+    if len(kept) < len(messages) or sum(len(m["content"]) for m in kept) < sum(len(m["content"]) for m in messages):
+        notice = (f"The conversation was longer than {max_turns} messages or {max_chars} characters; "
+                  f"only the most recent part was used.")
+    return kept, notice
+
+
+def check_k(k, max_k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
+        raise ValueError(f"k must be a whole number of passages from 1 to {max_k} (got {k!r})")
+    return k
+
+
+def check_filters(filters, max_values: int) -> dict | None:
+    if filters is None:
+        return None
+    if not isinstance(filters, dict):
+        raise ValueError("filters must be an object such as {\"article_id\": [...]}")
+    for key, value in filters.items():
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+            raise ValueError(f"filter {key!r} must be a text or a list of texts")
+        if len(values) > max_values:
+            raise ValueError(f"filter {key!r} lists {len(values)} values; at most {max_values} are allowed")
+    return filters
 
 
 class Engine:
@@ -44,11 +92,12 @@ class Engine:
 
     # --- index ---------------------------------------------------------------------------------
     def build_index(self, data_dir: Path | str | None = None, rebuild: bool = False,
-                    progress: Progress | None = None, show_bar: bool = True) -> BuildReport:
+                    progress: Progress | None = None, show_bar: bool = True, wait: float = 0.0) -> BuildReport:
+        """Build or update the index; BuildBusy if another build holds the index for longer than `wait` s."""
         embed_model = self._embed_model if self._embed_model_name == self.settings.embed_model else None
-        report = self.store.build(Path(data_dir) if data_dir else None, rebuild, progress, show_bar, embed_model)
-        with self._lock:
-            self._retriever = None  # the next question loads the new index
+        report = self.store.build(Path(data_dir) if data_dir else None, rebuild, progress, show_bar, embed_model,
+                                  wait=wait)
+        self._forget_index()  # the next question loads the new index
         return report
 
     def ensure_index(self) -> BuildReport | None:
@@ -58,8 +107,17 @@ class Engine:
             return None
         return self.build_index()
 
+    def _forget_index(self) -> None:
+        with self._lock:
+            if self._retriever is not None:
+                self._retriever.index.close()
+            self._retriever = None
+
     def _ready(self) -> tuple[Retriever, ExtractiveAnswerer]:
         with self._lock:
+            # A build by another process (the CLI while the page serves) switched the manifest: follow it.
+            if self._retriever is not None and self._retriever.index.signature != self.store.signature():
+                self._forget_index()
             if self._retriever is None:
                 self.ensure_index()
                 index = self.store.load()
@@ -90,9 +148,17 @@ class Engine:
 
     # --- questions -----------------------------------------------------------------------------
     def retrieve(self, question: str, k: int = 5, filters: dict | None = None, mode: str = "hybrid") -> list[Passage]:
-        question, _ = clean_question(question)
-        retriever, _ = self._ready()
-        return retriever.search(question, k, filters, mode)
+        question, _ = clean_question(question, self.settings.max_question_chars)
+        k = check_k(k, self.settings.max_k)
+        filters = check_filters(filters, self.settings.max_filter_values)
+        for attempt in range(2):
+            retriever, _ = self._ready()
+            try:
+                return retriever.search(question, k, filters, mode)
+            except IndexUnavailable:
+                if attempt or not self._index_moved(retriever):
+                    raise
+        raise AssertionError("unreachable")
 
     def ask(self, question: str, k: int = 5, filters: dict | None = None, history: list | None = None) -> Answer:
         *_, final = self.ask_stream(question, k, filters, history)
@@ -101,9 +167,29 @@ class Engine:
     def ask_stream(self, question: str, k: int = 5, filters: dict | None = None,
                    history: list | None = None) -> Iterator[Answer]:
         """Partial answers whose text grows; the last one is final, with its citations."""
-        question, notice = clean_question(question)
-        retriever, answerer = self._ready()
-        history = normalise_history(history)
+        question, notice = clean_question(question, self.settings.max_question_chars)
+        k = check_k(k, self.settings.max_k)
+        filters = check_filters(filters, self.settings.max_filter_values)
+        history, history_notice = bounded_history(history, self.settings.max_history_turns,
+                                                  self.settings.max_history_chars)
+        notice = " ".join(part for part in (notice, history_notice) if part)
+        for attempt in range(2):
+            retriever, answerer = self._ready()
+            try:
+                yield from self._answers(question, k, filters, history, notice, retriever, answerer)
+                return
+            except IndexUnavailable:
+                # The index was replaced under this question (another process rebuilt it): ask again, once.
+                if attempt or not self._index_moved(retriever):
+                    raise
+
+    def _index_moved(self, retriever: Retriever) -> bool:
+        moved = retriever.index.signature != self.store.signature()
+        if moved:
+            self._forget_index()
+        return moved
+
+    def _answers(self, question, k, filters, history, notice, retriever, answerer) -> Iterator[Answer]:
         # --- LLM hook start ---
         from .answer.llm import LLMAnswerer, LLMError
 

@@ -67,8 +67,8 @@ def test_an_interrupted_rebuild_leaves_the_old_index_answering(small_corpus, tmp
 
     real = store.IndexStore._embed_and_store
 
-    def interrupted(self, collection, chunks, embed_texts, paragraphs, todo, progress, show_bar, embed_model):
-        real(self, collection, chunks, embed_texts, paragraphs, todo[:10], progress, show_bar, embed_model)
+    def interrupted(self, collection, chunks, embed_texts, article_of, todo, progress, show_bar, embed_model):
+        real(self, collection, chunks, embed_texts, article_of, todo[:10], progress, show_bar, embed_model)
         raise KeyboardInterrupt  # the user pressed Ctrl-C halfway
 
     monkeypatch.setattr(store.IndexStore, "_embed_and_store", interrupted)
@@ -100,7 +100,8 @@ def test_a_corrupt_or_foreign_index_gives_a_clear_error_that_says_how_to_rebuild
         make_engine(small_corpus, index).ask("赛罕区计划新建多少个社区食堂？")
     make_engine(small_corpus, index).build_index(rebuild=True, show_bar=False)
 
-    sqlite = index / "chroma" / "chroma.sqlite3"
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    sqlite = index / manifest["chroma_dir"] / "chroma.sqlite3"
     sqlite.write_bytes(b"this is not a database" * 100)
     with pytest.raises(IndexUnavailable, match="qa index --rebuild"):
         make_engine(small_corpus, index).ask("赛罕区计划新建多少个社区食堂？")
@@ -110,7 +111,7 @@ def test_a_corrupt_or_foreign_index_gives_a_clear_error_that_says_how_to_rebuild
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("someone else's files", encoding="utf-8")
-    with pytest.raises(IndexUnavailable, match="not an interview-qa index"):
+    with pytest.raises(IndexUnavailable, match="interview-qa did not write"):
         make_engine(small_corpus, foreign).ask("赛罕区计划新建多少个社区食堂？")
     assert (foreign / "notes.txt").read_text(encoding="utf-8") == "someone else's files"
 
@@ -154,7 +155,7 @@ def test_a_chroma_server_holds_the_vectors_when_configured(small_corpus, tmp_pat
     engine = make_engine(small_corpus, tmp_path / "index", chroma_host="127.0.0.1", chroma_port=chroma_server)
     report = engine.build_index(show_bar=False)
     assert report.chunks > 40
-    assert not (tmp_path / "index" / "chroma").exists()
+    assert not list((tmp_path / "index").glob("chroma*"))
     answer = engine.ask("新城区今年计划实施多少个区级重点项目？")
     assert answer.answered and "128" in answer.text
 
