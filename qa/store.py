@@ -47,6 +47,7 @@ LOCK = ".build.lock"
 BUILDER_PID = ".build.pid"
 # A full build in progress: the next build resumes it (chunk ids are content hashes) instead of starting over.
 PENDING = ".pending-build.json"
+TOKENS = "keyword-tokens.json"
 _GENERATION = re.compile(r"gen-[0-9a-f]{12}")
 _CHROMA_DIR = re.compile(r"chroma-[0-9a-f]{12}")
 _COLLECTION = re.compile(r"qa-[0-9a-f]{12}")
@@ -447,7 +448,9 @@ class IndexStore:
             report.embed_seconds = time.perf_counter() - embed_started
 
             generation = self._owned_folder("gen")
-            self._write_generation(self.root / generation, articles, paragraphs, chunks, keyword_texts)
+            known_tokens = {} if full else self._stored_tokens(old)
+            self._write_generation(self.root / generation, articles, paragraphs, chunks, keyword_texts,
+                                   known_tokens)
             manifest = {
                 "format": FORMAT_VERSION,
                 "embed_model": self.settings.embed_model,
@@ -550,16 +553,32 @@ class IndexStore:
                 progress(min(start + EMBED_BATCH, len(todo)), len(todo), "embedding")
         bar.close()
 
-    def _write_generation(self, folder: Path, articles, paragraphs, chunks, keyword_texts) -> None:
+    def _write_generation(self, folder: Path, articles, paragraphs, chunks, keyword_texts,
+                          known_tokens: dict[str, list[str]]) -> None:
         table = {
             "articles": [asdict(a) for a in articles],
             "paragraphs": [asdict(p) for p in paragraphs],
             "chunks": [asdict(c) for c in chunks],
         }
         (folder / "corpus.json").write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+        # Tokenising is most of an update's cost (jieba over every chunk): only new keyword texts are
+        # tokenised, the rest come from the previous generation.
+        keys = [stable_id(text) for text in keyword_texts]
+        token_lists = [known_tokens.get(key) or tokens(text) for key, text in zip(keys, keyword_texts, strict=True)]
+        (folder / TOKENS).write_text(json.dumps({"keys": keys, "tokens": token_lists},
+                                                ensure_ascii=False), encoding="utf-8")
         bm25 = bm25s.BM25()
-        bm25.index([tokens(text) for text in keyword_texts], show_progress=False)
+        bm25.index(token_lists, show_progress=False)
         bm25.save(str(folder / "bm25"), show_progress=False)
+
+    def _stored_tokens(self, manifest: dict) -> dict[str, list[str]]:
+        """Keyword tokens of the live generation, by the hash of their text; empty if unreadable."""
+        try:
+            stored = json.loads((self._inside(manifest.get("generation"), _GENERATION) / TOKENS)
+                                .read_text(encoding="utf-8"))
+            return dict(zip(stored["keys"], stored["tokens"], strict=True))
+        except (OSError, ValueError, KeyError, TypeError, IndexUnavailable):
+            return {}
 
     def _clean_up(self, old: dict | None, new: dict, client, collection, live_ids: set[str]) -> int:
         """Remove what the new index no longer uses, and only what a build of ours wrote."""

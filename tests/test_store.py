@@ -186,3 +186,26 @@ def test_any_sentence_transformers_model_can_embed(tmp_path):
     engine.build_index(show_bar=False)
     passages = engine.retrieve("Which building opens with beds for patients?", k=2, mode="dense")
     assert "hospital" in passages[0].text
+
+
+def test_an_update_tokenises_only_what_changed_and_a_deleted_file_leaves_everywhere(small_corpus, tmp_path,
+                                                                                      monkeypatch):
+    from qa import store
+
+    engine = make_engine(small_corpus, tmp_path / "index")
+    first = engine.build_index(show_bar=False)
+    tokenised: list[str] = []
+    real = store.tokens
+    monkeypatch.setattr(store, "tokens", lambda text: tokenised.append(text) or real(text))
+    (small_corpus / "notes.md").write_text("# 会议纪要\n\n赛罕区计划新建6个社区食堂。\n", encoding="utf-8")
+    engine.build_index(show_bar=False)
+    assert len(tokenised) == 1 and "6个社区食堂" in tokenised[0]
+    assert "6个社区食堂" in engine.ask("赛罕区计划新建多少个社区食堂？").text
+
+    (small_corpus / "notes.md").unlink()
+    report = engine.build_index(show_bar=False)
+    assert report.removed == 1 and report.chunks == first.chunks - 1
+    index = engine.store.load()
+    assert all(a.source != "notes.md" for a in index.articles.values())
+    assert index.vector_store._collection.count() == report.chunks
+    assert all("社区食堂" not in p.text for p in engine.retrieve("社区食堂", k=5))
