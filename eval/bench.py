@@ -872,6 +872,15 @@ def markdown(results: dict) -> str:
             f"≈{incremental['seconds_with_real_embedding']:.1f} s with {DEFAULT_MODEL} (extrapolated); only that "
             f"file's paragraphs touched: {incremental['only_changed_file_embedded']}."
         )
+    load = results.get("load")
+    if load:
+        lines += ["", "| API clients | requests | errors | p50 ms | p95 ms | req/s | server RSS after, MiB |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        for run in load["runs"]:
+            lines.append(f"| {run['clients']} | {run['requests']} | {run['errors']} | {run['p50_ms']} | "
+                         f"{run['p95_ms']} | {run['requests_per_second']} | {run['rss_mib_after']} |")
+        lines.append(f"\nServer RSS {load['rss_mib_start']} MiB at start, peak {load['rss_mib_peak']} MiB; "
+                     f"tracebacks in its log: {load['tracebacks_in_log']}.")
     return "\n".join(lines)
 
 
@@ -908,6 +917,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-baseline", action="store_true", help="no stock LlamaIndex pipeline")
     parser.add_argument("--skip-shipped", action="store_true", help="no shipped-corpus comparison")
+    parser.add_argument("--load-clients", default="8,32",
+                        help="concurrent HTTP API clients per load run, on the shipped index ('' skips it)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (merged with what is there)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--markdown", action="store_true", help="print the tables of --out and stop")
@@ -948,6 +959,14 @@ def main(argv: list[str] | None = None) -> int:
             shipped["questions"] = len(questions)
             shipped["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             results["shipped"] = shipped
+            clients = [int(c) for c in args.load_clients.split(",") if c.strip()]
+            if clients:
+                from eval.load import bench_load
+
+                log(f"load: {', '.join(map(str, clients))} concurrent clients through the HTTP API")
+                results["load"] = bench_load(workdir / "shipped" / "ours", SHIPPED_DATA,
+                                             [q["question"] for q in questions], clients)
+                results["load"]["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         scale = {k: v for k, v in results.get("scale", {}).items() if "extrapolated_from" not in v}
         for size in sizes:
             log(f"scale: {size} paragraphs")
