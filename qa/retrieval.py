@@ -9,7 +9,7 @@ import numpy as np
 from .corpus import district_aliases
 from .store import LoadedIndex
 from .text import content_tokens, normalise
-from .types import Article, Passage
+from .types import SECTION_SEPARATOR, Article, Passage
 
 MODES = ("hybrid", "bm25", "dense")
 # Weight of the keyword side in the fused score, chosen on eval/questions.jsonl (see README):
@@ -133,4 +133,6 @@ class Retriever:
             interviewee=article.interviewee,
             article_id=article.id,
             source=article.source,
+            section=SECTION_SEPARATOR.join(paragraph.section),
+            metadata=dict(article.metadata),
         )

@@ -84,3 +84,59 @@ def is_chinese(text: str) -> bool:
     han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
     latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
     return han >= latin / 4 if latin else True
+
+
+# Where a sentence may end, for cutting: end punctuation (with closing quotes) or a line break.
+_SENTENCE_END = re.compile(rf"[{TERMINAL_PUNCTUATION}]+[{CLOSING_QUOTES}]*|\n")
+# Where an over-long sentence is best cut when it must be: after a comma or a space.
+_SOFT_BREAKS = "，,、：:）) "
+
+
+def split_bounded(text: str, max_chars: int) -> list[str]:
+    """Cut text into pieces of at most max_chars: whole sentences grouped while they fit, a longer sentence
+    cut after a comma or space near the cap, else at the cap. Linear in the length of the text; joined
+    back the pieces give the text again (only whitespace at the cuts is lost)."""
+    if len(text) <= max_chars:
+        return [text]
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    if not ends or ends[-1] != len(text):
+        ends.append(len(text))
+    pieces: list[str] = []
+    start = 0  # start of the piece being grouped
+    last_end = 0  # last sentence end inside it
+    for end in ends:
+        if end - start <= max_chars:
+            last_end = end
+            continue
+        if last_end > start:  # close the group before this sentence
+            pieces.append(text[start:last_end])
+            start = last_end
+        while end - start > max_chars:  # one sentence longer than the cap
+            window = text[start : start + max_chars]
+            cut = max(window.rfind(mark) for mark in _SOFT_BREAKS) + 1
+            if cut < max_chars * 0.8:
+                cut = max_chars
+            pieces.append(text[start : start + cut])
+            start += cut
+        last_end = end
+    if start < len(text):
+        pieces.append(text[start:])
+    return [piece.strip() for piece in pieces if piece.strip()]
+
+
+_DATE = re.compile(
+    r"(?P<year>(?:19|20)\d{2})\s*(?:年\s*(?P<cn_month>\d{1,2})\s*月(?:\s*(?P<cn_day>\d{1,2})\s*日)?"
+    r"|[-/.](?P<month>\d{1,2})(?:[-/.](?P<day>\d{1,2}))?)"
+)
+
+
+def find_date(text: str) -> str:
+    """The first date the text states, ISO-like: "2024年3月5日" → "2024-03-05", "2024/3" → "2024-03"."""
+    match = _DATE.search(text)
+    if not match:
+        return ""
+    month = match.group("cn_month") or match.group("month")
+    day = match.group("cn_day") or match.group("day")
+    if not 1 <= int(month) <= 12 or (day and not 1 <= int(day) <= 31):
+        return ""
+    return "-".join([match.group("year"), f"{int(month):02d}", *([f"{int(day):02d}"] if day else [])])

@@ -7,32 +7,66 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Article:
-    """One interview (or one file, for documents that are not newspaper pages)."""
+    """One document, or one article of a page that holds several (a newspaper page of interviews)."""
 
     id: str
     title: str
     source: str  # file name inside the data folder
-    subtitle: str = ""  # "——访新城区委副书记、区长殷树刚"
-    interviewee: str = ""  # "殷树刚"
-    role: str = ""  # "新城区委副书记、区长"
-    reporter: str = ""  # "刘沙沙"
-    district: str = ""  # "新城区": the district or organisation the article is about
+    date: str = ""  # ISO-like ("2024-03-05", "2024-03") when the text states one
+    # Whatever the layout found: the newspaper layout's subtitle, interviewee, role, reporter, district and
+    # verbatim header lines; an HTML page's <meta> author; the layout's own name under "layout".
+    metadata: dict = field(default_factory=dict, hash=False)
 
     @property
     def header(self) -> str:
-        """Headline, subtitle and byline as printed: what a citation of the article itself shows."""
-        lines = [self.title, self.subtitle, f"●本报记者 {self.reporter}" if self.reporter else ""]
+        """The header lines exactly as printed (headline, subtitle, byline), or the title: what a citation of
+        the article itself shows."""
+        lines = self.metadata.get("header_lines") or [self.title]
         return "\n".join(line for line in lines if line)
+
+    # compatibility: metadata of the newspaper layout, until every reader asks metadata itself
+    @property
+    def district(self) -> str:
+        return self.metadata.get("district", "")
+
+    # compatibility: metadata of the newspaper layout
+    @property
+    def interviewee(self) -> str:
+        return self.metadata.get("interviewee", "")
+
+    # compatibility: metadata of the newspaper layout
+    @property
+    def role(self) -> str:
+        return self.metadata.get("role", "")
+
+    # compatibility: metadata of the newspaper layout
+    @property
+    def reporter(self) -> str:
+        return self.metadata.get("reporter", "")
+
+    # compatibility: metadata of the newspaper layout
+    @property
+    def subtitle(self) -> str:
+        return self.metadata.get("subtitle", "")
 
 
 @dataclass(frozen=True)
 class Paragraph:
     """A repaired paragraph: the unit of citation, numbered 1.. within its article."""
 
-    id: str  # stable: the same text in the same article gives the same id across rebuilds
+    id: str  # stable: the same text in the same document gives the same id across rebuilds
     article_id: str
     number: int
     text: str
+    section: tuple[str, ...] = ()  # the heading path above it, outermost first
+
+    def __post_init__(self):
+        # Read back from JSON the path is a list; a tuple keeps the paragraph hashable.
+        if not isinstance(self.section, tuple):
+            object.__setattr__(self, "section", tuple(self.section))
+
+
+SECTION_SEPARATOR = " › "
 
 
 @dataclass
@@ -48,6 +82,8 @@ class Passage:
     interviewee: str = ""
     article_id: str = ""
     source: str = ""
+    section: str = ""  # headings joined with " › "
+    metadata: dict = field(default_factory=dict)  # a copy of the article's
 
 
 @dataclass
@@ -63,13 +99,17 @@ class Citation:
     quote: str
     score: float
     interviewee: str = ""
+    source: str = ""
+    section: str = ""
+    metadata: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, passage: Passage, n: int, quote: str) -> Citation:
         """Marker n citing a retrieved passage: the whole paragraph, with the sentence(s) used."""
         return cls(n=n, title=passage.title, district=passage.district, paragraph=passage.paragraph,
                    paragraph_id=passage.paragraph_id, text=passage.text, quote=quote, score=passage.score,
-                   interviewee=passage.interviewee)
+                   interviewee=passage.interviewee, source=passage.source, section=passage.section,
+                   metadata=dict(passage.metadata))
 
 
 @dataclass

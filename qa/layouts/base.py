@@ -1,0 +1,110 @@
+"""What every layout returns (articles of blocks with their heading path) and the helpers layouts share."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..text import ends_a_paragraph, find_date
+
+
+@dataclass
+class Block:
+    """A paragraph as the layout found it, under its heading path (outermost first)."""
+
+    text: str
+    section: tuple[str, ...] = ()
+
+
+@dataclass
+class ParsedArticle:
+    """One article of a document before numbering: title, date, layout metadata and its blocks in order."""
+
+    title: str
+    blocks: list[Block]
+    date: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+class Layout:
+    """A parser for one document layout; `parse` sees the raw bytes and, for text files, the decoded text."""
+
+    name = ""
+    # Paragraphs cut by a page or column break are joined and exact repeats dropped only where the
+    # layout prints text into pages (newspaper, PDF): elsewhere a repeated paragraph is the author's.
+    repairs = False
+
+    def parse(self, source: str, data: bytes, text: str | None) -> list[ParsedArticle]:
+        raise NotImplementedError
+
+    def context(self, metadata: dict) -> str:
+        """The metadata values that say who or where an article is about, for the context every chunk
+        carries; none by default."""
+        return ""
+
+
+class HeadingPath:
+    """The headings above the current line: a heading of level n replaces those of level n and deeper."""
+
+    def __init__(self):
+        self.levels: list[tuple[int, str]] = []
+
+    def enter(self, level: int, heading: str) -> None:
+        self.levels = [(n, text) for n, text in self.levels if n < level] + [(level, heading)]
+
+    @property
+    def section(self) -> tuple[str, ...]:
+        return tuple(text for _, text in self.levels)
+
+
+def stem_title(source: str) -> str:
+    return Path(source).stem
+
+
+# A dateline is a short line holding a date and little else ("2024年3月5日", "发布日期：2024-03-05").
+MAX_DATELINE_CHARS = 40
+
+
+def dateline_date(line: str) -> str:
+    return find_date(line) if len(line) <= MAX_DATELINE_CHARS and not ends_a_paragraph(line) else ""
+
+
+_SPACE_BETWEEN = re.compile(r"[A-Za-z0-9]$")
+_SPACE_BEFORE = re.compile(r"^[A-Za-z0-9]")
+
+
+def join_lines(lines: list[str]) -> str:
+    """Lines of one wrapped paragraph joined back: Chinese with nothing between, Latin words with a space."""
+    text = ""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if text and _SPACE_BETWEEN.search(text) and _SPACE_BEFORE.match(line):
+            text += " "
+        elif text.endswith("-") and len(text) > 1 and text[-2].isalpha() and line[:1].islower():
+            text = text[:-1]  # a word hyphenated at the line end
+        text += line
+    return text
+
+
+# A short line without end punctuation directly above text: a heading, not the start of a wrapped paragraph.
+MAX_HEADING_CHARS = 30
+# A line at least this long without end punctuation is a paragraph that goes on in the next line.
+MIN_WRAPPED_CHARS = 20
+
+
+def unwrap(lines: list[str]) -> list[str]:
+    """The paragraphs of a group of consecutive lines: a long line without end punctuation goes on in the
+    next one (text wrapped by its writer); any other line ends its paragraph."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        current.append(line)
+        if len(line) < MIN_WRAPPED_CHARS or ends_a_paragraph(line):
+            paragraphs.append(join_lines(current))
+            current = []
+    if current:
+        paragraphs.append(join_lines(current))
+    return [p for p in paragraphs if p]
