@@ -76,16 +76,18 @@ _SPACE_BEFORE = re.compile(r"^[A-Za-z0-9]")
 
 def join_lines(lines: list[str]) -> str:
     """Lines of one wrapped paragraph joined back: Chinese with nothing between, Latin words with a space."""
-    text = ""
+    text = previous = ""
     for line in lines:
         line = line.strip()
         if not line:
             continue
-        if text and _SPACE_BETWEEN.search(text) and _SPACE_BEFORE.match(line):
+        # Latin words wrapped at a space get it back; a Chinese line cut inside "18%" gets none.
+        if text and " " in previous and _SPACE_BETWEEN.search(text) and _SPACE_BEFORE.match(line):
             text += " "
         elif text.endswith("-") and len(text) > 1 and text[-2].isalpha() and line[:1].islower():
             text = text[:-1]  # a word hyphenated at the line end
         text += line
+        previous = line
     return text
 
 

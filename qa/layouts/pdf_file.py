@@ -103,6 +103,7 @@ class PdfLayout(Layout):
     def parse(self, source: str, data: bytes, text: str | None) -> list[ParsedArticle]:
         import pymupdf
 
+        pymupdf.TOOLS.mupdf_display_errors(False)  # a damaged file becomes one warning, not lines of MuPDF noise
         with pymupdf.open(stream=data, filetype="pdf") as document:
             if document.needs_pass:
                 raise ValueError("the PDF is encrypted")
@@ -130,8 +131,11 @@ class PdfLayout(Layout):
 
         title = ""
         heading_sizes = sorted({size for size, _, _ in items if size}, reverse=True)
-        if heading_sizes and items and items[0][0] == heading_sizes[0] and items[0][2] == 0:
-            title = items.pop(0)[1]
+        # The title: the first heading in the largest type, if it is on the first page.
+        title_at = next((i for i, (size, _, _) in enumerate(items) if heading_sizes and size == heading_sizes[0]),
+                        None)
+        if title_at is not None and items[title_at][2] == 0:
+            title = items.pop(title_at)[1]
             if not any(size == heading_sizes[0] for size, _, _ in items):
                 heading_sizes.pop(0)
         title = title or (properties.get("title") or "").strip()
