@@ -70,9 +70,12 @@ def decode_text(data: bytes) -> tuple[str, int]:
     if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnreadableFile("binary data, not text")
     text = data.decode("utf-8-sig", errors="replace")
-    replaced = text.count("\ufffd") - data.count("\ufffd".encode())
-    if replaced <= len(data) * MAX_INVALID_SHARE:
-        return text, replaced
+    replacements = text.count("\ufffd") - data.count("\ufffd".encode())
+    # Every byte not in the valid text was replaced (a U+FFFD is 3 bytes of UTF-8, a BOM 3 bytes dropped).
+    valid = len(text.encode("utf-8")) - 3 * replacements + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+    invalid = len(data) - valid
+    if invalid <= len(data) * MAX_INVALID_SHARE:
+        return text, invalid
     best = from_bytes(data, cp_isolation=["gb18030", "big5", "utf_16"]).best()
     if best is None:
         raise UnreadableFile("not text in UTF-8, GB18030/GBK, Big5 or UTF-16")

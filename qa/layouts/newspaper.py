@@ -17,10 +17,11 @@ _ROLE_AND_NAME = re.compile(
     r"|总裁|会长|委员|常委|负责人|代表|教授|专家))"
     r"(?P<name>[\u4e00-\u9fff·]{2,4})$"
 )
-# The organisation a role belongs to: "赛罕区委书记" → "赛罕区". Anchored at the start of one part of the
-# role, and 委 must not open 委员会: "城市社区委员会" is not the district "城市社区".
+# The organisation a role belongs to: "某区委书记" → "某区", "某县县委书记" → "某县". Anchored at the start
+# of one part of the role, and 委 must not open 委员会: "城市社区委员会" is not the district "城市社区".
 _ORGANISATION = re.compile(
-    r"^(?P<org>[\u4e00-\u9fff]{2,12}?(?:新区|开发区|园区|区|旗|县|市))(?:委(?!员)|管委会|党工委|政府|人民政府)"
+    r"^(?P<org>[\u4e00-\u9fff]{1,12}?(?P<kind>新区|开发区|园区|区|旗|县|市))(?P=kind)?"
+    r"(?:委(?!员)|管委会|党工委|政府|人民政府)"
 )
 
 
