@@ -332,13 +332,13 @@ def test_page_repair_drops_only_exact_repeats_and_joins_in_print_order(tmp_path)
 
 def test_a_paragraph_repeating_one_sentence_three_times_is_kept_whole_with_distinct_chunk_ids(tmp_path):
     sentence = ("全区计划新建社区食堂3个并在年内全部投入使用，由街道统一负责日常运营和监督管理，"
-                "确保老年人就近用餐方便实惠。")
+                "确保老年人就近用餐方便实惠，同时做好食品安全检查、价格公示、服务评价、意见收集和困难群众用餐补贴等各项工作。")
     (tmp_path / "a.md").write_text(f"# 食堂\n\n{sentence * 3}\n", encoding="utf-8")
     document, _ = read_one(tmp_path)
     assert texts(document) == [sentence * 3]
     chunks = chunk_paragraph(document.paragraphs[0])
-    assert "".join(c.text for c in chunks) == sentence * 3
-    assert len({c.id for c in chunks}) == len(chunks)
+    assert [c.text for c in chunks] == [sentence] * 3  # three chunks of one text ...
+    assert len({c.id for c in chunks}) == 3  # ... each with its own id
 
 
 # --- bounds and robustness ----------------------------------------------------------------------------------
