@@ -17,6 +17,7 @@ CLOSING_QUOTES = "”’」』\"')）"
 _QUOTE_MARKS = "“”‘’\"'「」『』"
 _SENTENCE = re.compile(rf"[^{TERMINAL_PUNCTUATION}]+(?:[{TERMINAL_PUNCTUATION}]+[{CLOSING_QUOTES}]*|$)")
 _WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+_SPACES_AND_QUOTES = re.compile(rf"[\s{re.escape(_QUOTE_MARKS)}]+")  # \s is str.isspace() for str patterns
 
 # Function words and question words: they match everywhere (or nowhere) and only add noise to
 # keyword scores and to the "does the text say this" check.
@@ -33,9 +34,8 @@ STOPWORDS = frozenset(
 
 def normalise(text: str) -> str:
     """NFKC, no whitespace, no quote marks, lowercase: the form used to compare texts."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if not ch.isspace() and ch not in _QUOTE_MARKS)
-    return text.lower()
+    # One regex pass, not a Python loop over characters: ids of a 20 MB file hash every character.
+    return _SPACES_AND_QUOTES.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
 def stable_id(*parts: str) -> str:
