@@ -265,7 +265,7 @@ def keyword_context(article: Article, paragraph: Paragraph | None = None) -> str
         if key not in _NOT_CONTEXT and isinstance(value, str) and value
         and len(value) <= MAX_CONTEXT_VALUE_CHARS and value not in line
     ]
-    names = [pinyin_name(value) for value in (*_context_values(article), *values) if _is_a_name(value)]
+    names = dict.fromkeys(pinyin_name(value) for value in _context_values(article) if _is_a_name(value))
     return " ".join(part for part in (line, *values, *names) if part)
 
 

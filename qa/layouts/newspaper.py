@@ -8,7 +8,7 @@ from ..text import ends_a_paragraph
 from .base import Block, Layout, ParsedArticle, stem_title, unwrap
 from .repair import repair
 
-# "——访新城区委副书记、区长殷树刚": two dashes (or one long dash), then 访. A Markdown bullet "- 访问…" is not one.
+# "——访某区委副书记、区长张三": two dashes (or one long dash), then 访. A Markdown bullet "- 访问…" is not one.
 SUBTITLE = re.compile(r"^(?:[—―]{1,2}|[–-]{2})\s*访\s*(?P<who>\S.*)$")
 BYLINE = re.compile(r"^[●•]\s*(?:本报|特约|见习)?(?:记者|通讯员)\s*(?P<reporter>\S.*)$")
 MAX_HEADLINE_CHARS = 100
@@ -39,7 +39,7 @@ def article_starts(lines: list[str]) -> list[int]:
 
 
 def organisation_of(role: str) -> str:
-    """The district or organisation a role is about: "市委常委、赛罕区委书记" → "赛罕区"."""
+    """The district or organisation a role is about: "市委常委、某区委书记" → "某区"."""
     for part in reversed(re.split(r"[、，,]", role)):
         if match := _ORGANISATION.match(part.strip()):
             return match.group("org")
