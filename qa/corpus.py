@@ -186,7 +186,7 @@ def number_articles(source: str, layout: str, parsed: list[ParsedArticle],
         titles[item.title] += 1
         repeat = titles[item.title] - 1  # two articles of one file with one title still get two ids
         article = Article(id=stable_id(source, item.title, *([str(repeat)] if repeat else [])), title=item.title,
-                          source=source, date=item.date, metadata={**item.metadata, "layout": layout})
+                          source=source, date=item.date, metadata={"layout": layout, **item.metadata})
         articles.append(article)
         texts: Counter = Counter()
         number = 0

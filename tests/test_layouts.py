@@ -209,6 +209,26 @@ def test_a_two_column_chinese_pdf_is_read_column_by_column_with_title_sections_a
                                   ("三、展望",)]
 
 
+def test_a_newspaper_page_printed_to_pdf_is_split_into_its_articles(tmp_path):
+    import pymupdf
+
+    pdf = pymupdf.open()
+    page = pdf.new_page()
+    lines = [("全力抓落实", 18), ("——访某区区委书记张三", 12), ("●本报记者 李四", 10),
+             ("“今年办好十件实事。”张三说。", 11), ("做好民生实事", 18), ("——访某县县长王五", 12), ("●通讯员 赵六", 10),
+             ("全县计划新建社区食堂三个，年内全部投入使用，", 11), ("由街道负责运营。", 11)]
+    for n, (text, size) in enumerate(lines):
+        page.insert_text((50, 50 + 40 * n), text, fontname="china-s", fontsize=size)
+    pdf.save(str(tmp_path / "page.pdf"))
+    document, _ = read_one(tmp_path)
+    first, second = document.articles
+    assert first.header == "全力抓落实\n——访某区区委书记张三\n●本报记者 李四"
+    assert second.header == "做好民生实事\n——访某县县长王五\n●通讯员 赵六"
+    assert context_line(first) == "某区 张三（某区区委书记） 全力抓落实"
+    assert texts(document) == ["“今年办好十件实事。”张三说。",
+                               "全县计划新建社区食堂三个，年内全部投入使用，由街道负责运营。"]
+
+
 def test_a_file_that_is_not_a_pdf_is_skipped_with_its_reason(tmp_path):
     (tmp_path / "fake.pdf").write_bytes(b"%PDF-1.4 this is not a PDF at all")
     (tmp_path / "ok.txt").write_text("正常的文件。", encoding="utf-8")

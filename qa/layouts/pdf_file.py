@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..text import ends_a_paragraph
 from .base import Block, HeadingPath, Layout, ParsedArticle, dateline_date, join_lines, stem_title
-from .newspaper import article_starts, split_page
+from .newspaper import NewspaperLayout, article_starts, split_page
 from .repair import repair
 
 # A block wider than this share of the page spans the columns (a title, a full-width figure caption).
@@ -126,8 +126,11 @@ class PdfLayout(Layout):
                     items += [(0, paragraph, number) for paragraph in block.paragraphs]
 
         texts = [text for _, text, _ in items]
-        if article_starts(texts):  # a newspaper page printed to PDF
-            return split_page(source, list(enumerate(texts)))
+        if article_starts(texts):  # a newspaper page printed to PDF: its articles carry that layout's context
+            articles = split_page(source, list(enumerate(texts)))
+            for article in articles:
+                article.metadata["layout"] = NewspaperLayout.name
+            return articles
 
         title = ""
         heading_sizes = sorted({size for size, _, _ in items if size}, reverse=True)
