@@ -27,6 +27,7 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES + BINARY_SUFFIXES
 CHUNK_CHARS = 180
 # The citable unit's upper size (Settings.max_paragraph_chars): a citation never shows more than this.
 MAX_PARAGRAPH_CHARS = 1500
+MIN_PARAGRAPH_CAP = 20  # a smaller bound would cut words apart
 # UTF-8 with at most this share of invalid bytes is still UTF-8: the bad bytes are replaced, not the file lost.
 MAX_INVALID_SHARE = 0.01
 _ABBREVIATIONS = {"经济技术开发区": "经开区", "高新技术产业开发区": "高新区", "高新技术开发区": "高新区"}
@@ -128,6 +129,9 @@ def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
                 follow_symlinks: bool = False) -> tuple[list[Document], list[str]]:
     """Parse every readable file; return the documents and the warnings (one per skipped file, and one per
     file read with repairs such as replaced bytes). One bad file never stops the others."""
+    if max_paragraph_chars < MIN_PARAGRAPH_CAP:
+        raise ValueError(f"the paragraph size bound (QA_MAX_PARAGRAPH_CHARS={max_paragraph_chars}) must be at least "
+                         f"{MIN_PARAGRAPH_CAP} characters")
     data_dir = Path(data_dir)
     files, warnings = corpus_files(data_dir, follow_symlinks)
     documents = []

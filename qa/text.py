@@ -96,6 +96,7 @@ def split_bounded(text: str, max_chars: int) -> list[str]:
     """Cut text into pieces of at most max_chars: whole sentences grouped while they fit, a longer sentence
     cut after a comma or space near the cap, else at the cap. Linear in the length of the text; joined
     back the pieces give the text again (only whitespace at the cuts is lost)."""
+    max_chars = max(max_chars, 1)
     if len(text) <= max_chars:
         return [text]
     ends = [match.end() for match in _SENTENCE_END.finditer(text)]

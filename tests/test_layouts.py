@@ -390,6 +390,12 @@ def test_a_long_paragraph_is_cut_at_sentence_ends_before_the_cap(tmp_path):
     assert "".join(texts(document)) == "".join(sentences)
 
 
+def test_a_paragraph_bound_too_small_to_use_is_refused_with_a_message(tmp_path):
+    (tmp_path / "a.txt").write_text("会议决定新建社区食堂。", encoding="utf-8")
+    with pytest.raises(ValueError, match="QA_MAX_PARAGRAPH_CHARS=0"):
+        load_corpus(tmp_path, max_paragraph_chars=0)
+
+
 def test_a_few_invalid_bytes_are_replaced_with_a_warning_that_counts_them(tmp_path):
     sentence = "会议决定新建社区食堂3个，年内投入使用。"
     data = sentence.encode("utf-8") * 10 + b"\xff" + sentence.encode("utf-8") * 10
