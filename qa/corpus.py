@@ -261,20 +261,13 @@ def context_line(article: Article, paragraph: Paragraph | None = None) -> str:
 
 
 def keyword_context(article: Article, paragraph: Paragraph | None = None) -> str:
-    """Context for the keyword index only: short metadata values (a reporter, an author) and pinyin names
-    for English questions."""
+    """Context for the keyword index only: the short metadata values (a reporter, an author) and the pinyin of
+    those that are Chinese names, for English questions."""
     line = context_line(article, paragraph)
-    values = [
-        value for key, value in article.metadata.items()
-        if key not in _NOT_CONTEXT and isinstance(value, str) and value
-        and len(value) <= MAX_CONTEXT_VALUE_CHARS and value not in line
-    ]
-    names = dict.fromkeys(pinyin_name(value) for value in _context_values(article) if _is_a_name(value))
-    return " ".join(part for part in (line, *values, *names) if part)
-
-
-def _context_values(article: Article) -> list[str]:
-    return [v for k, v in article.metadata.items() if k not in _NOT_CONTEXT and isinstance(v, str)]
+    values = [value for key, value in article.metadata.items()
+              if key not in _NOT_CONTEXT and isinstance(value, str) and 0 < len(value) <= MAX_CONTEXT_VALUE_CHARS]
+    names = dict.fromkeys(pinyin_name(value) for value in values if _is_a_name(value))
+    return " ".join(part for part in (line, *(v for v in values if v not in line), *names) if part)
 
 
 def _is_a_name(value: str) -> bool:
