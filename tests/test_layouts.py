@@ -209,6 +209,19 @@ def test_a_two_column_chinese_pdf_is_read_column_by_column_with_title_sections_a
                                   ("三、展望",)]
 
 
+def test_paragraphs_sharing_one_pdf_text_block_are_told_apart_by_their_short_last_lines(tmp_path):
+    import pymupdf
+
+    paragraphs = ["公司全年实现营业收入52亿元，同比增长18%，海外业务收入占比首次超过三成，创历史新高。",
+                  "研发投入6.3亿元。", "新增就业岗位1200个，员工培训覆盖率达到95%，员工满意度继续提升。"]
+    pdf = pymupdf.open()
+    pdf.new_page().insert_textbox(pymupdf.Rect(50, 50, 300, 400), "\n".join("\u3000\u3000" + p for p in paragraphs),
+                                  fontname="china-s", fontsize=11)
+    pdf.save(str(tmp_path / "a.pdf"))
+    document, _ = read_one(tmp_path)
+    assert texts(document) == paragraphs
+
+
 def test_a_newspaper_page_printed_to_pdf_is_split_into_its_articles(tmp_path):
     import pymupdf
 
