@@ -31,7 +31,15 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from tqdm import tqdm
 
 from .config import Settings
-from .corpus import Chunk, chunk_paragraph, context_line, keyword_context, load_corpus
+from .corpus import (
+    SUPPORTED_SUFFIXES,
+    Chunk,
+    chunk_paragraph,
+    context_line,
+    format_summary,
+    keyword_context,
+    load_corpus,
+)
 from .embeddings import make_embedding
 from .text import stable_id, tokens
 from .types import Article, Paragraph
@@ -114,13 +122,13 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    formats: str = ""  # documents and paragraphs per format, and the files skipped
 
     def summary(self) -> str:
         kind = "full build" if self.full_rebuild else "update"
-        return (
-            f"{kind}: {self.articles} articles, {self.paragraphs} paragraphs, {self.chunks} chunks "
-            f"({self.embedded} embedded, {self.removed} removed) in {self.seconds:.1f} s"
-        )
+        totals = (f"{kind}: {self.articles} articles, {self.paragraphs} paragraphs, {self.chunks} chunks "
+                  f"({self.embedded} embedded, {self.removed} removed) in {self.seconds:.1f} s")
+        return f"{totals}\n{self.formats}" if self.formats else totals
 
 
 @dataclass
@@ -382,10 +390,11 @@ class IndexStore:
                                        f"{self.root}: {error.strerror or error}") from None
 
     def _build(self, data_dir: Path, rebuild: bool, progress, show_bar, embed_model, started) -> BuildReport:
-        documents, warnings = load_corpus(data_dir)
+        documents, warnings = load_corpus(data_dir, max_paragraph_chars=self.settings.max_paragraph_chars,
+                                          follow_symlinks=self.settings.follow_symlinks)
         if not documents:
             raise ValueError(
-                f"no readable documents (.txt, .md, .html, .docx) in {data_dir}; the index was left as it was"
+                f"no readable documents ({', '.join(SUPPORTED_SUFFIXES)}) in {data_dir}; the index was left as it was"
             )
         try:
             old = self.read_manifest()
@@ -403,7 +412,8 @@ class IndexStore:
         files = {d.source: d.sha256 for d in documents}
         articles = [a for d in documents for a in d.articles]
         paragraphs = [p for d in documents for p in d.paragraphs]
-        report = BuildReport(len(articles), len(paragraphs), full_rebuild=full, warnings=warnings)
+        report = BuildReport(len(articles), len(paragraphs), full_rebuild=full, warnings=warnings,
+                             formats=format_summary(documents, warnings))
         if not full and old.get("files") == files:
             report.chunks = old.get("counts", {}).get("chunks", 0)
             report.seconds = time.perf_counter() - started
@@ -414,12 +424,12 @@ class IndexStore:
         for paragraph in paragraphs:
             article = by_article[paragraph.article_id]
             for part in chunk_paragraph(paragraph):
-                embed_text = f"{context_line(article)}\n{part.text}"
+                embed_text = f"{context_line(article, paragraph)}\n{part.text}"
                 # The id hashes what is embedded and nothing else: a renamed or moved file costs no
                 # embedding, and the same text twice is one vector.
                 chunks.append(Chunk(stable_id(embed_text), paragraph.id, part.text))
                 embed_texts.append(embed_text)
-                keyword_texts.append(f"{keyword_context(article)} {part.text}")
+                keyword_texts.append(f"{keyword_context(article, paragraph)} {part.text}")
         report.chunks = len(chunks)
 
         target = self._target(old, full)

@@ -28,7 +28,7 @@ def test_the_shipped_corpus_index_has_a_manifest_with_hashes_model_and_counts(bu
     assert manifest["embed_model"] == "multilingual-e5-small"
     assert list(manifest["files"]) == ["hohhot-2024-district-interviews.txt"]
     assert manifest["counts"]["articles"] == 6
-    assert manifest["counts"]["paragraphs"] == 27
+    assert manifest["counts"]["paragraphs"] == 28
     status = built_index.status()
     assert status["mode"] == "extractive" and status["index_bytes"] > 0
 
