@@ -1,23 +1,27 @@
-"""The Gradio chat page: ask the interviews, read the answer with its cited source paragraphs."""
+"""The Gradio chat page: ask the documents, read the answer with its cited source paragraphs."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
+import json
 import logging
 import os
 import re
 import secrets
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import gradio as gr
 
 from qa.config import MAX_QUESTION_CHARS, Settings
 from qa.engine import Engine, IndexUnavailable
-from qa.text import split_sentences
-from qa.types import Answer, Article, Citation, Passage
+from qa.text import is_chinese, split_sentences
+from qa.types import Answer, Citation, Passage
 
 log = logging.getLogger("qa.app")
 
@@ -26,57 +30,170 @@ DEFAULT_PORT = 7860
 # Answering is mostly CPU work (embedding the question, ranking, an LLM call that waits on the network):
 # eight at once keeps every user moving without letting a burst of requests starve the machine.
 CONCURRENCY_LIMIT = 8
+DEFAULT_K = 5
+MAX_EXAMPLES = 6
+DEFAULT_TITLE = "文档问答 · Document QA"
 
-EXAMPLES = [
-    "新城区今年计划实施多少个重点项目？",
-    "回民区呢？",
-    "玉泉区要建设多少亩高标准农田？",
-    "和林格尔新区计划电子信息产业市场主体达到多少家？",
-    "How many old residential compounds will Xincheng district renovate?",
-]
-
-NOT_IN_DOCUMENTS = "文档中没有这个问题的答案。 · The documents do not contain the answer."
+# The page's own words, in the question's language where there is a question (Chinese, else English).
+WORDS = {
+    "zh": {
+        "sources": "来源",
+        "closest": "最接近的段落（不是答案的来源）",
+        "searching": "正在查找文档",
+        "header": "标题",
+        "paragraph": "第{n}段",
+        "unsupported": "以下句子没有被引用的段落支持：",
+        "error": "回答时出错，请重试。",
+        "source_link": "来源 {n}",
+    },
+    "en": {
+        "sources": "Sources",
+        "closest": "Closest passages (not sources of an answer)",
+        "searching": "Searching the documents",
+        "header": "header",
+        "paragraph": "paragraph {n}",
+        "unsupported": "Not supported by the cited paragraphs:",
+        "error": "Something went wrong while answering; please try again.",
+        "source_link": "source {n}",
+    },
+}
 EMPTY_QUESTION = "请输入问题。 · Please type a question."
-SEARCHING = "正在查找 · Searching the documents"
-ENGINE_ERROR = "回答时出错，请重试。 · Something went wrong while answering; please try again."
+ENGINE_ERROR = WORDS["zh"]["error"] + " · " + WORDS["en"]["error"]
 
 _MARKER = re.compile(r"\[(\d+)\]")
+# A sentence with the markers that follow it: "…以上。[1]" stays one piece.
+_SENTENCE_WITH_MARKERS = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』\"')）]*)?(?:\s*\[\d+\])*")
 
-# Markers link to sources inside the chat; Gradio opens chat links in a new tab, so scroll in place instead.
+
+def language_of(text: str) -> str:
+    return "zh" if is_chinese(text or "") else "en"
+
+
+# Everything the page does in the browser. Gradio renders chat messages from their HTML text, so three fixes
+# happen here: a bot message's aria-label and its copy button would carry that HTML, and Gradio's autoscroll
+# jumps to the bottom of a long reply; instead each new reply scrolls to its start.
 HEAD = """
 <script>
-document.addEventListener("click", (event) => {
-  const link = event.target.closest && event.target.closest("a.qa-marker");
-  if (!link) return;
-  const target = document.getElementById(link.getAttribute("href").slice(1));
-  if (!target) return;
-  event.preventDefault();
-  event.stopPropagation();
-  target.scrollIntoView({behavior: "smooth", block: "center"});
-  target.classList.remove("qa-flash");
-  void target.offsetWidth;
-  target.classList.add("qa-flash");
-}, true);
+(() => {
+  const plain = (node) => (node.innerText || node.textContent || "").replace(/\\s+\\n/g, "\\n").trim();
+  const replyOf = (row) => row && row.querySelector(".qa-reply, .qa-question");
+
+  // Markers link to sources inside the chat; Gradio opens chat links in a new tab, so scroll in place instead.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a.qa-marker");
+    if (!link) return;
+    const target = document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) return;
+    event.preventDefault();
+    event.stopPropagation();
+    target.scrollIntoView({behavior: "smooth", block: "center"});
+    target.classList.remove("qa-flash");
+    void target.offsetWidth;
+    target.classList.add("qa-flash");
+  }, true);
+
+  // The copy button copies what the reader sees, as text, not the message's HTML.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("#qa-chat button");
+    if (!button || !/copy|复制/i.test(button.getAttribute("aria-label") || button.title || "")) return;
+    const row = button.closest(".message-row");
+    const reply = replyOf(row);
+    if (!reply) return;
+    const text = plain(reply);
+    // Gradio's own handler writes the HTML first; this write lands after it.
+    setTimeout(() => navigator.clipboard && navigator.clipboard.writeText(text).catch(() => {}), 50);
+  }, true);
+
+  const scroller = (node) => {
+    for (let el = node.parentElement; el; el = el.parentElement) {
+      const style = getComputedStyle(el);
+      if (/(auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight) return el;
+    }
+    return null;
+  };
+  let seenReplies = -1;
+  const fix = () => {
+    const chat = document.getElementById("qa-chat");
+    if (!chat) return;
+    for (const message of chat.querySelectorAll("[aria-label]")) {
+      const label = message.getAttribute("aria-label");
+      if (label.includes("<")) {
+        const who = message.getAttribute("data-testid") === "user" ? "question" : "answer";
+        message.setAttribute("aria-label", who + ": " + plain(message).slice(0, 400));
+      }
+    }
+    const replies = chat.querySelectorAll(".qa-reply");
+    if (seenReplies >= 0 && replies.length > seenReplies) {
+      const reply = replies[replies.length - 1];
+      const box = scroller(reply);
+      if (box) box.scrollTop += reply.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+      const top = reply.getBoundingClientRect().top;
+      if (top < 0 || top > window.innerHeight - 80) window.scrollBy(0, top - 16);
+    }
+    seenReplies = replies.length;
+  };
+  new MutationObserver(fix).observe(document.documentElement,
+    {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"]});
+})();
 </script>
 """
 
+# Every colour the page sets has a light and a dark value (Gradio's .dark class, or the system setting), each
+# with text on its background at WCAG AA contrast (4.5:1) or better.
 CSS = """
+.gradio-container {
+  --qa-link: #1d4ed8;
+  --qa-refusal-bg: #fff4e5; --qa-refusal-text: #7c2d12; --qa-refusal-edge: #f59e0b;
+  --qa-notice-bg: #eef6ff; --qa-notice-text: #1e3a8a; --qa-notice-edge: #3b82f6;
+  --qa-bad-bg: #fdecec; --qa-bad-text: #7f1d1d; --qa-bad-edge: #dc2626;
+  --qa-source-edge: #d1d5db; --qa-source-head: #374151;
+  --qa-paragraph-bg: #fefce8; --qa-paragraph-text: #1f2937;
+  --qa-quote-bg: #fde68a; --qa-quote-text: #1f2937;
+  --qa-muted: #4b5563;
+}
+.dark .gradio-container, .gradio-container.dark, body.dark .gradio-container {
+  --qa-link: #93c5fd;
+  --qa-refusal-bg: #3b2708; --qa-refusal-text: #fde7c2; --qa-refusal-edge: #f59e0b;
+  --qa-notice-bg: #0f2344; --qa-notice-text: #dbeafe; --qa-notice-edge: #60a5fa;
+  --qa-bad-bg: #3f1414; --qa-bad-text: #fecaca; --qa-bad-edge: #f87171;
+  --qa-source-edge: #4b5563; --qa-source-head: #d1d5db;
+  --qa-paragraph-bg: #1f2937; --qa-paragraph-text: #f3f4f6;
+  --qa-quote-bg: #854d0e; --qa-quote-text: #fefce8;
+  --qa-muted: #d1d5db;
+}
+@media (prefers-color-scheme: dark) {
+  body:not(.light) .gradio-container {
+    --qa-link: #93c5fd;
+    --qa-refusal-bg: #3b2708; --qa-refusal-text: #fde7c2; --qa-refusal-edge: #f59e0b;
+    --qa-notice-bg: #0f2344; --qa-notice-text: #dbeafe; --qa-notice-edge: #60a5fa;
+    --qa-bad-bg: #3f1414; --qa-bad-text: #fecaca; --qa-bad-edge: #f87171;
+    --qa-source-edge: #4b5563; --qa-source-head: #d1d5db;
+    --qa-paragraph-bg: #1f2937; --qa-paragraph-text: #f3f4f6;
+    --qa-quote-bg: #854d0e; --qa-quote-text: #fefce8;
+    --qa-muted: #d1d5db;
+  }
+}
 .qa-answer { line-height: 1.7; }
-.qa-answer a.qa-marker { font-weight: 600; text-decoration: none; color: #2563eb; }
+.qa-answer a.qa-marker { font-weight: 600; text-decoration: none; color: var(--qa-link); }
 .qa-refusal, .qa-notice, .qa-unsupported, .qa-error { border-radius: 6px; padding: 6px 10px; margin: 6px 0; }
-.qa-refusal { background: #fff4e5; border-left: 4px solid #f59e0b; font-weight: 600; }
-.qa-notice { background: #eef6ff; border-left: 4px solid #3b82f6; }
-.qa-unsupported { background: #fdecec; border-left: 4px solid #dc2626; }
-.qa-error { background: #fdecec; border-left: 4px solid #dc2626; font-weight: 600; }
-.qa-flagged { text-decoration: underline wavy #dc2626; }
+.qa-refusal { background: var(--qa-refusal-bg); color: var(--qa-refusal-text);
+  border-left: 4px solid var(--qa-refusal-edge); font-weight: 600; position: sticky; top: 0; z-index: 1; }
+.qa-notice { background: var(--qa-notice-bg); color: var(--qa-notice-text);
+  border-left: 4px solid var(--qa-notice-edge); }
+.qa-unsupported, .qa-error { background: var(--qa-bad-bg); color: var(--qa-bad-text);
+  border-left: 4px solid var(--qa-bad-edge); }
+.qa-error { font-weight: 600; }
+.qa-flagged { text-decoration: underline wavy var(--qa-bad-edge); }
 .qa-sources-title { font-weight: 600; margin: 10px 0 4px; }
-.qa-source { border: 1px solid #e5e7eb; border-radius: 6px; padding: 6px 10px; margin: 6px 0;
+.qa-closest summary { cursor: pointer; font-weight: 600; margin: 8px 0 4px; }
+.qa-source { border: 1px solid var(--qa-source-edge); border-radius: 6px; padding: 6px 10px; margin: 6px 0;
   font-size: 0.92em; }
-.qa-source-head { color: #4b5563; margin-bottom: 4px; }
-.qa-source mark { background: #fde68a; padding: 0 1px; }
+.qa-cited { background: var(--qa-paragraph-bg); color: var(--qa-paragraph-text); }
+.qa-source-head { color: var(--qa-source-head); margin-bottom: 4px; }
+.qa-source mark { background: var(--qa-quote-bg); color: var(--qa-quote-text); padding: 0 1px; }
 .qa-flash { animation: qa-flash 1.5s ease-out; }
-@keyframes qa-flash { from { background: #fde68a; } to { background: transparent; } }
-#qa-status { font-size: 0.9em; color: #4b5563; }
+@keyframes qa-flash { from { outline: 3px solid var(--qa-refusal-edge); } to { outline: 0 solid transparent; } }
+#qa-status, #qa-description { font-size: 0.9em; color: var(--qa-muted); }
 """
 
 
@@ -121,42 +238,63 @@ def _wrap(text: str, pieces: Sequence[str], open_tag: str, close_tag: str) -> st
     return "".join(out)
 
 
-def _link_markers(escaped: str, anchor: str, numbers: set[int]) -> str:
+def _link_markers(escaped: str, anchor: str, numbers: set[int], words: dict) -> str:
     def link(match: re.Match) -> str:
         n = int(match.group(1))
         if n not in numbers:
             return match.group(0)
-        return f'<a class="qa-marker" href="#{anchor}-{n}" title="来源 · source {n}">[{n}]</a>'
+        label = html.escape(words["source_link"].format(n=n))
+        return f'<a class="qa-marker" href="#{anchor}-{n}" title="{label}">[{n}]</a>'
 
     return _MARKER.sub(link, escaped)
 
 
-def _paragraph_label(paragraph: int) -> str:
-    return "标题 · header" if paragraph == 0 else f"第{paragraph}段"
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", _MARKER.sub("", text))
 
 
-def _source_head(title: str, interviewee: str, district: str, paragraph: int) -> str:
-    who = " · ".join(html.escape(part) for part in (interviewee, district) if part)
-    parts = [f"<b>{html.escape(title)}</b>", who, _paragraph_label(paragraph)]
-    return " · ".join(part for part in parts if part)
+def lead_of(answer: Answer) -> str:
+    """The answer text without the sentences the sources show as their quote: each thing is said once."""
+    quoted = {_squash(sentence) for citation in answer.citations for sentence in split_sentences(citation.quote)}
+    quoted |= {_squash(citation.quote) for citation in answer.citations}
+    quoted.discard("")
+    blocks = []
+    for block in answer.text.split("\n\n"):
+        kept = [piece for piece in _SENTENCE_WITH_MARKERS.findall(block) if _squash(piece) not in quoted]
+        text = "".join(kept).strip()
+        if text:
+            blocks.append(text)
+    return "\n\n".join(blocks) or answer.text
 
 
-def render_citation(citation: Citation, anchor: str) -> str:
+def _source_head(item: Citation | Passage, words: dict) -> str:
+    """title · section · what the layout knows (person, place…) · paragraph: every part escaped."""
+    metadata = getattr(item, "metadata", None) or {}
+    extra = [str(value) for value in metadata.values() if isinstance(value, str | int | float) and str(value)]
+    parts = [getattr(item, "section", ""), *extra, getattr(item, "interviewee", ""), getattr(item, "district", "")]
+    seen: list[str] = []
+    for part in parts:
+        if part and part not in seen and part != item.title:
+            seen.append(part)
+    paragraph = words["header"] if item.paragraph == 0 else words["paragraph"].format(n=item.paragraph)
+    shown = [f"<b>{html.escape(item.title)}</b>", *(html.escape(part) for part in seen), paragraph]
+    return " · ".join(shown)
+
+
+def render_citation(citation: Citation, anchor: str, words: dict = WORDS["zh"]) -> str:
     quote_pieces = [citation.quote] if citation.quote else []
     return (
-        f'<div class="qa-source" id="{anchor}-{citation.n}">'
-        f'<div class="qa-source-head">[{citation.n}] '
-        f"{_source_head(citation.title, citation.interviewee, citation.district, citation.paragraph)}</div>"
+        f'<div class="qa-source qa-cited" id="{anchor}-{citation.n}">'
+        f'<div class="qa-source-head">[{citation.n}] {_source_head(citation, words)}</div>'
         f'<div class="qa-paragraph">{_wrap(citation.text, quote_pieces, "<mark>", "</mark>")}</div>'
         "</div>"
     )
 
 
-def render_passage(passage: Passage) -> str:
+def render_passage(passage: Passage, words: dict = WORDS["zh"]) -> str:
     return (
         '<div class="qa-source qa-passage">'
-        f'<div class="qa-source-head">'
-        f"{_source_head(passage.title, passage.interviewee, passage.district, passage.paragraph)}</div>"
+        f'<div class="qa-source-head">{_source_head(passage, words)}</div>'
         f'<div class="qa-paragraph">{_escape(passage.text)}</div>'
         "</div>"
     )
@@ -167,48 +305,57 @@ def render_question(question: str) -> str:
     return f'<div class="qa-question">{_escape(question)}</div>'
 
 
-def render_partial(text: str) -> str:
-    shown = _escape(text) if text else SEARCHING
+def render_partial(text: str, language: str = "zh") -> str:
+    shown = _escape(text) if text else html.escape(WORDS[language]["searching"])
     return f'<div class="qa-reply qa-pending"><div class="qa-answer">{shown} …</div></div>'
 
 
-def engine_error_message(error: Exception) -> str:
+def engine_error_message(error: Exception, language: str = "") -> str:
     """What the user reads when answering fails: enough to tell a dead LLM server from a bug."""
     detail = (str(error).strip().splitlines() or [""])[0][:300]
-    return f"{ENGINE_ERROR} ({type(error).__name__}{': ' + detail if detail else ''})"
+    message = WORDS[language]["error"] if language else ENGINE_ERROR
+    return f"{message} ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def render_error(message: str) -> str:
-    return f'<div class="qa-reply"><div class="qa-error">⚠ {_escape(message)}</div></div>'
+    return f'<div class="qa-reply"><div class="qa-error" role="alert">⚠ {_escape(message)}</div></div>'
 
 
 def render_answer(answer: Answer, anchor: str) -> str:
-    """The whole reply: notice, answer with linked markers, flagged sentences, then sources or passages."""
-    parts = []
-    if answer.notice:
-        parts.append(f'<div class="qa-notice">ⓘ {_escape(answer.notice)}</div>')
+    """The whole reply, in the question's language.
+
+    An answer: its lead with linked markers, then each source paragraph with the quoted sentence marked.
+    A refusal: its message once, first, then the closest passages folded away.
+    """
+    language = language_of(answer.question or answer.text)
+    words = WORDS[language]
+    notice = f'<div class="qa-notice" role="note">ⓘ {_escape(answer.notice)}</div>' if answer.notice else ""
     if not answer.answered:
-        parts.append(f'<div class="qa-refusal">{html.escape(NOT_IN_DOCUMENTS)}</div>')
-    body = _wrap(answer.text, answer.unsupported, '<span class="qa-flagged">', "</span>")
-    body = _link_markers(body, anchor, {citation.n for citation in answer.citations})
+        parts = [f'<div class="qa-refusal" role="status">{_escape(answer.text)}</div>', notice]
+        if answer.passages:
+            passages = "".join(render_passage(passage, words) for passage in answer.passages)
+            summary = f"{html.escape(words['closest'])} · {len(answer.passages)}"
+            parts.append(f'<details class="qa-closest"><summary>{summary}</summary>{passages}</details>')
+        return f'<div class="qa-reply qa-refused">{"".join(parts)}</div>'
+    parts = [notice]
+    body = _wrap(lead_of(answer), answer.unsupported, '<span class="qa-flagged">', "</span>")
+    body = _link_markers(body, anchor, {citation.n for citation in answer.citations}, words)
     parts.append(f'<div class="qa-answer">{body}</div>')
     if answer.unsupported:
         items = "".join(f"<li>{_escape(sentence)}</li>" for sentence in answer.unsupported)
-        parts.append(
-            '<div class="qa-unsupported">⚠ 以下句子没有被引用的段落支持 · '
-            f"Not supported by the cited paragraphs:<ul>{items}</ul></div>"
-        )
-    if answer.answered and answer.citations:
-        parts.append('<div class="qa-sources-title">来源 · Sources</div>')
-        parts += [render_citation(citation, anchor) for citation in answer.citations]
-    elif answer.passages:
-        parts.append('<div class="qa-sources-title">最接近的段落 · Closest passages (not sources)</div>')
-        parts += [render_passage(passage) for passage in answer.passages]
+        parts.append(f'<div class="qa-unsupported">⚠ {html.escape(words["unsupported"])}<ul>{items}</ul></div>')
+    if answer.citations:
+        parts.append(f'<div class="qa-sources-title">{html.escape(words["sources"])}</div>')
+        parts += [render_citation(citation, anchor, words) for citation in answer.citations]
     return f'<div class="qa-reply">{"".join(parts)}</div>'
 
 
+def _plain_head(item: Citation | Passage) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", _source_head(item, WORDS[language_of(item.title)])))
+
+
 def answer_as_text(answer: Answer) -> str:
-    """Plain text for the API: the answer, then each source as "[n] title · interviewee · 第p段" and its text."""
+    """Plain text for the API: the answer, then each source as "[n] title · … · paragraph" and its text."""
     lines = [answer.text]
     if answer.notice:
         lines += ["", f"({answer.notice})"]
@@ -217,14 +364,12 @@ def answer_as_text(answer: Answer) -> str:
     if answer.answered and answer.citations:
         lines.append("")
         for citation in answer.citations:
-            head = [citation.title, citation.interviewee, _paragraph_label(citation.paragraph)]
-            lines.append(f"[{citation.n}] " + " · ".join(part for part in head if part))
+            lines.append(f"[{citation.n}] {_plain_head(citation)}")
             lines.append(" " + citation.text.replace("\n", "\n "))
     elif answer.passages:
         lines += ["", "Closest passages (not sources):"]
         for passage in answer.passages:
-            head = [passage.title, passage.interviewee, _paragraph_label(passage.paragraph)]
-            lines.append("- " + " · ".join(part for part in head if part))
+            lines.append(f"- {_plain_head(passage)}")
             lines.append(" " + passage.text.replace("\n", "\n "))
     return "\n".join(lines)
 
@@ -233,17 +378,86 @@ def render_status(status: dict) -> str:
     size = status.get("index_bytes") or 0
     return html.escape(
         f"回答方式 · Answerer: {status.get('mode', '?')}  ·  "
-        f"语料 · Corpus: {status.get('articles', 0)} articles, {status.get('paragraphs', 0)} paragraphs  ·  "
+        f"文档 · Documents: {status.get('articles', 0)}, 段落 · paragraphs: {status.get('paragraphs', 0)}  ·  "
         f"索引 · Index: {status.get('chunks', 0)} chunks, {size / 1_000_000:.1f} MB "
         f"({status.get('embed_model', '?')})"
     )
 
 
-def article_choices(articles: Sequence[Article]) -> list[tuple[str, str]]:
-    def label(article: Article) -> str:
-        return " · ".join(part for part in (article.district, article.interviewee) if part) or article.title
+# ---------------------------------------------------------------- what the page says about its corpus
 
-    return [(label(article), article.id) for article in articles]
+
+def document_choices(documents: Sequence) -> list[tuple[str, str]]:
+    """(label, id) per document for the search-as-you-type filter: the label holds everything one may type."""
+
+    def label(document) -> str:
+        metadata = getattr(document, "metadata", None) or {}
+        values = [str(value) for value in metadata.values() if isinstance(value, str) and value]
+        values += [getattr(document, name, "") for name in ("district", "interviewee")]
+        parts = [document.title, *dict.fromkeys(value for value in values if value and value != document.title)]
+        return " · ".join(parts) + f" ({document.source})"
+
+    return sorted(((label(document), document.id) for document in documents), key=lambda choice: choice[0])
+
+
+def source_choices(documents: Sequence) -> list[str]:
+    return sorted({document.source for document in documents})
+
+
+def read_examples(settings: Settings, documents: Sequence) -> list[str]:
+    """Example questions: the examples file (one a line, # for comments), else questions about the titles."""
+    if settings.examples_file:
+        try:
+            lines = Path(settings.examples_file).read_text(encoding="utf-8").splitlines()
+            examples = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+            if examples:
+                return examples[:MAX_EXAMPLES * 2]
+            log.warning("the examples file %s holds no question", settings.examples_file)
+        except (OSError, UnicodeDecodeError) as error:
+            log.warning("cannot read the examples file %s: %s", settings.examples_file, error)
+    examples = []
+    for document in documents[:MAX_EXAMPLES]:
+        title = document.title.strip()
+        if title:
+            examples.append(f"{title}讲了什么？" if is_chinese(title) else f"What does “{title}” say?")
+    return examples
+
+
+def page_title(settings: Settings) -> str:
+    return settings.page_title or DEFAULT_TITLE
+
+
+def page_description(settings: Settings, documents: Sequence) -> str:
+    if settings.page_description:
+        return settings.page_description
+    return (
+        f"就这 {len(documents)} 份文档用中文或英文提问，答案引用原文段落。"
+        f" · Ask the {len(documents)} documents in Chinese or English; answers cite the source paragraphs."
+    )
+
+
+# ---------------------------------------------------------------- feedback
+
+
+_feedback_lock = threading.Lock()
+
+
+def record_feedback(path: Path, turn: dict, liked: bool | None) -> dict:
+    """Append one JSON line: what was asked and answered, and whether the reader liked it."""
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "question": turn.get("question", ""),
+        "answer": turn.get("answer", ""),
+        "answered": bool(turn.get("answered", False)),
+        "liked": liked,
+        "lang": language_of(turn.get("question", "")),
+        "citations": turn.get("citations", []),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _feedback_lock, open(path, "a", encoding="utf-8") as file:
+        file.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return record
 
 
 # ---------------------------------------------------------------- the page
@@ -255,52 +469,102 @@ def shown_question(question: str) -> str:
     return question if len(question) <= MAX_QUESTION_CHARS else question[:MAX_QUESTION_CHARS] + " …"
 
 
-def build_page(engine: Engine) -> gr.Blocks:
+def _supported_suffixes() -> list[str]:
+    try:
+        from qa.layouts import SUPPORTED_SUFFIXES  # the layouts package, once it exists
+    except ImportError:
+        from qa.corpus import SUPPORTED_SUFFIXES
+    return sorted(set(SUPPORTED_SUFFIXES))
+
+
+def _relative_source(settings: Settings, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path(settings.data_dir).resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _empty_chat() -> dict:
+    return {"messages": [], "turns": []}
+
+
+def _turn(answer: Answer, question: str) -> dict:
+    """What the browser keeps of one exchange: enough for follow-ups and for feedback, nothing rendered."""
+    return {
+        "question": question,
+        "standalone": answer.question or question,
+        "answer": answer.text,
+        "answered": answer.answered,
+        "citations": [
+            {"n": c.n, "title": c.title, "source": getattr(c, "source", ""), "paragraph": c.paragraph,
+             "paragraph_id": c.paragraph_id, "quote": c.quote}
+            for c in answer.citations
+        ],
+    }
+
+
+def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
     """The chat page over one shared engine."""
+    settings = settings or engine.settings
+    max_k = max(1, settings.max_k)
 
-    def filters_for(article_ids: Sequence[str] | None) -> dict | None:
-        return {"article_id": list(article_ids)} if article_ids else None
+    def documents() -> list:
+        try:
+            return engine.articles()
+        except Exception:
+            log.exception("reading the document list failed")
+            return []
 
-    def respond(
-        question: str, messages: list[dict], conversation: list[dict], article_ids: list[str]
-    ) -> Iterator[tuple[list[dict], list[dict], str]]:
+    def filters_for(document_ids: Sequence[str] | None) -> dict | None:
+        return {"article_id": list(document_ids)} if document_ids else None
+
+    def history_of(chat: dict, messages: list) -> list[dict]:
+        # Only turns still on screen count: a chat emptied by any means starts with no history.
+        turns = (chat or {}).get("turns", [])[: len(messages or []) // 2]
+        history = []
+        for turn in turns:
+            history += [{"role": "user", "content": turn.get("standalone", "")},
+                        {"role": "assistant", "content": turn.get("answer", "")}]
+        return history
+
+    def respond(question: str, messages: list[dict], chat: dict, document_ids: list[str], k: float):
         messages = list(messages or [])
+        chat = chat or _empty_chat()
         if not (question or "").strip():
             gr.Warning(EMPTY_QUESTION)
-            yield messages, conversation, ""
+            yield messages, chat, ""
             return
+        language = language_of(question)
+        history = history_of(chat, messages)
+        turns = list(chat.get("turns", [])[: len(messages) // 2])
         messages.append({"role": "user", "content": render_question(shown_question(question))})
-        messages.append({"role": "assistant", "content": render_partial("")})
-        yield messages, conversation, ""
+        messages.append({"role": "assistant", "content": render_partial("", language)})
+        yield messages, gr.skip(), ""
         anchor = f"src-{secrets.token_hex(4)}"
         answer = None
+        k = min(max(int(k or DEFAULT_K), 1), max_k)
         try:
-            for answer in engine.ask_stream(
-                question, filters=filters_for(article_ids), history=list(conversation or [])
-            ):
-                messages[-1] = {"role": "assistant", "content": render_partial(answer.text)}
-                yield messages, conversation, ""
+            for answer in engine.ask_stream(question, k=k, filters=filters_for(document_ids), history=history):
+                if not answer.citations and answer.answered:
+                    messages[-1] = {"role": "assistant", "content": render_partial(answer.text, language)}
+                    yield messages, gr.skip(), ""
         except ValueError as error:  # the engine's refusal of a question, worded for the user
             messages[-1] = {"role": "assistant", "content": render_error(str(error) or EMPTY_QUESTION)}
-            yield messages, conversation, ""
-            return
+            answer = Answer(question, str(error), False)
         except Exception as error:
             log.exception("answering %r failed", question[:200])
-            messages[-1] = {"role": "assistant", "content": render_error(engine_error_message(error))}
-            yield messages, conversation, ""
-            return
-        if answer is None:
-            messages[-1] = {"role": "assistant", "content": render_error(ENGINE_ERROR)}
-            yield messages, conversation, ""
-            return
-        messages[-1] = {"role": "assistant", "content": render_answer(answer, anchor)}
-        conversation = list(conversation or []) + [
-            {"role": "user", "content": answer.question or question},
-            {"role": "assistant", "content": answer.text},
-        ]
-        yield messages, conversation, ""
+            messages[-1] = {"role": "assistant", "content": render_error(engine_error_message(error, language))}
+            answer = Answer(question, WORDS[language]["error"], False)
+        else:
+            if answer is None:
+                answer = Answer(question, WORDS[language]["error"], False)
+                messages[-1] = {"role": "assistant", "content": render_error(answer.text)}
+            else:
+                messages[-1] = {"role": "assistant", "content": render_answer(answer, anchor)}
+        turns.append(_turn(answer, question))
+        yield messages, {"messages": messages, "turns": turns}, ""
 
-    def chat(question: str) -> str:
+    def chat_api(question: str) -> str:
         """Answer a question from the documents: the answer text with [n] markers, then its sources."""
         if not (question or "").strip():
             raise gr.Error(EMPTY_QUESTION)
@@ -310,8 +574,22 @@ def build_page(engine: Engine) -> gr.Blocks:
             raise gr.Error(str(error) or EMPTY_QUESTION) from error
         except Exception as error:
             log.exception("answering %r failed", question[:200])
-            raise gr.Error(engine_error_message(error)) from error
+            raise gr.Error(engine_error_message(error, language_of(question))) from error
         return answer_as_text(answer)
+
+    def on_like(chat: dict, messages: list, data: gr.LikeData) -> None:
+        index = data.index[0] if isinstance(data.index, list | tuple) else data.index
+        turns = (chat or {}).get("turns", [])[: len(messages or []) // 2]
+        if not isinstance(index, int) or not 0 <= index // 2 < len(turns):
+            return
+        liked = data.liked if isinstance(data.liked, bool) else None
+        try:
+            record_feedback(settings.feedback_file, turns[index // 2], liked)
+        except OSError as error:
+            log.warning("cannot write feedback to %s: %s", settings.feedback_file, error)
+            gr.Warning("反馈未能保存。 · The feedback could not be saved.")
+            return
+        gr.Info("谢谢反馈！ · Thanks for the feedback!")
 
     def current_status() -> str:
         try:
@@ -320,42 +598,95 @@ def build_page(engine: Engine) -> gr.Blocks:
             log.exception("reading the engine status failed")
             return html.escape("状态不可用 · Status unavailable")
 
-    def reindex(progress: gr.Progress = gr.Progress()) -> tuple[str, dict, str]:  # noqa: B008 (Gradio's way)
+    def refreshed() -> tuple:
+        docs = documents()
+        return (
+            current_status(),
+            gr.update(choices=document_choices(docs)),
+            gr.update(choices=source_choices(docs), value=None),
+        )
+
+    def update_index(progress: gr.Progress) -> str:
+        """Re-index incrementally (the old index serves until the new one is in place); the summary line."""
+
         def report(done: int, total: int, message: str) -> None:
             progress((done, max(total, 1)), desc=message)
 
+        build = engine.build_index(rebuild=False, progress=report, show_bar=False)
+        lines = [f"✓ 索引已更新 · Index up to date: {build.summary()}"] + [f"⚠ {w}" for w in build.warnings]
+        return "<br>".join(html.escape(line) for line in lines)
+
+    def reindex(progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008 (Gradio's way)
         try:
-            # Incremental: unchanged files are skipped, and the old index serves until the new one is in place.
-            build = engine.build_index(rebuild=False, progress=report, show_bar=False)
+            message = update_index(progress)
         except Exception as error:
             log.exception("re-indexing failed")
-            message = (
-                f"⚠ 重建索引失败，仍在使用原来的索引。 · Re-indexing failed, the previous index is still in use: "
+            message = html.escape(
+                "⚠ 重建索引失败，仍在使用原来的索引。 · Re-indexing failed, the previous index is still in use: "
                 f"{error}"
             )
-            return current_status(), gr.update(), html.escape(message)
-        lines = [f"✓ 索引已更新 · Index up to date: {build.summary()}"] + [f"⚠ {w}" for w in build.warnings]
-        message = "<br>".join(html.escape(line) for line in lines)
-        return current_status(), gr.update(choices=article_choices(engine.articles())), message
+        return (*refreshed(), message)
 
-    with gr.Blocks(title="采访问答 · Interview QA", analytics_enabled=False) as page:
-        gr.Markdown(
-            "## 采访问答 · Interview QA\n用中文或英文提问，答案引用原文段落。"
-            " · Ask in Chinese or English; answers cite the source paragraphs."
-        )
-        status = gr.HTML(current_status(), elem_id="qa-status")
-        with gr.Row():
-            with gr.Column(scale=3):
+    def upload(files: list | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        from qa.uploads import UploadError, delete_document, save_upload
+
+        lines, saved = [], []
+        for file in files or []:
+            path = Path(file if isinstance(file, str) else file.name)
+            name = path.name
+            try:
+                saved.append((name, save_upload(settings, name, path.read_bytes())))
+                lines.append(f"✓ {name}")
+            except (UploadError, OSError, ValueError) as error:
+                lines.append(f"✗ {name}: {error}")
+        if saved:
+            try:
+                lines.append(html.unescape(update_index(progress)))
+            except Exception as error:
+                log.exception("indexing uploaded files failed")
+                for name, stored in saved:  # take them out again: the index and the folder stay as they were
+                    try:
+                        delete_document(settings, _relative_source(settings, Path(stored)))
+                    except Exception:
+                        log.exception("removing %s after a failed index build failed", name)
+                lines.append(f"✗ 索引失败，文件已移除 · Indexing failed, the files were removed: {error}")
+        message = "<br>".join(html.escape(line) for line in lines)
+        return (*refreshed(), message, None)
+
+    def delete(source: str | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        from qa.uploads import UploadError, delete_document
+
+        if not source:
+            gr.Warning("请选择要删除的文档。 · Choose a document to delete.")
+            return (*refreshed(), "")
+        try:
+            delete_document(settings, source)
+            message = f"✓ 已删除 · Deleted {source}<br>" + update_index(progress)
+        except (UploadError, OSError, ValueError) as error:
+            message = html.escape(f"✗ {source}: {error}")
+        except Exception as error:
+            log.exception("deleting %s failed", source)
+            message = html.escape(f"✗ {source}: {error}")
+        return (*refreshed(), message)
+
+    docs = documents()
+    storage_secret = hashlib.sha256(f"qa-page:{settings.index_dir}".encode()).hexdigest()[:32]
+    with gr.Blocks(title=page_title(settings), analytics_enabled=False) as page:
+        gr.HTML(f"<h2 id='qa-title'>{html.escape(page_title(settings))}</h2>")
+        gr.HTML(f"<p>{html.escape(page_description(settings, docs))}</p>", elem_id="qa-description")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
                 chatbot = gr.Chatbot(
                     elem_id="qa-chat",
                     label="对话 · Conversation",
-                    height="70vh",
-                    min_height=420,
+                    height="68vh",
+                    min_height=380,
+                    autoscroll=False,  # the page scrolls to the start of each new reply instead
                     latex_delimiters=[],
-                    feedback_options=None,
-                    buttons=[],
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy"],
                     allow_tags=False,
-                    placeholder="问一个关于六篇区领导访谈的问题。 · Ask about the six district interviews.",
+                    placeholder=html.escape(page_description(settings, docs)),
                 )
                 with gr.Row():
                     question_box = gr.Textbox(
@@ -363,45 +694,66 @@ def build_page(engine: Engine) -> gr.Blocks:
                         show_label=False,
                         placeholder="输入问题，按回车发送 · Type a question and press Enter",
                         scale=5,
-                        autofocus=True,
+                        max_length=settings.max_question_chars + 1000,
                     )
                     send = gr.Button("发送 · Send", variant="primary", scale=1, elem_id="qa-send")
                 examples = gr.Dataset(
                     label="示例问题 · Example questions",
                     components=[question_box],
-                    samples=[[example] for example in EXAMPLES],
+                    samples=[[example] for example in read_examples(settings, docs)],
                     elem_id="qa-examples",
                 )
-                new_conversation = gr.Button("新对话 · New conversation", size="sm")
-            with gr.Column(scale=1):
-                article_filter = gr.CheckboxGroup(
-                    article_choices(engine.articles()),
-                    label="只搜索这些文章（不选 = 全部） · Search only these articles (none = all)",
-                    elem_id="qa-filter",
-                )
-                reindex_button = gr.Button("重建索引 · Re-index", elem_id="qa-reindex")
-                reindex_message = gr.HTML(elem_id="qa-reindex-message")
-        conversation = gr.State([])
+                new_conversation = gr.Button("新对话 · New conversation", size="sm", elem_id="qa-new")
+            with gr.Column(scale=1, min_width=260):
+                with gr.Accordion("设置 · Settings", open=True):
+                    document_filter = gr.Dropdown(
+                        choices=document_choices(docs),
+                        multiselect=True,
+                        filterable=True,
+                        label="只搜索这些文档（不选 = 全部） · Search only these documents (none = all)",
+                        info="输入标题或文件名筛选 · Type to find a title or file",
+                        elem_id="qa-filter",
+                    )
+                    k_slider = gr.Slider(1, max_k, value=min(DEFAULT_K, max_k), step=1,
+                                         label="段落数 · Passages (k)", elem_id="qa-k")
+                with gr.Accordion("文档 · Documents", open=False, elem_id="qa-documents"):
+                    upload_box = gr.File(
+                        label="上传文档 · Upload documents (" + " ".join(_supported_suffixes()) + ")",
+                        file_count="multiple",
+                        file_types=_supported_suffixes(),
+                        elem_id="qa-upload",
+                    )
+                    with gr.Row():
+                        delete_choice = gr.Dropdown(
+                            choices=source_choices(docs), value=None, filterable=True, scale=3,
+                            label="删除文档 · Delete a document", elem_id="qa-delete-choice",
+                        )
+                        delete_button = gr.Button("删除 · Delete", variant="stop", scale=1, elem_id="qa-delete")
+                    reindex_button = gr.Button("重建索引 · Re-index", elem_id="qa-reindex")
+                    documents_message = gr.HTML(elem_id="qa-documents-message")
+        status = gr.HTML(current_status(), elem_id="qa-status")
+        saved_chat = gr.BrowserState(_empty_chat(), storage_key="qa-chat", secret=storage_secret)
 
-        chat_inputs = [question_box, chatbot, conversation, article_filter]
-        chat_outputs = [chatbot, conversation, question_box]
-        settings = {"concurrency_limit": CONCURRENCY_LIMIT, "api_visibility": "private"}
-        question_box.submit(respond, chat_inputs, chat_outputs, **settings)
-        send.click(respond, chat_inputs, chat_outputs, **settings)
-        examples.click(lambda sample: sample[0], examples, question_box, api_visibility="private").then(
-            respond, chat_inputs, chat_outputs, **settings
+        private = {"api_visibility": "private"}
+        chat_inputs = [question_box, chatbot, saved_chat, document_filter, k_slider]
+        chat_outputs = [chatbot, saved_chat, question_box]
+        answering = {"concurrency_limit": CONCURRENCY_LIMIT, **private}
+        question_box.submit(respond, chat_inputs, chat_outputs, **answering)
+        send.click(respond, chat_inputs, chat_outputs, **answering)
+        examples.click(lambda sample: sample[0], examples, question_box, **private).then(
+            respond, chat_inputs, chat_outputs, **answering
         )
-        new_conversation.click(lambda: ([], [], ""), None, chat_outputs, api_visibility="private")
-        reindex_button.click(
-            reindex,
-            None,
-            [status, article_filter, reindex_message],
-            show_progress_on=reindex_message,
-            concurrency_limit=1,
-            api_visibility="private",
-        )
-        page.load(current_status, None, status, api_visibility="private")
-        gr.api(chat, api_name="chat", concurrency_limit=CONCURRENCY_LIMIT)
+        new_conversation.click(lambda: ([], _empty_chat(), ""), None, chat_outputs, **private)
+        chatbot.clear(lambda: ([], _empty_chat(), ""), None, chat_outputs, **private)
+        chatbot.like(on_like, [saved_chat, chatbot], None, **private)
+        index_outputs = [status, document_filter, delete_choice, documents_message]
+        indexing = {"show_progress_on": documents_message, "concurrency_limit": 1, **private}
+        reindex_button.click(reindex, None, index_outputs, **indexing)
+        upload_box.upload(upload, upload_box, [*index_outputs, upload_box], **indexing)
+        delete_button.click(delete, delete_choice, index_outputs, **indexing)
+        page.load(lambda chat: (chat or _empty_chat()).get("messages", []), saved_chat, chatbot, **private)
+        page.load(refreshed, None, [status, document_filter, delete_choice], **private)
+        gr.api(chat_api, api_name="chat", concurrency_limit=CONCURRENCY_LIMIT)
     page.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
     return page
 
