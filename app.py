@@ -96,7 +96,9 @@ HEAD = """
   document.addEventListener("click", (event) => {
     const button = event.target.closest && event.target.closest("#qa-chat button");
     if (!button || !/copy|复制/i.test(button.getAttribute("aria-label") || button.title || "")) return;
-    const row = button.closest(".message-row");
+    // A message's buttons follow its row.
+    let row = button.closest(".message-buttons");
+    while (row && !row.classList.contains("message-row")) row = row.previousElementSibling;
     const reply = replyOf(row);
     if (!reply) return;
     const text = plain(reply);
@@ -111,26 +113,27 @@ HEAD = """
     }
     return null;
   };
-  let seenReplies = -1;
+  // Scroll when a reply appears and again when it is final: its start at the top of the chat, in the window.
+  let seen = "0:0";
   const fix = () => {
     const chat = document.getElementById("qa-chat");
     if (!chat) return;
-    for (const message of chat.querySelectorAll("[aria-label]")) {
-      const label = message.getAttribute("aria-label");
-      if (label.includes("<")) {
-        const who = message.getAttribute("data-testid") === "user" ? "question" : "answer";
-        message.setAttribute("aria-label", who + ": " + plain(message).slice(0, 400));
-      }
+    // The label follows the rendered text (Markdown renders after the attribute is set).
+    for (const message of chat.querySelectorAll("[data-testid='bot'], [data-testid='user']")) {
+      const who = message.getAttribute("data-testid") === "user" ? "question" : "answer";
+      const label = who + ": " + plain(message).slice(0, 400);
+      if (message.getAttribute("aria-label") !== label) message.setAttribute("aria-label", label);
     }
     const replies = chat.querySelectorAll(".qa-reply");
-    if (seenReplies >= 0 && replies.length > seenReplies) {
-      const reply = replies[replies.length - 1];
-      const box = scroller(reply);
-      if (box) box.scrollTop += reply.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
-      const top = reply.getBoundingClientRect().top;
-      if (top < 0 || top > window.innerHeight - 80) window.scrollBy(0, top - 16);
+    const last = replies[replies.length - 1];
+    const state = replies.length + ":" + chat.querySelectorAll(".qa-reply:not(.qa-pending)").length;
+    if (state !== seen && last) {
+      const box = scroller(last);
+      if (box) box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+      const top = last.getBoundingClientRect().top;
+      if (top < 0 || top > window.innerHeight - 120) window.scrollBy(0, top - 16);
     }
-    seenReplies = replies.length;
+    seen = state;
   };
   new MutationObserver(fix).observe(document.documentElement,
     {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"]});
