@@ -480,13 +480,6 @@ def _supported_suffixes() -> list[str]:
     return sorted(set(SUPPORTED_SUFFIXES))
 
 
-def _relative_source(settings: Settings, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path(settings.data_dir).resolve()).as_posix()
-    except ValueError:
-        return path.name
-
-
 def _empty_chat() -> dict:
     return {"messages": [], "turns": []}
 
@@ -609,19 +602,20 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
             gr.update(choices=source_choices(docs), value=None),
         )
 
-    def update_index(progress: gr.Progress) -> str:
-        """Re-index incrementally (the old index serves until the new one is in place); the summary line."""
-
+    def progress_reporter(progress: gr.Progress):
         def report(done: int, total: int, message: str) -> None:
             progress((done, max(total, 1)), desc=message)
 
-        build = engine.build_index(rebuild=False, progress=report, show_bar=False)
+        return report
+
+    def build_summary(build) -> str:
         lines = [f"✓ 索引已更新 · Index up to date: {build.summary()}"] + [f"⚠ {w}" for w in build.warnings]
         return "<br>".join(html.escape(line) for line in lines)
 
     def reindex(progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008 (Gradio's way)
         try:
-            message = update_index(progress)
+            # Incremental: unchanged files are skipped, and the old index serves until the new one is in place.
+            message = build_summary(engine.build_index(progress=progress_reporter(progress), show_bar=False))
         except Exception as error:
             log.exception("re-indexing failed")
             message = html.escape(
@@ -631,29 +625,28 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
         return (*refreshed(), message)
 
     def upload(files: list | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
-        from qa.uploads import UploadError, delete_document, save_upload
+        """Add the files and index them, all or nothing: a bad file is named and nothing changes."""
+        from qa.uploads import UploadError, add_documents
 
-        lines, saved = [], []
+        named = []
         for file in files or []:
             path = Path(file if isinstance(file, str) else file.name)
-            name = path.name
-            try:
-                saved.append((name, save_upload(settings, name, path.read_bytes())))
-                lines.append(f"✓ {name}")
-            except (UploadError, OSError, ValueError) as error:
-                lines.append(f"✗ {name}: {error}")
-        if saved:
-            try:
-                lines.append(html.unescape(update_index(progress)))
-            except Exception as error:
-                log.exception("indexing uploaded files failed")
-                for name, stored in saved:  # take them out again: the index and the folder stay as they were
-                    try:
-                        delete_document(settings, _relative_source(settings, Path(stored)))
-                    except Exception:
-                        log.exception("removing %s after a failed index build failed", name)
-                lines.append(f"✗ 索引失败，文件已移除 · Indexing failed, the files were removed: {error}")
-        message = "<br>".join(html.escape(line) for line in lines)
+            named.append((path.name, path.read_bytes()))
+        if not named:
+            return (*refreshed(), "", None)
+        try:
+            report = add_documents(engine, named, progress=progress_reporter(progress))
+        except UploadError as error:
+            problems = error.problems or [error]
+            lines = [f"✗ {problem}" for problem in problems]
+            lines.append("没有文件被添加，索引未变。 · No file was added; the index is unchanged.")
+            message = "<br>".join(html.escape(line) for line in lines)
+        except Exception as error:
+            log.exception("adding %s failed", [name for name, _ in named])
+            message = html.escape(f"✗ 添加失败，索引未变 · Adding failed, the index is unchanged: {error}")
+        else:
+            added = [f"✓ {name}" for name in report.added + report.replaced]
+            message = "<br>".join([*(html.escape(line) for line in added), build_summary(report.build)])
         return (*refreshed(), message, None)
 
     def delete(source: str | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
@@ -663,10 +656,10 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
             gr.Warning("请选择要删除的文档。 · Choose a document to delete.")
             return (*refreshed(), "")
         try:
-            delete_document(settings, source)
-            message = f"✓ 已删除 · Deleted {source}<br>" + update_index(progress)
-        except (UploadError, OSError, ValueError) as error:
-            message = html.escape(f"✗ {source}: {error}")
+            report = delete_document(engine, source, progress=progress_reporter(progress))
+            message = html.escape(f"✓ 已删除 · Deleted {source}") + "<br>" + build_summary(report.build)
+        except UploadError as error:
+            message = html.escape(f"✗ {error}")
         except Exception as error:
             log.exception("deleting %s failed", source)
             message = html.escape(f"✗ {source}: {error}")

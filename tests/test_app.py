@@ -1,7 +1,9 @@
-"""The chat page's API: rendering is escaped, /chat answers with its sources, eight clients at once."""
+"""The chat page without a browser: what a reply shows (once, escaped, in the question's language), examples,
+feedback lines, and the served /chat endpoint with eight clients at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,9 +17,17 @@ from pathlib import Path
 import pytest
 from conftest import OUTPUT, free_port
 
-from app import answer_as_text, render_answer, render_question
-from qa.config import MAX_QUESTION_CHARS
-from qa.types import Answer, Citation, Passage
+from app import (
+    answer_as_text,
+    document_choices,
+    lead_of,
+    read_examples,
+    record_feedback,
+    render_answer,
+    render_question,
+)
+from qa.config import MAX_QUESTION_CHARS, Settings
+from qa.types import Answer, Article, Citation, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 300  # a cold start loads the embedding model; a slow CI machine needs the margin
@@ -33,11 +43,12 @@ def _log_tail(log_path: Path, lines: int = 40) -> str:
 
 
 @contextmanager
-def running_app(log_path: Path, *arguments: str) -> Iterator[str]:
-    """`python app.py` on a free port with the current QA_* environment; yields its URL once it serves."""
+def running_app(log_path: Path, *arguments: str, env: dict | None = None) -> Iterator[str]:
+    """`python app.py` on a free port with the current QA_* environment (and env); yields its URL once it
+    serves."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost"}
+    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -95,19 +106,40 @@ def _citation(**changes) -> Citation:
     return Citation(**{**fields, **changes})
 
 
-def test_answer_markers_link_to_sources_and_quote_is_highlighted():
+XINCHENG_ANSWER = Answer(
+    question="新城区今年计划实施多少个重点项目？",
+    text="全年实施128个区级重点项目建设[1]\n\n全年实施128个区级重点项目建设，力争完成年度投资200亿元以上。[1]",
+    answered=True,
+    citations=[_citation()],
+)
+
+
+def test_an_answer_says_its_lead_once_and_marks_the_quote_inside_its_paragraph():
+    rendered = render_answer(XINCHENG_ANSWER, "src-test")
+    answer_part = rendered.split('<div class="qa-answer">')[1].split("</div>")[0]
+    assert answer_part == '全年实施128个区级重点项目建设<a class="qa-marker" href="#src-test-1" title="来源 1">[1]</a>'
+    # The quoted sentence appears once on the page: marked inside its whole paragraph.
+    assert rendered.count("力争完成年度投资200亿元以上") == 1
+    assert "<mark>全年实施128个区级重点项目建设，力争完成年度投资200亿元以上。</mark>" in rendered
+    assert 'id="src-test-1"' in rendered and "殷树刚" in rendered and "第2段" in rendered
+    assert "来源" in rendered and "Sources" not in rendered
+
+
+def test_lead_keeps_what_the_quote_does_not_say_and_unlinked_markers_stay_text():
     answer = Answer(
-        question="新城区今年计划实施多少个重点项目？",
-        text="新城区全年实施128个区级重点项目[1]。另有[7]。",
+        question="How many key projects will Xincheng carry out?",
+        text="128 district-level key projects[1]. See also [7].",
         answered=True,
         citations=[_citation()],
     )
-    rendered = render_answer(answer, "src-test")
-    assert '<a class="qa-marker" href="#src-test-1"' in rendered
-    assert 'id="src-test-1"' in rendered
-    assert "[7]" in rendered and "#src-test-7" not in rendered  # no source, no link
-    assert "<mark>全年实施128个区级重点项目建设，力争完成年度投资200亿元以上。</mark>" in rendered
-    assert "殷树刚" in rendered and "第2段" in rendered
+    assert lead_of(answer) == answer.text
+    rendered = render_answer(answer, "src-en")
+    assert "[7]" in rendered and "#src-en-7" not in rendered  # no source, no link
+    assert "Sources" in rendered and "paragraph 2" in rendered and "第2段" not in rendered
+    # When the whole answer is the quote, the answer still says it (once more is better than nothing).
+    only_quote = Answer("新城区呢？", "全年实施128个区级重点项目建设，力争完成年度投资200亿元以上。[1]", True,
+                        citations=[_citation()])
+    assert lead_of(only_quote) == only_quote.text
 
 
 def test_question_and_document_html_is_escaped():
@@ -122,29 +154,70 @@ def test_question_and_document_html_is_escaped():
         notice=payload,
         unsupported=[payload],
     )
-    for rendered in (render_answer(answer, "src-x"), render_question(payload)):
+    refusal = Answer(payload, payload, False, passages=[_passage(title=payload, text=payload)], notice=payload)
+    for rendered in (render_answer(answer, "src-x"), render_answer(refusal, "src-x"), render_question(payload)):
         assert "<img" not in rendered and "<script" not in rendered
         assert "&lt;img src=x onerror=alert(1)&gt;" in rendered
 
 
-def test_unanswered_shows_closest_passages_not_sources():
-    passage = Passage(
-        text=XINCHENG_PARAGRAPH,
-        title="牢固树立“有解思维”",
-        district="新城区",
-        paragraph=2,
-        paragraph_id="p2",
-        score=0.3,
-        interviewee="殷树刚",
-    )
-    answer = Answer(
-        question="火星呢？", text="文档中没有找到这个问题的答案。", answered=False, passages=[passage]
-    )
+def _passage(**changes) -> Passage:
+    fields = {
+        "text": XINCHENG_PARAGRAPH,
+        "title": "牢固树立“有解思维”",
+        "district": "新城区",
+        "paragraph": 2,
+        "paragraph_id": "p2",
+        "score": 0.3,
+        "interviewee": "殷树刚",
+    }
+    return Passage(**{**fields, **changes})
+
+
+def test_a_refusal_says_so_once_first_with_the_closest_passages_folded_away():
+    answer = Answer(question="火星呢？", text="文档中没有找到这个问题的答案。", answered=False,
+                    passages=[_passage(), _passage(paragraph=3)], notice="“火星” does not occur in the documents.")
     rendered = render_answer(answer, "src-y")
-    assert "The documents do not contain the answer" in rendered
-    assert "Closest passages" in rendered and "来源 · Sources" not in rendered
+    assert rendered.count("没有找到") == 1 and "do not contain" not in rendered
+    banner, notice, folded = rendered.index("qa-refusal"), rendered.index("qa-notice"), rendered.index("<details")
+    assert banner < notice < folded < rendered.index(XINCHENG_PARAGRAPH)
+    assert "<details open" not in rendered and "最接近的段落" in rendered and "· 2</summary>" in rendered
+    assert "来源" not in rendered.replace("不是答案的来源", "")  # not presented as sources
+    english = render_answer(Answer("Who is on Mars?", "The documents do not contain the answer to this question.",
+                                   False, passages=[_passage()]), "src-z")
+    assert "Closest passages" in english and english.count("do not contain") == 1
     text = answer_as_text(answer)
     assert "Closest passages" in text and "[1]" not in text
+
+
+def test_examples_come_from_the_settings_file_or_from_the_documents(tmp_path):
+    documents = [Article(id="a", title="年度报告", source="report.md"),
+                 Article(id="b", title="Annual review", source="review.html")]
+    examples_file = tmp_path / "examples.txt"
+    examples_file.write_text("# comment\n第一个问题？\n\nSecond question?\n", encoding="utf-8")
+    assert read_examples(Settings(examples_file=examples_file), documents) == ["第一个问题？", "Second question?"]
+    assert read_examples(Settings(), documents) == ["年度报告讲了什么？", "What does “Annual review” say?"]
+    # A missing file falls back to the documents rather than leaving the page without examples.
+    assert read_examples(Settings(examples_file=tmp_path / "missing.txt"), documents)[0] == "年度报告讲了什么？"
+
+
+def test_the_filter_offers_every_document_by_what_one_would_type():
+    documents = [Article(id=f"id{n}", title=f"报告{n:04d}", source=f"folder/r{n}.md") for n in range(2000)]
+    documents.append(Article(id="x", title="访谈", source="page.txt", district="某区", interviewee="张三"))
+    choices = dict(document_choices(documents))
+    assert len(choices) == 2001 and choices["报告0042 (folder/r42.md)"] == "id42"
+    assert choices["访谈 · 某区 · 张三 (page.txt)"] == "x"
+
+
+def test_feedback_is_one_json_line_per_click(tmp_path):
+    path = tmp_path / "sub" / "feedback.jsonl"
+    turn = {"question": "新城区今年计划实施多少个重点项目？", "answer": "全年实施128个区级重点项目建设[1]",
+            "answered": True, "citations": [{"n": 1, "title": "t", "paragraph": 2, "quote": "q"}]}
+    record_feedback(path, turn, True)
+    record_feedback(path, {**turn, "answered": False}, False)
+    first, second = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    assert first["question"] == turn["question"] and first["answer"] == turn["answer"]
+    assert first["liked"] is True and second["liked"] is False and first["lang"] == "zh"
+    assert first["citations"][0]["quote"] == "q" and first["time"].endswith("+00:00")
 
 
 # ---------------------------------------------------------------- the served app
