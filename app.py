@@ -445,8 +445,29 @@ def page_description(settings: Settings, documents: Sequence) -> str:
 _feedback_lock = threading.Lock()
 
 
+def feedback_question(turn: dict, liked: bool | None) -> dict | None:
+    """A liked exchange as an eval question (eval/questions.jsonl's fields): the lead becomes the expected
+    answer and the quotes the evidence; a liked refusal is an unanswerable question. None for a dislike (the
+    right answer is unknown) and for a follow-up (an eval question stands alone)."""
+    if liked is not True or turn.get("follow_up") or not turn.get("question"):
+        return None
+    lead = re.sub(r"\s+", " ", _MARKER.sub("", turn.get("lead") or "")).strip()
+    answered = bool(turn.get("answered")) and bool(lead)
+    quotes = [c["quote"] for c in turn.get("citations", []) if (c.get("quote") or "").strip()]
+    return {
+        "id": f"feedback-{secrets.token_hex(6)}",
+        "question": turn["question"],
+        "answers": [[lead]] if answered else [],
+        "evidence": quotes if answered else [],
+        "answerable": answered,
+        "type": "single" if answered else "unanswerable",
+        "lang": language_of(turn["question"]),
+    }
+
+
 def record_feedback(path: Path, turn: dict, liked: bool | None) -> dict:
-    """Append one JSON line: what was asked and answered, and whether the reader liked it."""
+    """Append one JSON line: what was asked and answered, whether the reader liked it, and (when liked) the
+    exchange as an eval question."""
     record = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "question": turn.get("question", ""),
@@ -454,7 +475,9 @@ def record_feedback(path: Path, turn: dict, liked: bool | None) -> dict:
         "answered": bool(turn.get("answered", False)),
         "liked": liked,
         "lang": language_of(turn.get("question", "")),
+        "follow_up": bool(turn.get("follow_up", False)),
         "citations": turn.get("citations", []),
+        "eval": feedback_question(turn, liked),
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -484,13 +507,14 @@ def _empty_chat() -> dict:
     return {"messages": [], "turns": []}
 
 
-def _turn(answer: Answer, question: str) -> dict:
+def _turn(answer: Answer, question: str, follow_up: bool) -> dict:
     """What the browser keeps of one exchange: enough for follow-ups and for feedback, nothing rendered."""
     return {
-        "question": question,
-        "standalone": answer.question or question,
+        "question": answer.question or question,
         "answer": answer.text,
+        "lead": lead_of(answer) if answer.answered else "",
         "answered": answer.answered,
+        "follow_up": follow_up,
         "citations": [
             {"n": c.n, "title": c.title, "source": getattr(c, "source", ""), "paragraph": c.paragraph,
              "paragraph_id": c.paragraph_id, "quote": c.quote}
@@ -519,7 +543,7 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
         turns = (chat or {}).get("turns", [])[: len(messages or []) // 2]
         history = []
         for turn in turns:
-            history += [{"role": "user", "content": turn.get("standalone", "")},
+            history += [{"role": "user", "content": turn.get("question", "")},
                         {"role": "assistant", "content": turn.get("answer", "")}]
         return history
 
@@ -557,7 +581,7 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
                 messages[-1] = {"role": "assistant", "content": render_error(answer.text)}
             else:
                 messages[-1] = {"role": "assistant", "content": render_answer(answer, anchor)}
-        turns.append(_turn(answer, question))
+        turns.append(_turn(answer, question, follow_up=bool(history)))
         yield messages, {"messages": messages, "turns": turns}, ""
 
     def chat_api(question: str) -> str:

@@ -208,16 +208,30 @@ def test_the_filter_offers_every_document_by_what_one_would_type():
     assert choices["访谈 · 某区 · 张三 (page.txt)"] == "x"
 
 
-def test_feedback_is_one_json_line_per_click(tmp_path):
+def test_feedback_is_one_json_line_per_click_and_a_liked_answer_is_an_eval_question(tmp_path):
+    from eval.run import load_questions
+
     path = tmp_path / "sub" / "feedback.jsonl"
-    turn = {"question": "新城区今年计划实施多少个重点项目？", "answer": "全年实施128个区级重点项目建设[1]",
-            "answered": True, "citations": [{"n": 1, "title": "t", "paragraph": 2, "quote": "q"}]}
+    turn = {"question": "新城区今年计划实施多少个重点项目？", "answer": XINCHENG_ANSWER.text,
+            "lead": lead_of(XINCHENG_ANSWER), "answered": True, "follow_up": False,
+            "citations": [{"n": 1, "title": "t", "paragraph": 2, "quote": _citation().quote}]}
     record_feedback(path, turn, True)
-    record_feedback(path, {**turn, "answered": False}, False)
-    first, second = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
-    assert first["question"] == turn["question"] and first["answer"] == turn["answer"]
-    assert first["liked"] is True and second["liked"] is False and first["lang"] == "zh"
-    assert first["citations"][0]["quote"] == "q" and first["time"].endswith("+00:00")
+    record_feedback(path, turn, False)
+    record_feedback(path, {**turn, "answer": "文档中没有找到这个问题的答案。", "lead": "", "answered": False,
+                           "citations": []}, True)
+    record_feedback(path, {**turn, "question": "回民区呢？", "follow_up": True}, True)
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [(r["liked"], r["answered"]) for r in records] == [(True, True), (False, True), (True, False), (True, True)]
+    first = records[0]
+    assert first["question"] == turn["question"] and first["answer"] == turn["answer"] and first["lang"] == "zh"
+    assert first["time"].endswith("+00:00") and first["citations"][0]["quote"] == _citation().quote
+    # Liked, stand-alone exchanges are questions `qa eval --questions` reads; dislikes and follow-ups are not.
+    assert [r["eval"] is None for r in records] == [False, True, False, True]
+    questions = tmp_path / "liked.jsonl"
+    questions.write_text("".join(json.dumps(r["eval"]) + "\n" for r in records if r["eval"]), encoding="utf-8")
+    answered, refused = load_questions(questions)
+    assert answered.answers == (("全年实施128个区级重点项目建设",),) and answered.evidence == (_citation().quote,)
+    assert refused.answerable is False and refused.type == "unanswerable"
 
 
 # ---------------------------------------------------------------- the served app
