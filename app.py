@@ -270,15 +270,24 @@ def lead_of(answer: Answer) -> str:
     return "\n\n".join(blocks) or answer.text
 
 
+# Metadata a reader needs no label for: the layout's name and the header kept verbatim (the source shows it).
+_UNSHOWN_METADATA = frozenset({"layout", "header_lines", "subtitle"})
+MAX_METADATA_CHARS = 40
+
+
+def metadata_values(item) -> list[str]:
+    """The short text values a layout found for a document (person, place, role, date…), in its order."""
+    metadata = getattr(item, "metadata", None) or {}
+    values = [value for key, value in metadata.items() if key not in _UNSHOWN_METADATA and isinstance(value, str)]
+    values += [getattr(item, "interviewee", ""), getattr(item, "district", "")]  # before metadata existed
+    shown = [value.strip() for value in values if value and value.strip() and len(value) <= MAX_METADATA_CHARS]
+    return [value for value in dict.fromkeys(shown) if value != item.title]
+
+
 def _source_head(item: Citation | Passage, words: dict) -> str:
     """title · section · what the layout knows (person, place…) · paragraph: every part escaped."""
-    metadata = getattr(item, "metadata", None) or {}
-    extra = [str(value) for value in metadata.values() if isinstance(value, str | int | float) and str(value)]
-    parts = [getattr(item, "section", ""), *extra, getattr(item, "interviewee", ""), getattr(item, "district", "")]
-    seen: list[str] = []
-    for part in parts:
-        if part and part not in seen and part != item.title:
-            seen.append(part)
+    section = getattr(item, "section", "")
+    seen = [part for part in dict.fromkeys([section, *metadata_values(item)]) if part and part != item.title]
     paragraph = words["header"] if item.paragraph == 0 else words["paragraph"].format(n=item.paragraph)
     shown = [f"<b>{html.escape(item.title)}</b>", *(html.escape(part) for part in seen), paragraph]
     return " · ".join(shown)
@@ -394,11 +403,7 @@ def document_choices(documents: Sequence) -> list[tuple[str, str]]:
     """(label, id) per document for the search-as-you-type filter: the label holds everything one may type."""
 
     def label(document) -> str:
-        metadata = getattr(document, "metadata", None) or {}
-        values = [str(value) for value in metadata.values() if isinstance(value, str) and value]
-        values += [getattr(document, name, "") for name in ("district", "interviewee")]
-        parts = [document.title, *dict.fromkeys(value for value in values if value and value != document.title)]
-        return " · ".join(parts) + f" ({document.source})"
+        return " · ".join([document.title, *metadata_values(document)]) + f" ({document.source})"
 
     return sorted(((label(document), document.id) for document in documents), key=lambda choice: choice[0])
 

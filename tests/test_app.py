@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import OUTPUT, free_port
@@ -202,10 +203,12 @@ def test_examples_come_from_the_settings_file_or_from_the_documents(tmp_path):
 
 def test_the_filter_offers_every_document_by_what_one_would_type():
     documents = [Article(id=f"id{n}", title=f"报告{n:04d}", source=f"folder/r{n}.md") for n in range(2000)]
-    documents.append(Article(id="x", title="访谈", source="page.txt", district="某区", interviewee="张三"))
+    # What a layout found is searchable too; its bookkeeping (layout name, verbatim header) is not shown.
+    documents.append(SimpleNamespace(id="x", title="访谈", source="page.txt", metadata={
+        "layout": "newspaper", "header_lines": ["访谈"], "interviewee": "张三", "district": "某区"}))
     choices = dict(document_choices(documents))
     assert len(choices) == 2001 and choices["报告0042 (folder/r42.md)"] == "id42"
-    assert choices["访谈 · 某区 · 张三 (page.txt)"] == "x"
+    assert choices["访谈 · 张三 · 某区 (page.txt)"] == "x"
 
 
 def test_feedback_is_one_json_line_per_click_and_a_liked_answer_is_an_eval_question(tmp_path):
