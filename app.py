@@ -135,6 +135,14 @@ HEAD = """
     }
     seen = state;
   };
+  // Gradio marks dark mode with body.dark (following the system unless the reader chose a theme); the
+  // system-setting rule in the CSS must not outvote a reader who chose light.
+  const followTheme = () => document.documentElement.classList.toggle(
+    "qa-light", !document.body.classList.contains("dark"));
+  document.addEventListener("DOMContentLoaded", () => {
+    followTheme();
+    new MutationObserver(followTheme).observe(document.body, {attributes: true, attributeFilter: ["class"]});
+  });
   new MutationObserver(fix).observe(document.documentElement,
     {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"]});
 })();
@@ -165,7 +173,7 @@ CSS = """
   --qa-muted: #d1d5db;
 }
 @media (prefers-color-scheme: dark) {
-  body:not(.light) .gradio-container {
+  html:not(.qa-light) .gradio-container {
     --qa-link: #93c5fd;
     --qa-refusal-bg: #3b2708; --qa-refusal-text: #fde7c2; --qa-refusal-edge: #f59e0b;
     --qa-notice-bg: #0f2344; --qa-notice-text: #dbeafe; --qa-notice-edge: #60a5fa;
@@ -768,8 +776,10 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
         examples.click(lambda sample: sample[0], examples, question_box, **private).then(
             respond, chat_inputs, chat_outputs, **answering
         )
-        new_conversation.click(lambda: ([], _empty_chat(), ""), None, chat_outputs, **private)
-        chatbot.clear(lambda: ([], _empty_chat(), ""), None, chat_outputs, **private)
+        # Forgetting happens in the browser at once: a reload right after still finds the history gone.
+        forget = "() => [[], " + json.dumps(_empty_chat()) + ', ""]'
+        new_conversation.click(None, None, chat_outputs, js=forget, **private)
+        chatbot.clear(None, None, chat_outputs, js=forget, **private)
         chatbot.like(on_like, [saved_chat, chatbot], None, **private)
         index_outputs = [status, document_filter, delete_choice, documents_message]
         indexing = {"show_progress_on": documents_message, "concurrency_limit": 1, **private}

@@ -55,7 +55,20 @@ IN_VIEW = """
   return box.top >= 0 && box.bottom <= window.innerHeight && box.height > 0;
 }
 """
-START_IN_VIEW = "(e) => { const top = e.getBoundingClientRect().top; return top >= 0 && top < innerHeight - 40; }"
+# The start of an element is on screen: inside the window and inside the chat's scrolled box.
+START_IN_VIEW = """
+(element) => {
+  let box = {top: 0, bottom: window.innerHeight};
+  for (let node = element.parentElement; node; node = node.parentElement) {
+    if (/(auto|scroll)/.test(getComputedStyle(node).overflowY) && node.scrollHeight > node.clientHeight) {
+      box = node.getBoundingClientRect();
+      break;
+    }
+  }
+  const top = element.getBoundingClientRect().top;
+  return top >= Math.max(0, box.top) - 1 && top < Math.min(window.innerHeight, box.bottom) - 40;
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +152,7 @@ def check_answer_and_refusal(page, scheme: str, answer_shot: str, refusal_shot: 
     page.screenshot(path=str(SCREENSHOTS / answer_shot))
 
     refusal = ask(page, "GDP增长目标是多少？")
+    assert refusal.evaluate(START_IN_VIEW), "the refusal's start is off screen"
     banner = refusal.locator(".qa-refusal")
     expect(banner).to_have_count(1)
     expect(banner).to_be_in_viewport()
@@ -199,6 +213,7 @@ def test_page_answers_refuses_remembers_and_takes_feedback(page_server, browser)
     expect(follow_up.locator(".qa-answer")).to_contain_text("72")
     page.locator("#qa-chat button[aria-label='Clear']").click()
     expect(page.locator("#qa-chat .qa-reply")).to_have_count(0)
+    page.wait_for_timeout(300)
     page.reload()
     expect(page.locator("#qa-question textarea")).to_be_visible()
     page.wait_for_timeout(1000)
@@ -234,6 +249,10 @@ def test_page_answers_refuses_remembers_and_takes_feedback(page_server, browser)
     assert page.evaluate("window.scrollY") == 0
     expect(page.locator("#qa-chat")).to_be_in_viewport()
     check_answer_and_refusal(page, "light", "page-phone-390.png")
+    # A reply taller than the chat box still shows its start, not its last source.
+    tall = ask(page, "回民区和新城区今年各有多少个重点项目？")
+    assert tall.evaluate("e => e.offsetHeight") > page.locator("#qa-chat").evaluate("e => e.offsetHeight") * 0.8
+    assert tall.evaluate(START_IN_VIEW), "the answer's start is off screen"
     page.context.close()
 
 
