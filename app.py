@@ -45,6 +45,7 @@ WORDS = {
         "unsupported": "以下句子没有被引用的段落支持：",
         "error": "回答时出错，请重试。",
         "source_link": "来源 {n}",
+        "thanks": "谢谢反馈！",
     },
     "en": {
         "sources": "Sources",
@@ -55,6 +56,7 @@ WORDS = {
         "unsupported": "Not supported by the cited paragraphs:",
         "error": "Something went wrong while answering; please try again.",
         "source_link": "source {n}",
+        "thanks": "Thanks for the feedback!",
     },
 }
 EMPTY_QUESTION = "请输入问题。 · Please type a question."
@@ -432,7 +434,8 @@ def read_examples(settings: Settings, documents: Sequence) -> list[str]:
         except (OSError, UnicodeDecodeError) as error:
             log.warning("cannot read the examples file %s: %s", settings.examples_file, error)
     examples = []
-    for document in documents[:MAX_EXAMPLES]:
+    count = min(MAX_EXAMPLES, len(documents))
+    for document in (documents[i * len(documents) // count] for i in range(count)):  # spread over the corpus
         title = document.title.strip()
         if title:
             examples.append(f"{title}讲了什么？" if is_chinese(title) else f"What does “{title}” say?")
@@ -622,7 +625,7 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
             log.warning("cannot write feedback to %s: %s", settings.feedback_file, error)
             gr.Warning("反馈未能保存。 · The feedback could not be saved.")
             return
-        gr.Info("谢谢反馈！ · Thanks for the feedback!")
+        gr.Info(WORDS[language_of(turns[index // 2].get("question", ""))]["thanks"])
 
     def current_status() -> str:
         try:
