@@ -32,6 +32,7 @@ DEFAULT_PORT = 7860
 CONCURRENCY_LIMIT = 8
 DEFAULT_K = 5
 MAX_EXAMPLES = 6
+MAX_SAVED_TURNS = 50
 DEFAULT_TITLE = "文档问答 · Document QA"
 
 # The page's own words, in the question's language where there is a question (Chinese, else English).
@@ -598,6 +599,8 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
             else:
                 messages[-1] = {"role": "assistant", "content": render_answer(answer, anchor)}
         turns.append(_turn(answer, question, follow_up=bool(history)))
+        # The browser keeps the chat in its local storage (a few MB): the oldest exchanges make way.
+        turns, messages = turns[-MAX_SAVED_TURNS:], messages[-2 * MAX_SAVED_TURNS:]
         yield messages, {"messages": messages, "turns": turns}, ""
 
     def chat_api(question: str) -> str:
