@@ -19,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from qa.config import MAX_QUESTION_CHARS, Settings
+from qa.corpus import SUPPORTED_SUFFIXES
 from qa.engine import Engine, IndexUnavailable
 from qa.text import is_chinese, split_sentences
 from qa.types import Answer, Citation, Passage
@@ -292,7 +293,9 @@ def metadata_values(item) -> list[str]:
     values = [value for key, value in metadata.items() if key not in _UNSHOWN_METADATA and isinstance(value, str)]
     values += [getattr(item, "interviewee", ""), getattr(item, "district", "")]  # before metadata existed
     shown = [value.strip() for value in values if value and value.strip() and len(value) <= MAX_METADATA_CHARS]
-    return [value for value in dict.fromkeys(shown) if value != item.title]
+    shown = [value for value in dict.fromkeys(shown) if value != item.title]
+    # A value holding a shorter one ("●本报记者 刘沙沙" and "刘沙沙") says it twice: the shorter one stays.
+    return [value for value in shown if not any(other != value and other in value for other in shown)]
 
 
 def _source_head(item: Citation | Passage, words: dict) -> str:
@@ -513,10 +516,6 @@ def shown_question(question: str) -> str:
 
 
 def _supported_suffixes() -> list[str]:
-    try:
-        from qa.layouts import SUPPORTED_SUFFIXES  # the layouts package, once it exists
-    except ImportError:
-        from qa.corpus import SUPPORTED_SUFFIXES
     return sorted(set(SUPPORTED_SUFFIXES))
 
 

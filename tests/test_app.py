@@ -205,7 +205,8 @@ def test_the_filter_offers_every_document_by_what_one_would_type():
     documents = [Article(id=f"id{n}", title=f"报告{n:04d}", source=f"folder/r{n}.md") for n in range(2000)]
     # What a layout found is searchable too; its bookkeeping (layout name, verbatim header) is not shown.
     documents.append(SimpleNamespace(id="x", title="访谈", source="page.txt", metadata={
-        "layout": "newspaper", "header_lines": ["访谈"], "interviewee": "张三", "district": "某区"}))
+        "layout": "newspaper", "header_lines": ["访谈"], "interviewee": "张三", "byline": "●记者 张三",
+        "district": "某区", "role": "某区区长"}))
     choices = dict(document_choices(documents))
     assert len(choices) == 2001 and choices["报告0042 (folder/r42.md)"] == "id42"
     assert choices["访谈 · 张三 · 某区 (page.txt)"] == "x"
