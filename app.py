@@ -273,13 +273,12 @@ def lead_of(answer: Answer) -> str:
     quoted = {_squash(sentence) for citation in answer.citations for sentence in split_sentences(citation.quote)}
     quoted |= {_squash(citation.quote) for citation in answer.citations}
     quoted.discard("")
-    blocks = []
-    for block in answer.text.split("\n\n"):
-        kept = [piece for piece in _SENTENCE_WITH_MARKERS.findall(block) if _squash(piece) not in quoted]
-        text = "".join(kept).strip()
-        if text:
-            blocks.append(text)
-    return "\n\n".join(blocks) or answer.text
+    lines = []
+    for line in answer.text.split("\n"):
+        kept = "".join(piece for piece in _SENTENCE_WITH_MARKERS.findall(line) if _squash(piece) not in quoted)
+        if kept.strip() or not line.strip():
+            lines.append(kept.strip())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() or answer.text
 
 
 # Metadata a reader needs no label for: the layout's name and the header kept verbatim (the source shows it).
