@@ -141,6 +141,10 @@ def test_lead_keeps_what_the_quote_does_not_say_and_unlinked_markers_stay_text()
     only_quote = Answer("新城区呢？", "全年实施128个区级重点项目建设，力争完成年度投资200亿元以上。[1]", True,
                         citations=[_citation()])
     assert lead_of(only_quote) == only_quote.text
+    # An answer written in lines keeps them; only the quoted sentence leaves.
+    listed = Answer("新城区有哪些计划？", "两项：\n- 128个项目[1]\n- 200亿元[1]\n\n"
+                    "全年实施128个区级重点项目建设，力争完成年度投资200亿元以上。[1]", True, citations=[_citation()])
+    assert lead_of(listed) == "两项：\n- 128个项目[1]\n- 200亿元[1]"
 
 
 def test_question_and_document_html_is_escaped():
