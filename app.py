@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import hmac
 import html
+import ipaddress
 import logging
 import os
 import re
@@ -13,8 +15,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
+import uvicorn
+from fastapi import FastAPI
 
-from qa.config import MAX_QUESTION_CHARS, Settings
+from qa.api import create_api
+from qa.config import MAX_QUESTION_CHARS, Settings, SettingsError
 from qa.engine import Engine, IndexUnavailable
 from qa.text import split_sentences
 from qa.types import Answer, Article, Citation, Passage
@@ -410,18 +415,12 @@ def build_page(engine: Engine) -> gr.Blocks:
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Serve the interview QA chat page.")
-    parser.add_argument(
-        "--host",
-        default=os.environ.get("QA_HOST") or DEFAULT_HOST,
-        help="address to bind (QA_HOST; 127.0.0.1)",
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("QA_PORT") or DEFAULT_PORT),
-        help="port (QA_PORT; 7860)",
-    )
+    parser = argparse.ArgumentParser(description="Serve the chat page and the HTTP API (/api, /v1, docs at /docs).")
+    parser.add_argument("--host", help=f"address to bind (QA_HOST; {Settings.host}); any other than loopback "
+                                       "needs an API key")
+    parser.add_argument("--port", type=int, help=f"port (QA_PORT; {Settings.port})")
+    parser.add_argument("--api-key", help="require this key: Authorization: Bearer <key> for the API, the "
+                                          "password for the page (QA_API_KEY keeps it out of the process list)")
     parser.add_argument("--data", help="folder of documents (default: QA_DATA_DIR or data/)")
     parser.add_argument(
         "--llm-base-url", help="OpenAI-compatible endpoint; without it answers are extractive"
@@ -432,31 +431,78 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach an address bound to host."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name other than localhost may resolve to anything
+        return False
+
+
+def create_server(engine: Engine, settings: Settings) -> FastAPI:
+    """One ASGI app: the HTTP API, with the page mounted at "/" (behind the API key when there is one)."""
+    app = create_api(engine, settings)
+    auth = None
+    if settings.api_key:
+        key = settings.api_key.encode()
+
+        def auth(_user: str, password: str) -> bool:
+            return hmac.compare_digest((password or "").encode(), key)
+
+    # Gradio's login guards its queue, upload, file and info routes; any user name, the key as password.
+    return gr.mount_gradio_app(
+        app,
+        build_page(engine),
+        path="/",
+        auth=auth,
+        auth_message="输入 API 密钥作为密码（用户名任意） · Enter the API key as the password (any user name).",
+        max_file_size=settings.max_upload_bytes,
+        server_name=settings.host,
+        server_port=settings.port,
+        footer_links=["api"],
+        css=CSS,
+        head=HEAD,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     arguments = parse_arguments(argv)
-    settings = Settings.from_env(
-        data_dir=Path(arguments.data) if arguments.data else None,
-        llm_base_url=arguments.llm_base_url,
-        llm_model=arguments.llm_model,
-        llm_api_key=arguments.llm_api_key,
-        llm_timeout=arguments.llm_timeout,
-    )
+    try:
+        settings = Settings.from_env(
+            host=arguments.host,
+            port=arguments.port,
+            api_key=arguments.api_key,
+            data_dir=Path(arguments.data) if arguments.data else None,
+            llm_base_url=arguments.llm_base_url,
+            llm_model=arguments.llm_model,
+            llm_api_key=arguments.llm_api_key,
+            llm_timeout=arguments.llm_timeout,
+        )
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not is_loopback(settings.host) and not settings.api_key:
+        print(
+            f"error: refusing to serve on {settings.host} without an API key: anyone who can reach it could ask, "
+            "upload and delete documents. Set QA_API_KEY (or --api-key), or bind 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return 2
     engine = Engine(settings)
     try:
         engine.ensure_index()
     except (IndexUnavailable, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    page = build_page(engine)
-    page.launch(
-        server_name=arguments.host,
-        server_port=arguments.port,
-        share=False,
-        css=CSS,
-        head=HEAD,
-    )
+    server = create_server(engine, settings)
+    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    log.info("serving the page on http://%s:%d/ , the API docs on /docs%s", shown_host, settings.port,
+             " (API key required)" if settings.api_key else "")
+    uvicorn.run(server, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
     return 0
 
 
