@@ -462,6 +462,7 @@ def create_server(engine: Engine, settings: Settings) -> FastAPI:
         server_name=settings.host,
         server_port=settings.port,
         footer_links=["api"],
+        run_history=False,  # its page can connect a remote bucket: nothing a document service needs
         css=CSS,
         head=HEAD,
     )

@@ -99,7 +99,10 @@ def check_upload(settings: Settings, name: str, data: bytes) -> str:
 def _readable(path: Path, source: str) -> None:
     """UploadError unless the indexer can read the file and finds at least one paragraph in it."""
     try:
-        paragraphs = parse_document(read_text(path), source)[1]
+        text = read_text(path)
+        if "\x00" in text:  # valid UTF-8 but no text: a binary file under a text suffix
+            raise UnreadableFile("binary data, not text")
+        paragraphs = parse_document(text, source)[1]
     except (UnreadableFile, OSError, ValueError) as error:
         raise UploadError(f"{source} cannot be read: {error}", name=source) from None
     if not paragraphs:
