@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from conftest import OUTPUT, SHIPPED_DATA, free_port
 
 from qa.config import Settings
 from qa.uploads import UploadError, safe_name
+from tests.llm_server import Reply, StandInLLM
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 300  # a cold start loads the embedding model; a slow CI machine needs the margin
@@ -248,6 +251,52 @@ def test_openai_client_gets_errors_it_understands(client):
         client.chat.completions.create(model="interview-qa", stream=True,
                                        messages=[{"role": "user", "content": "问" * 100_000}])
     assert raised.value.status_code == 413
+
+
+def test_an_llm_answer_streams_as_it_arrives(built_index):
+    import openai
+
+    def cite_the_project_count(request: dict) -> Reply:
+        passages = re.findall(r'<passage id="(\d+)"[^>]*>\n([^<]*)', request["messages"][-1]["content"])
+        n = next(number for number, text in passages if CITED in text)
+        return Reply(f"新城区今年将实施128个区级重点项目[{n}]，力争完成年度投资200亿元以上[{n}]。", piece=3, delay=0.02)
+
+    with StandInLLM() as llm:
+        llm.responder = cite_the_project_count
+        environment = {"QA_LLM_BASE_URL": llm.base_url, "QA_LLM_MODEL": llm.model}
+        with serving(OUTPUT / "api-llm-server.log", environment=environment) as url:
+            client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=120)
+            chunks = list(client.chat.completions.create(model="interview-qa", stream=True,
+                                                         messages=[{"role": "user", "content": QUESTION}]))
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    content = "".join(pieces)
+    assert len(pieces) > 5, pieces  # the text arrived in pieces, as the model wrote it
+    assert content.startswith("新城区今年将实施128个区级重点项目[1]，力争完成年度投资200亿元以上[1]。"), content
+    assert CITED in chunks[-1].model_extra["citations"][0]["text"]
+    assert llm.requests[0]["stream"] is True
+
+
+def test_a_broken_index_is_a_503_naming_no_server_path(tmp_path, caplog):
+    """In process (no model is loaded before the index fails): the engine's fault, the client's message."""
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_api
+    from qa.engine import Engine
+
+    index = tmp_path / "secret-place" / "index"
+    index.mkdir(parents=True)
+    (index / "manifest.json").write_text("{not json", encoding="utf-8")
+    engine = Engine(Settings(index_dir=index, data_dir=SHIPPED_DATA))
+    with caplog.at_level(logging.INFO), TestClient(create_api(engine)) as client:
+        for response in (client.post("/api/ask", json={"question": QUESTION}), client.get("/api/status"),
+                         client.get("/api/documents")):
+            message = assert_json_error(response, 503, "index")
+            assert "secret-place" not in message and "rebuild" in message
+        streamed = client.post("/v1/chat/completions", json={"stream": True, "messages": [
+            {"role": "user", "content": QUESTION}]})
+        assert streamed.status_code == 503 and streamed.json()["error"]["type"] == "server_error"
+    assert "secret-place" in caplog.text  # the log keeps the details
+    assert "Traceback" not in caplog.text and not any(record.exc_info for record in caplog.records)
 
 
 # ---------------------------------------------------------------- uploads
