@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import Settings
-from .store import IndexUnavailable
+from .store import BuildBusy, IndexUnavailable
 from .types import Answer
 from .uploads import ChangeReport, UploadError, add_documents, delete_document
 
@@ -83,8 +83,9 @@ class AskRequest(BaseModel):
     )
     question: Text = Field(description="the question, in Chinese or English (at most QA_MAX_QUESTION_CHARS "
                                        "characters: a longer one gets 413)")
-    history: list[HistoryMessage] = Field(default_factory=list, description="earlier messages, oldest first "
-                                          "(at most QA_MAX_HISTORY_TURNS; long ones are cut with a notice)")
+    history: list[HistoryMessage] = Field(default_factory=list, description="earlier messages, oldest first; "
+                                          "beyond QA_MAX_HISTORY_TURNS messages or QA_MAX_HISTORY_CHARS characters "
+                                          "the oldest are left out, with a notice")
     filters: dict[Text, FilterValue] | None = Field(
         default=None, description='search only some articles: {"article_id": [...]} and/or {"district": [...]}'
     )
@@ -262,7 +263,7 @@ def _message_text(message: ChatMessage) -> str:
 # ---------------------------------------------------------------- errors
 
 
-def public_message(error: BaseException, settings: Settings) -> str:
+def public_message(error: BaseException | str, settings: Settings) -> str:
     """An error's message fit for a client: the data and index folders named, any other server path hidden."""
     text = str(error)
     for folder, label in ((settings.index_dir, "the index folder"), (settings.data_dir, "the data folder")):
@@ -410,9 +411,12 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
             raise ApiError(error.status, str(error), **({"files": files} if files else {})) from None
         except ValueError as error:
             raise ApiError(422, public_message(error, settings)) from None
+        except BuildBusy as error:
+            raise ApiError(503, str(error), headers={"Retry-After": "30"}) from None
         except (IndexUnavailable, FileNotFoundError, PermissionError) as error:
-            log.error("%s", error)
-            raise ApiError(503, f"the index is not available: {public_message(error, settings)}") from None
+            log.error("%s", error)  # with the server path, which the client does not get
+            public = getattr(error, "public", None) or str(error)
+            raise ApiError(503, f"the index is not available: {public_message(public, settings)}") from None
 
     def checked(question: str, history: list[dict], filters: dict | None, k: int) -> dict:
         """Arguments for the engine, or ApiError for a bound a caller overstepped."""
@@ -438,9 +442,6 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
     def ask(request: AskRequest) -> dict:
         """Answer a question from the documents, citing the paragraphs it rests on. When the documents do not
         hold the answer, `answered` is false and `passages` still holds the closest paragraphs."""
-        if len(request.history) > settings.max_history_turns:
-            raise ApiError(422, f"history: {len(request.history)} messages; the limit is "
-                                f"{settings.max_history_turns} (QA_MAX_HISTORY_TURNS): send the latest ones")
         arguments = checked(request.question, [m.model_dump() for m in request.history], request.filters, request.k)
         return answer_json(engine_call(lambda: engine.ask(**arguments)))
 
@@ -517,22 +518,14 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         earlier = [{"role": m.role, "content": _strip_extras(_message_text(m)) if m.role == "assistant"
                     else _message_text(m)} for m in conversation[:-1]]
         earlier = [m for m in earlier if m["content"].strip()]
-        # Chat clients send the whole conversation every time: the oldest messages are dropped, not refused.
-        dropped = max(0, len(earlier) - settings.max_history_turns)
-        arguments = checked(_message_text(conversation[-1]), earlier[dropped:], request.filters, request.k)
+        # Chat clients send the whole conversation every time: the engine keeps the latest part, with a notice.
+        arguments = checked(_message_text(conversation[-1]), earlier, request.filters, request.k)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
-        drop_notice = (f"The {dropped} oldest messages were left out (QA_MAX_HISTORY_TURNS="
-                       f"{settings.max_history_turns}).") if dropped else ""
         prompt_chars = len(arguments["question"]) + sum(len(m["content"]) for m in arguments["history"])
 
-        def finished(answer: Answer) -> Answer:
-            if drop_notice:
-                answer.notice = " ".join(part for part in (drop_notice, answer.notice) if part)
-            return answer
-
         if not request.stream:
-            answer = finished(engine_call(lambda: engine.ask(**arguments)))
+            answer = engine_call(lambda: engine.ask(**arguments))
             body = answer_json(answer)
             content = answer.text + chat_extras(answer, body["citations"])
             return {
@@ -573,7 +566,6 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
                 yield f"data: {json.dumps(failure, ensure_ascii=False)}\n\n"
                 yield "data: [DONE]\n\n"
                 return
-            answer = finished(answer)
             citations = answer_json(answer)["citations"]
             # A final answer that is not the preview grown (a refusal after checking) follows it, set apart.
             rest = answer.text[len(sent):] if answer.text.startswith(sent) else f"\n\n{answer.text}"

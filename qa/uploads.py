@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 # File systems cap a name at 255 bytes; a CJK character is 3 bytes in UTF-8.
 MAX_NAME_BYTES = 240
+# How long an upload waits for another build of the index (the page's re-index, the CLI) before giving up.
+BUILD_WAIT_SECONDS = 30.0
 # Uploads and deletions in one process change the data folder and the index one at a time, so a build never
 # sees a half-finished batch and a rollback never removes another request's file.
 _writing = threading.Lock()
@@ -197,7 +199,7 @@ def add_documents(engine, files: list[tuple[str, bytes]], replace: bool = False,
                     report.added.append(base)
                 written.append(target)
             _raise_all(problems)
-            report.build = engine.build_index(progress=progress, show_bar=False)
+            report.build = engine.build_index(progress=progress, show_bar=False, wait=BUILD_WAIT_SECONDS)
             indexed = (engine.store.read_manifest() or {}).get("files", {})
             left_out = [path.name for path in written if path.name not in indexed]
             if left_out:
@@ -242,7 +244,7 @@ def delete_document(engine, source: str, progress: Progress | None = None) -> Ch
                               status=409, name=source)
         aside = _set_aside(target)
         try:
-            build = engine.build_index(progress=progress, show_bar=False)
+            build = engine.build_index(progress=progress, show_bar=False, wait=BUILD_WAIT_SECONDS)
         except BaseException:
             os.replace(aside, target)
             raise
@@ -267,6 +269,6 @@ def _rebuild_quietly(engine) -> None:
     """After a rollback: bring the index back to the data folder as it is now; a failure here is logged,
     since the original error is the one the caller must see."""
     try:
-        engine.build_index(show_bar=False)
+        engine.build_index(show_bar=False, wait=BUILD_WAIT_SECONDS)
     except Exception as error:
         log.error("re-indexing after a failed upload failed too: %s", error)

@@ -144,6 +144,17 @@ def test_follow_up_uses_the_history(server):
     assert body["answered"] and "72" in body["answer"], body["answer"]
 
 
+def test_a_long_history_is_cut_with_a_notice(server):
+    earlier = [{"role": "user", "content": "玉泉区要建设多少亩高标准农田？"},
+               {"role": "assistant", "content": "建设2.7万亩高标准农田[1]" + "。" * 40_000}]
+    chatter = [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "请提问。"}] * 12
+    history = [*earlier, *chatter, {"role": "user", "content": QUESTION}, {"role": "assistant", "content": "128个"}]
+    started = time.monotonic()
+    body = ask(server, {"question": "回民区呢？", "history": history}).json()
+    assert body["answered"] and "72" in body["answer"] and "most recent" in body["notice"], body
+    assert time.monotonic() - started < 30
+
+
 def test_documents_list_articles_and_filters_use_their_ids(server):
     documents = httpx.get(f"{server}/api/documents", timeout=60).json()["documents"]
     page = next(d for d in documents if d["source"] == "hohhot-2024-district-interviews.txt")
@@ -175,7 +186,6 @@ def test_status_reports_the_corpus_and_limits(server):
     ({"question": QUESTION, "filters": {"district": ["区"] * 500}}, 422, ["500", "200"]),
     ({"question": QUESTION, "history": "新城区"}, 422, ["history"]),
     ({"question": QUESTION, "history": [{"role": "robot", "content": "x"}]}, 422, ["history"]),
-    ({"question": QUESTION, "history": [{"role": "user", "content": "x"}] * 21}, 422, ["21", "20"]),
     ({"question": QUESTION, "filter": {"district": ["新城区"]}}, 422, ["filter"]),
 ])
 def test_bad_input_gets_a_json_error(server, body, status, words):
