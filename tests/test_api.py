@@ -361,6 +361,13 @@ def test_bad_upload_is_refused_and_nothing_is_written(server, folders, name, con
     assert _state(data, index) == before
 
 
+def test_the_page_upload_route_has_the_same_size_limit(server):
+    too_big = httpx.post(f"{server}/gradio_api/upload", files=[("files", ("big.md", b"x" * (UPLOAD_LIMIT + 1)))])
+    assert too_big.status_code == 413, too_big.text[:300]
+    small = httpx.post(f"{server}/gradio_api/upload", files=[("files", ("small.md", b"# a\n\nb"))])
+    assert small.status_code == 200
+
+
 def test_a_batch_with_one_bad_file_writes_none(server, folders):
     data, index = folders
     before = _state(data, index)
