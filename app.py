@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import hmac
 import html
-import ipaddress
 import logging
 import os
 import re
@@ -18,7 +17,7 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
-from qa.api import create_api
+from qa.api import create_api, is_loopback
 from qa.config import MAX_QUESTION_CHARS, Settings, SettingsError
 from qa.engine import Engine, IndexUnavailable
 from qa.text import split_sentences
@@ -429,16 +428,6 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--llm-api-key", help="API key; QA_LLM_API_KEY keeps it out of the process list")
     parser.add_argument("--llm-timeout", type=float, help="seconds to wait for the model (QA_LLM_TIMEOUT)")
     return parser.parse_args(argv)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether only this machine can reach an address bound to host."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name other than localhost may resolve to anything
-        return False
 
 
 def create_server(engine: Engine, settings: Settings) -> FastAPI:

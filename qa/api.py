@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import ipaddress
 import json
 import logging
 import re
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -344,6 +346,51 @@ class _TooLarge(Exception):
     pass
 
 
+def is_loopback(host: str) -> bool:
+    """Whether an address (or a Host header's name) is this machine only."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:  # a host name other than localhost may resolve to anything
+        return False
+
+
+class SameOrigin:
+    """ASGI middleware against a web page in the user's browser driving this server: a request from another
+    origin (a page elsewhere posting a form to /api/documents) is refused, and a server on loopback without a
+    key answers only requests addressed to a loopback name, so a name re-bound to 127.0.0.1 (DNS rebinding)
+    reaches nothing."""
+
+    def __init__(self, app, settings: Settings):
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
+        host = headers.get("host", "")
+        local_only = not self.settings.api_key and is_loopback(self.settings.host)
+        if local_only and host and not is_loopback(urlsplit(f"//{host}").hostname or ""):
+            return await self._refuse(scope, receive, send, "this server answers only on localhost; set an API "
+                                                            "key (QA_API_KEY) to serve it under another name")
+        origin = headers.get("origin")
+        if origin is not None and scope["path"].startswith(("/api/", "/v1/")) and urlsplit(origin).netloc != host:
+            return await self._refuse(scope, receive, send, "requests from another web origin are refused")
+        return await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope, receive, send, message: str):
+        if scope["type"] == "websocket":
+            return await send({"type": "websocket.close", "code": 1008})
+        body = json.dumps(_error_body(scope["path"], 403, message), ensure_ascii=False).encode()
+        await send({"type": "http.response.start", "status": 403,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
 # ---------------------------------------------------------------- the application
 
 
@@ -370,6 +417,7 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         return upload_limit() if path.rstrip("/") == "/api/documents" else MAX_JSON_BODY_BYTES
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    app.add_middleware(SameOrigin, settings=settings)  # added last, so it runs first: also guards the page
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError):

@@ -297,7 +297,7 @@ def test_a_broken_index_is_a_503_naming_no_server_path(tmp_path, caplog):
     index.mkdir(parents=True)
     (index / "manifest.json").write_text("{not json", encoding="utf-8")
     engine = Engine(Settings(index_dir=index, data_dir=SHIPPED_DATA))
-    with caplog.at_level(logging.INFO), TestClient(create_api(engine)) as client:
+    with caplog.at_level(logging.INFO), TestClient(create_api(engine), base_url="http://127.0.0.1") as client:
         for response in (client.post("/api/ask", json={"question": QUESTION}), client.get("/api/status"),
                          client.get("/api/documents")):
             message = assert_json_error(response, 503, "index")
@@ -368,6 +368,21 @@ def test_the_page_upload_route_has_the_same_size_limit(server):
     assert small.status_code == 200
 
 
+def test_another_origin_or_host_name_is_refused(server, folders):
+    """A web page elsewhere cannot post to the API through the user's browser, nor reach it by DNS rebinding."""
+    data, index = folders
+    before = _state(data, index)
+    upload = [("files", ("csrf.md", NEW_DOCUMENT.encode(), "text/markdown"))]
+    cross = httpx.post(f"{server}/api/documents", files=upload, headers={"Origin": "http://evil.example"})
+    assert_json_error(cross, 403, "origin")
+    rebound = httpx.post(f"{server}/api/documents", files=upload, headers={"Host": "evil.example:7860"})
+    assert_json_error(rebound, 403, "localhost")
+    assert httpx.get(f"{server}/", headers={"Host": "evil.example"}).status_code == 403  # the page too
+    assert _state(data, index) == before
+    same = ask(server, {"question": QUESTION}, headers={"Origin": server})
+    assert same.status_code == 200 and "128" in same.json()["answer"]
+
+
 def test_a_batch_with_one_bad_file_writes_none(server, folders):
     data, index = folders
     before = _state(data, index)
@@ -416,6 +431,9 @@ def test_api_key_guards_the_page(keyed_server):
         assert browser.post("/login", data={"username": "anyone", "password": "wrong"}).status_code == 400
         assert browser.post("/login", data={"username": "anyone", "password": KEY}).status_code == 200
         assert browser.get("/gradio_api/info").status_code == 200
+    # with a key the server may be reached under any name (a proxy, a LAN address): the key guards it
+    assert httpx.get(f"{keyed_server}/api/status", headers={"Host": "qa.example", "Authorization": f"Bearer {KEY}"}
+                     ).status_code == 200
 
 
 def test_no_public_address_without_a_key(built_index, tmp_path):
