@@ -169,6 +169,9 @@ def test_status_reports_the_corpus_and_limits(server):
     status = httpx.get(f"{server}/api/status", timeout=60).json()
     assert status["articles"] >= 6 and status["mode"] == "extractive"
     assert status["limits"]["max_upload_bytes"] == UPLOAD_LIMIT and status["api_key_required"] is False
+    schema = httpx.get(f"{server}/openapi.json").json()  # what /docs shows
+    assert {"/api/ask", "/api/documents", "/api/status", "/v1/chat/completions", "/v1/models"} <= set(schema["paths"])
+    assert httpx.get(f"{server}/docs").status_code == 200
 
 
 @pytest.mark.parametrize("body, status, words", [
