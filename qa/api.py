@@ -615,8 +615,12 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
                 yield "data: [DONE]\n\n"
                 return
             citations = answer_json(answer)["citations"]
-            # A final answer that is not the preview grown (a refusal after checking) follows it, set apart.
-            rest = answer.text[len(sent):] if answer.text.startswith(sent) else f"\n\n{answer.text}"
+            # Deltas cannot take back what was sent: a final answer that is not the preview grown (the checked
+            # answer, or the refusal sentence) follows it, set apart, unless the preview already said it.
+            if answer.text.startswith(sent):
+                rest = answer.text[len(sent):]
+            else:
+                rest = "" if answer.text.strip() in sent else f"\n\n{answer.text}"
             tail = rest + chat_extras(answer, citations)
             if tail:
                 yield chunk({"content": tail})

@@ -266,27 +266,49 @@ def test_openai_client_gets_errors_it_understands(client):
     assert raised.value.status_code == 413
 
 
-def test_an_llm_answer_streams_as_it_arrives(built_index):
+@pytest.fixture(scope="module")
+def llm_api(built_index) -> Iterator[tuple[StandInLLM, object]]:
+    """A server whose answers a stand-in LLM writes, and an OpenAI client of it."""
     import openai
 
-    def cite_the_project_count(request: dict) -> Reply:
-        passages = re.findall(r'<passage id="(\d+)"[^>]*>\n([^<]*)', request["messages"][-1]["content"])
-        n = next(number for number, text in passages if CITED in text)
-        return Reply(f"新城区今年将实施128个区级重点项目[{n}]，力争完成年度投资200亿元以上[{n}]。", piece=3, delay=0.02)
-
     with StandInLLM() as llm:
-        llm.responder = cite_the_project_count
         environment = {"QA_LLM_BASE_URL": llm.base_url, "QA_LLM_MODEL": llm.model}
         with serving(OUTPUT / "api-llm-server.log", environment=environment) as url:
-            client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=120)
-            chunks = list(client.chat.completions.create(model="interview-qa", stream=True,
-                                                         messages=[{"role": "user", "content": QUESTION}]))
+            yield llm, openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=120)
+
+
+def _passage_holding(request: dict, text: str) -> str:
+    passages = re.findall(r'<passage id="(\d+)"[^>]*>\n([^<]*)', request["messages"][-1]["content"])
+    return next(number for number, passage in passages if text in passage)
+
+
+def test_an_llm_answer_streams_as_it_arrives(llm_api):
+    llm, client = llm_api
+
+    def cite_the_project_count(request: dict) -> Reply:
+        n = _passage_holding(request, CITED)
+        return Reply(f"新城区今年将实施128个区级重点项目[{n}]，力争完成年度投资200亿元以上[{n}]。", piece=3, delay=0.02)
+
+    llm.responder = cite_the_project_count
+    chunks = list(client.chat.completions.create(model="interview-qa", stream=True,
+                                                 messages=[{"role": "user", "content": QUESTION}]))
     pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     content = "".join(pieces)
     assert len(pieces) > 5, pieces  # the text arrived in pieces, as the model wrote it
     assert content.startswith("新城区今年将实施128个区级重点项目[1]，力争完成年度投资200亿元以上[1]。"), content
     assert CITED in chunks[-1].model_extra["citations"][0]["text"]
-    assert llm.requests[0]["stream"] is True
+    assert llm.requests[-1]["stream"] is True
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_llm_refusal_is_said_once(llm_api, stream):
+    llm, client = llm_api
+    llm.responder = lambda request: Reply("根据所给段落，文档中没有找到这个问题的答案。", piece=4)
+    reply = client.chat.completions.create(model="interview-qa", stream=stream,
+                                           messages=[{"role": "user", "content": "新城区今年的GDP目标是多少？"}])
+    content = ("".join(c.choices[0].delta.content or "" for c in reply if c.choices) if stream
+               else reply.choices[0].message.content)
+    assert content.count("没有找到这个问题的答案") == 1 and "来源 · Sources" not in content, content
 
 
 def test_a_broken_index_is_a_503_naming_no_server_path(tmp_path, caplog):
