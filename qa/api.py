@@ -308,8 +308,9 @@ class BodyLimit:
         if limit is None:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_large = f"the request body is larger than {limit:,} bytes"
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await self._refuse(scope, send, limit)
+            return await _send_error(scope, send, 413, too_large)
         received = 0
         started = False
 
@@ -331,19 +332,22 @@ class BodyLimit:
             await self.app(scope, counted_receive, tracked_send)
         except _TooLarge:
             if not started:
-                await self._refuse(scope, send, limit)
-
-    @staticmethod
-    async def _refuse(scope, send, limit: int):
-        body = json.dumps(_error_body(scope["path"], 413, f"the request body is larger than {limit:,} bytes"),
-                          ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+                await _send_error(scope, send, 413, too_large)
 
 
 class _TooLarge(Exception):
     pass
+
+
+async def _send_error(scope, send, status: int, message: str) -> None:
+    """A JSON error straight from a middleware, before any route has seen the request."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = json.dumps(_error_body(scope["path"], status, message), ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def is_loopback(host: str) -> bool:
@@ -374,21 +378,12 @@ class SameOrigin:
         host = headers.get("host", "")
         local_only = not self.settings.api_key and is_loopback(self.settings.host)
         if local_only and host and not is_loopback(urlsplit(f"//{host}").hostname or ""):
-            return await self._refuse(scope, receive, send, "this server answers only on localhost; set an API "
-                                                            "key (QA_API_KEY) to serve it under another name")
+            return await _send_error(scope, send, 403, "this server answers only on localhost; set an API key "
+                                                       "(QA_API_KEY) to serve it under another name")
         origin = headers.get("origin")
         if origin is not None and scope["path"].startswith(("/api/", "/v1/")) and urlsplit(origin).netloc != host:
-            return await self._refuse(scope, receive, send, "requests from another web origin are refused")
+            return await _send_error(scope, send, 403, "requests from another web origin are refused")
         return await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _refuse(scope, receive, send, message: str):
-        if scope["type"] == "websocket":
-            return await send({"type": "websocket.close", "code": 1008})
-        body = json.dumps(_error_body(scope["path"], 403, message), ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": 403,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
 
 
 # ---------------------------------------------------------------- the application
