@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from .config import Settings
-from .corpus import SUPPORTED_SUFFIXES, UnreadableFile, parse_document, read_text
+from .corpus import SUPPORTED_SUFFIXES, UnreadableFile, read_document
 from .store import BuildReport, Progress
 
 log = logging.getLogger(__name__)
@@ -98,17 +98,18 @@ def check_upload(settings: Settings, name: str, data: bytes) -> str:
     return base
 
 
-def _readable(path: Path, source: str) -> None:
+def _readable(settings: Settings, path: Path, source: str) -> None:
     """UploadError unless the indexer can read the file and finds at least one paragraph in it."""
     try:
-        text = read_text(path)
-        if "\x00" in text:  # valid UTF-8 but no text: a binary file under a text suffix
-            raise UnreadableFile("binary data, not text")
-        paragraphs = parse_document(text, source)[1]
-    except (UnreadableFile, OSError, ValueError) as error:
+        document, _ = read_document(path, source, settings.max_paragraph_chars)
+    except (UnreadableFile, OSError) as error:
         raise UploadError(f"{source} cannot be read: {error}", name=source) from None
-    if not paragraphs:
+    except Exception as error:  # a malformed file a parser library chokes on, as the indexer would skip it
+        raise UploadError(f"{source} could not be parsed ({type(error).__name__})", name=source) from None
+    if not document.paragraphs:
         raise UploadError(f"{source} holds no text to index", name=source)
+    if any("\x00" in paragraph.text for paragraph in document.paragraphs):  # valid UTF-8, but not text
+        raise UploadError(f"{source} cannot be read: binary data, not text", name=source)
 
 
 def save_upload(settings: Settings, name: str, data: bytes, replace: bool = False) -> Path:
@@ -130,7 +131,7 @@ def save_upload(settings: Settings, name: str, data: bytes, replace: bool = Fals
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        _readable(temporary, base)
+        _readable(settings, temporary, base)
         if replace:
             os.replace(temporary, target)
         else:
