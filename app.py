@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import html
 import json
 import logging
@@ -17,12 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import gradio as gr
+import uvicorn
+from fastapi import FastAPI
 
-from qa.config import MAX_QUESTION_CHARS, Settings
+from qa.api import create_api, is_loopback
+from qa.config import MAX_QUESTION_CHARS, Settings, SettingsError
 from qa.corpus import SUPPORTED_SUFFIXES
 from qa.engine import Engine, IndexUnavailable
 from qa.text import is_chinese, split_sentences
 from qa.types import Answer, Citation, Passage
+from qa.uploads import UploadError, add_documents, delete_document
 
 log = logging.getLogger("qa.app")
 
@@ -667,8 +672,6 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
 
     def upload(files: list | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         """Add the files and index them, all or nothing: a bad file is named and nothing changes."""
-        from qa.uploads import UploadError, add_documents
-
         named = []
         for file in files or []:
             path = Path(file if isinstance(file, str) else file.name)
@@ -691,8 +694,6 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
         return (*refreshed(), message, None)
 
     def delete(source: str | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
-        from qa.uploads import UploadError, delete_document
-
         if not source:
             gr.Warning("请选择要删除的文档。 · Choose a document to delete.")
             return (*refreshed(), "")
@@ -801,18 +802,12 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Serve the interview QA chat page.")
-    parser.add_argument(
-        "--host",
-        default=os.environ.get("QA_HOST") or DEFAULT_HOST,
-        help="address to bind (QA_HOST; 127.0.0.1)",
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("QA_PORT") or DEFAULT_PORT),
-        help="port (QA_PORT; 7860)",
-    )
+    parser = argparse.ArgumentParser(description="Serve the chat page and the HTTP API (/api, /v1, docs at /docs).")
+    parser.add_argument("--host", help=f"address to bind (QA_HOST; {Settings.host}); any other than loopback "
+                                       "needs an API key")
+    parser.add_argument("--port", type=int, help=f"port (QA_PORT; {Settings.port})")
+    parser.add_argument("--api-key", help="require this key: Authorization: Bearer <key> for the API, the "
+                                          "password for the page (QA_API_KEY keeps it out of the process list)")
     parser.add_argument("--data", help="folder of documents (default: QA_DATA_DIR or data/)")
     parser.add_argument(
         "--llm-base-url", help="OpenAI-compatible endpoint; without it answers are extractive"
@@ -823,31 +818,69 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def create_server(engine: Engine, settings: Settings) -> FastAPI:
+    """One ASGI app: the HTTP API, with the page mounted at "/" (behind the API key when there is one)."""
+    app = create_api(engine, settings)
+    auth = None
+    if settings.api_key:
+        key = settings.api_key.encode()
+
+        def auth(_user: str, password: str) -> bool:
+            return hmac.compare_digest((password or "").encode(), key)
+
+    # Gradio's login guards its queue, upload, file and info routes; any user name, the key as password.
+    return gr.mount_gradio_app(
+        app,
+        build_page(engine),
+        path="/",
+        auth=auth,
+        auth_message="输入 API 密钥作为密码（用户名任意） · Enter the API key as the password (any user name).",
+        max_file_size=settings.max_upload_bytes,
+        server_name=settings.host,
+        server_port=settings.port,
+        footer_links=["api"],
+        run_history=False,  # its page can connect a remote bucket: nothing a document service needs
+        css=CSS,
+        head=HEAD,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     arguments = parse_arguments(argv)
-    settings = Settings.from_env(
-        data_dir=Path(arguments.data) if arguments.data else None,
-        llm_base_url=arguments.llm_base_url,
-        llm_model=arguments.llm_model,
-        llm_api_key=arguments.llm_api_key,
-        llm_timeout=arguments.llm_timeout,
-    )
+    try:
+        settings = Settings.from_env(
+            host=arguments.host,
+            port=arguments.port,
+            api_key=arguments.api_key,
+            data_dir=Path(arguments.data) if arguments.data else None,
+            llm_base_url=arguments.llm_base_url,
+            llm_model=arguments.llm_model,
+            llm_api_key=arguments.llm_api_key,
+            llm_timeout=arguments.llm_timeout,
+        )
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not is_loopback(settings.host) and not settings.api_key:
+        print(
+            f"error: refusing to serve on {settings.host} without an API key: anyone who can reach it could ask, "
+            "upload and delete documents. Set QA_API_KEY (or --api-key), or bind 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return 2
     engine = Engine(settings)
     try:
         engine.ensure_index()
     except (IndexUnavailable, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    page = build_page(engine)
-    page.launch(
-        server_name=arguments.host,
-        server_port=arguments.port,
-        share=False,
-        css=CSS,
-        head=HEAD,
-    )
+    server = create_server(engine, settings)
+    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    log.info("serving the page on http://%s:%d/ , the API docs on /docs%s", shown_host, settings.port,
+             " (API key required)" if settings.api_key else "")
+    uvicorn.run(server, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
     return 0
 
 
