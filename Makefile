@@ -34,8 +34,9 @@ browser:
 index: install
 	$(BIN)/qa index
 
+# The shipped page's example questions, unless another data folder is served (then the page derives its own).
 run: index
-	$(BIN)/python app.py
+	QA_EXAMPLES_FILE=$${QA_EXAMPLES_FILE:-$(if $(QA_DATA_DIR),,eval/examples.txt)} $(BIN)/python app.py
 
 test: install-test browser
 	$(BIN)/python -m pytest -q

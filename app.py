@@ -21,15 +21,18 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
+from qa.answer.llm import LLMError
 from qa.api import create_api, is_loopback
 from qa.config import MAX_QUESTION_CHARS, Settings, SettingsError
 from qa.corpus import SUPPORTED_SUFFIXES
-from qa.engine import Engine, IndexUnavailable
+from qa.engine import BuildBusy, Engine, IndexUnavailable
 from qa.text import is_chinese, split_sentences
 from qa.types import Answer, Citation, Passage
 from qa.uploads import UploadError, add_documents, delete_document
 
 log = logging.getLogger("qa.app")
+# Faults that carry a message saying what to do: logged on one line, shown without server paths.
+KNOWN_FAULTS = (IndexUnavailable, BuildBusy, LLMError, OSError)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -341,10 +344,13 @@ def render_partial(text: str, language: str = "zh") -> str:
 
 
 def engine_error_message(error: Exception, language: str = "") -> str:
-    """What the user reads when answering fails: enough to tell a dead LLM server from a bug."""
-    detail = (str(error).strip().splitlines() or [""])[0][:300]
+    """What the user reads when answering fails: a known fault says what to do, and names no server path
+    (the log keeps it); anything else is only said to have happened."""
     message = WORDS[language]["error"] if language else ENGINE_ERROR
-    return f"{message} ({type(error).__name__}{': ' + detail if detail else ''})"
+    if isinstance(error, KNOWN_FAULTS):
+        detail = (getattr(error, "public", "") or str(error)).strip().splitlines()[0][:300]
+        return f"{message} ({detail})"
+    return message
 
 
 def render_error(message: str) -> str:
@@ -591,6 +597,10 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
         except ValueError as error:  # the engine's refusal of a question, worded for the user
             messages[-1] = {"role": "assistant", "content": render_error(str(error) or EMPTY_QUESTION)}
             answer = Answer(question, str(error), False)
+        except KNOWN_FAULTS as error:  # a fault with a message of its own: one line in the log, no traceback
+            log.warning("answering %r failed: %s", question[:200], error)
+            messages[-1] = {"role": "assistant", "content": render_error(engine_error_message(error, language))}
+            answer = Answer(question, WORDS[language]["error"], False)
         except Exception as error:
             log.exception("answering %r failed", question[:200])
             messages[-1] = {"role": "assistant", "content": render_error(engine_error_message(error, language))}
@@ -614,6 +624,9 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
             answer = engine.ask(question)
         except ValueError as error:
             raise gr.Error(str(error) or EMPTY_QUESTION) from error
+        except KNOWN_FAULTS as error:
+            log.warning("answering %r failed: %s", question[:200], error)
+            raise gr.Error(engine_error_message(error, language_of(question))) from error
         except Exception as error:
             log.exception("answering %r failed", question[:200])
             raise gr.Error(engine_error_message(error, language_of(question))) from error
@@ -873,7 +886,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = Engine(settings)
     try:
         engine.ensure_index()
-    except (IndexUnavailable, ValueError, FileNotFoundError) as error:
+    except (IndexUnavailable, BuildBusy, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     server = create_server(engine, settings)
