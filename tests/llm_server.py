@@ -2,7 +2,8 @@
 
 Real HTTP on 127.0.0.1, the real protocol: POST /v1/chat/completions answers with JSON, or with
 server-sent events when the request asks to stream; GET /v1/models lists the model. Each reply is
-scripted by the test, and every request is recorded for its assertions.
+scripted by the test, and every request is recorded for its assertions. Besides replies and errors it
+can misbehave as real servers do: hang, trickle a reply, send a huge one; FrozenServer is a stopped process.
 
     with StandInLLM() as server:
         server.script(Reply("新城区全年实施128个区级重点项目建设[1]。"))
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +55,57 @@ class Hang:
     seconds: float = 30.0
 
 
-Scripted = Reply | Error | Garbage | Hang
+@dataclass
+class Trickle:
+    """A reply that arrives a little at a time, `every` seconds: one event per character when streamed,
+    the JSON body in about as many slices when not. Each piece alone comes well within a read timeout;
+    only a deadline for the whole reply stops it. Ends at once when the server stops."""
+
+    text: str = "新城区今年将推进128个区级重点项目[1]。"
+    every: float = 2.0
+
+
+@dataclass
+class Huge:
+    """A reply of `chars` characters (1,000,000 汉字 are 3 MB of UTF-8), sent as fast as the client reads.
+
+    Both forms are encoded when the reply is made, so serving it allocates nothing a test measuring the
+    client's memory would count."""
+
+    chars: int = 1_000_000
+    character: str = "长"
+    model: str = "qwen2.5:7b"
+
+    def __post_init__(self) -> None:
+        text = self.character * self.chars
+        self.body = json.dumps(completion(text, self.model, {}), ensure_ascii=False).encode()
+        self.events = b"".join(
+            f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+            for chunk in completion_chunks(text, self.model, 4096)
+        ) + b"data: [DONE]\n\n"
+
+
+Scripted = Reply | Error | Garbage | Hang | Trickle | Huge
+
+
+class FrozenServer:
+    """A server whose process is stopped (SIGSTOP): the kernel accepts connections on its port, and
+    nothing ever reads a request or answers it."""
+
+    def __init__(self):
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(16)  # never accept(): the kernel's backlog completes the handshakes
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}/v1"
+
+    def __enter__(self) -> FrozenServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._socket.close()
 
 
 class StandInLLM:
@@ -146,6 +198,10 @@ class StandInLLM:
                     self._send_json(reply.status, {"error": error})
                 elif isinstance(reply, Garbage):
                     self._send(200, reply.body.encode(), reply.content_type)
+                elif isinstance(reply, Trickle):
+                    self._trickle(reply, body)
+                elif isinstance(reply, Huge):
+                    self._huge(reply, body)
                 elif body.get("stream"):
                     self._stream(reply, body)
                 else:
@@ -168,6 +224,51 @@ class StandInLLM:
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up: fine for a stand-in
+
+            def _trickle(self, reply: Trickle, request: dict) -> None:
+                if request.get("stream"):
+                    events = [
+                        f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+                        for chunk in completion_chunks(reply.text, server.model, 1)
+                    ] + [b"data: [DONE]\n\n"]
+                    self._start(200, "text/event-stream")
+                else:
+                    payload = json.dumps(completion(reply.text, server.model, request), ensure_ascii=False).encode()
+                    size = max(1, len(payload) // max(1, len(reply.text)))
+                    events = [payload[i : i + size] for i in range(0, len(payload), size)]
+                    self._start(200, "application/json", len(payload))
+                try:
+                    for event in events:
+                        if server._stopping.wait(reply.every):
+                            return
+                        self.wfile.write(event)
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _huge(self, reply: Huge, request: dict) -> None:
+                try:
+                    if request.get("stream"):
+                        payload = memoryview(reply.events)
+                        self._start(200, "text/event-stream")
+                    else:
+                        payload = memoryview(reply.body)
+                        self._start(200, "application/json", len(payload))
+                    for i in range(0, len(payload), 65536):
+                        self.wfile.write(payload[i : i + 65536])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading: what a reply cap should do
+
+            def _start(self, status: int, content_type: str, length: int | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                if length is None:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(length))
+                self.end_headers()
+                self.wfile.flush()
 
             def _send_json(self, status: int, body: dict) -> None:
                 self._send(status, json.dumps(body, ensure_ascii=False).encode(), "application/json")

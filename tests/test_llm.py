@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # tests/ is a folder of test modules, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from tests.llm_server import Error, Garbage, Hang, Reply, StandInLLM  # noqa: E402
+from tests.llm_server import Error, FrozenServer, Garbage, Hang, Huge, Reply, StandInLLM, Trickle  # noqa: E402
 
 TIMEOUT = 1.5  # seconds: the client's timeout in these tests, so a hang costs little
 
@@ -328,6 +329,68 @@ def test_a_hang_past_the_timeout_is_an_llm_error(server, llm, passages, streamed
     assert time.monotonic() - started < TIMEOUT + 3
 
 
+HISTORY = [
+    {"role": "user", "content": QUESTION},
+    {"role": "assistant", "content": "新城区今年将推进128个区级重点项目[1]。"},
+]
+
+
+def each_request(llm: LLMAnswerer, passages: list[Passage], kind: str):
+    """One of the three requests a question can make: the answer, the streamed answer, the rewrite."""
+    if kind == "answer":
+        return llm.answer(QUESTION, passages)
+    if kind == "stream":
+        return "".join(llm.stream(QUESTION, passages))
+    return llm.rewrite_question("那回民区呢？", HISTORY)
+
+
+REQUESTS = ["answer", "stream", "rewrite"]
+
+
+@pytest.mark.parametrize("kind", REQUESTS)
+def test_a_trickling_reply_is_cut_at_the_deadline_for_the_whole_reply(server, passages, kind):
+    # each piece arrives well within the timeout; the whole reply (24 pieces) would take 17 s
+    server.script(Trickle(every=0.7))
+    llm = LLMAnswerer(Settings(llm_base_url=server.base_url, llm_model=server.model, llm_timeout=2))
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="did not answer within 2 s"):
+        each_request(llm, passages, kind)
+    assert time.monotonic() - started < 6
+
+
+@pytest.mark.parametrize("kind", [*REQUESTS, "models"])
+def test_a_frozen_server_gives_the_timeout_message_within_the_timeout(passages, kind):
+    with FrozenServer() as frozen:
+        model = "" if kind == "models" else "qwen2.5:7b"  # without a model, the first request lists them
+        llm = LLMAnswerer(Settings(llm_base_url=frozen.base_url, llm_model=model, llm_timeout=2))
+        started = time.monotonic()
+        with pytest.raises(LLMError, match="did not answer within 2 s"):
+            each_request(llm, passages, "answer" if kind == "models" else kind)
+        assert time.monotonic() - started < 6
+
+
+@pytest.mark.parametrize("kind", REQUESTS)
+def test_a_huge_reply_is_cut_off_at_the_cap_without_being_read_whole(server, llm, passages, kind):
+    server.script(Huge(chars=1_000_000, model=server.model))  # 3 MB of UTF-8
+    tracemalloc.start()
+    try:
+        with pytest.raises(LLMError, match="longer than 20000 characters"):
+            each_request(llm, passages, kind)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_500_000, f"{peak:,} bytes held for a reply capped at 20,000 characters"
+
+
+def test_the_reply_cap_is_a_setting(server, passages):
+    reply = "新城区今年将推进128个区级重点项目[1]，力争完成年度投资200亿元以上[1]。"
+    settings = Settings(llm_base_url=server.base_url, llm_model=server.model, llm_timeout=TIMEOUT)
+    server.script(Reply(reply), Reply(reply))
+    assert LLMAnswerer(replace(settings, llm_max_reply_chars=len(reply))).answer(QUESTION, passages).answered
+    with pytest.raises(LLMError, match=f"longer than {len(reply) - 1} characters"):
+        "".join(LLMAnswerer(replace(settings, llm_max_reply_chars=len(reply) - 1)).stream(QUESTION, passages))
+
+
 @pytest.mark.parametrize(
     "garbage",
     [
@@ -479,13 +542,14 @@ def test_a_follow_up_goes_through_the_model_rewrite(engine_with, server):
     [
         (Error(500), "HTTP 500"),
         (Hang(30), "did not answer within"),
+        (Trickle(every=0.5), "did not answer within"),
         (
             Garbage('data: {"choices": [{"delta": {"content": "新城\n\n', "text/event-stream"),
             "not a chat completion",
         ),
         (Garbage("<html><body>502 Bad Gateway</body></html>", "text/html"), "sent an empty reply"),
     ],
-    ids=["error", "hang", "broken-stream", "html-page"],
+    ids=["error", "hang", "trickle", "broken-stream", "html-page"],
 )
 def test_ask_falls_back_to_the_extractive_answer(engine_with, server, scripted, why):
     server.script(scripted)

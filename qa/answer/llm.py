@@ -3,15 +3,17 @@ OpenAI), each sentence checked against the paragraphs it cites."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
+import queue
 import re
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from urllib.parse import urlparse
 
 import httpx
-import openai
-from llama_index.core.llms import ChatMessage
-from llama_index.llms.openai_like import OpenAILike
 
 from ..config import Settings
 from ..corpus import article_names
@@ -21,7 +23,7 @@ from .prompts import answer_messages, is_refusal, refusal_for, rewrite_messages
 
 logger = logging.getLogger(__name__)
 
-# Ollama, vLLM and llama.cpp need no key, but the OpenAI client will not start without one.
+# Ollama, vLLM and llama.cpp need no key; some proxies in front of them refuse a request without the header.
 NO_API_KEY = "no-key"
 TEMPERATURE = 0.1
 MAX_ANSWER_TOKENS = 1024
@@ -87,7 +89,6 @@ class LLMAnswerer:
         self.names = {name for name in names or () if len(name) > 1}
         self.base_url = api_base(settings.llm_base_url)
         self._model = settings.llm_model
-        self._llm: OpenAILike | None = None
 
     @property
     def model(self) -> str:
@@ -123,13 +124,7 @@ class LLMAnswerer:
         if not passages:
             yield refusal_for(question)
             return
-        messages = _chat_messages(answer_messages(question, passages))
-        try:
-            for chunk in self._client().stream_chat(messages, max_tokens=MAX_ANSWER_TOKENS):
-                if chunk.delta:
-                    yield chunk.delta
-        except Exception as error:
-            raise self._failure(error) from error
+        yield from self._streamed_pieces(answer_messages(question, passages))
 
     def preview(self, passages: list[Passage], partial_reply: str) -> str:
         """A reply still arriving, fit to show: thinking hidden, markers renumbered as they will be."""
@@ -182,40 +177,135 @@ class LLMAnswerer:
     def _where(self) -> str:
         return f"LLM server at {self.base_url}"
 
-    def _client(self) -> OpenAILike:
-        if self._llm is None:
-            self._llm = OpenAILike(
-                model=self.model,
-                api_base=self.base_url,
-                api_key=self.settings.llm_api_key or NO_API_KEY,
-                is_chat_model=True,
-                is_function_calling_model=False,
-                temperature=TEMPERATURE,
-                timeout=self.settings.llm_timeout,
-                max_retries=0,  # a retry would multiply the timeout the user set
-            )
-        return self._llm
-
     def _chat(self, messages: list[dict], max_tokens: int) -> str:
-        try:
-            response = self._client().chat(_chat_messages(messages), max_tokens=max_tokens)
-            reply = response.message.content or ""
-        except Exception as error:
-            raise self._failure(error) from error
+        reply = _completion_text(self._json_reply(self._request("POST", "/chat/completions", messages, max_tokens)))
+        if reply is None:
+            raise self._failure(ValueError("no choices[0].message.content"))
         self._ensure_text(citations.clean_reply(reply))
         return reply
 
-    def _first_served_model(self) -> str:
-        client = openai.OpenAI(
-            base_url=self.base_url,
-            api_key=self.settings.llm_api_key or NO_API_KEY,
-            timeout=self.settings.llm_timeout,
-            max_retries=0,
-        )
+    def _request(self, method: str, path: str, messages: list[dict] | None = None, max_tokens: int = 0,
+                 stream: bool = False) -> Iterator[tuple[str, object]]:
+        """The server's response as ("head", (status, content type)) then ("data", bytes) pieces, within
+        the deadline.
+
+        httpx's timeouts bound each read, not the whole reply: a server trickling a chunk every second never
+        trips them. So a worker thread reads, and this generator waits on it no longer than the time left;
+        the worker stops at its next piece (or its own read timeout) once nobody wants the rest.
+        """
+        deadline = time.monotonic() + self.settings.llm_timeout
+        body = None
+        if messages is not None:
+            body = {"model": self.model, "messages": messages, "temperature": TEMPERATURE, "max_tokens": max_tokens}
+            if stream:
+                body["stream"] = True
+        pieces: queue.Queue = queue.Queue(maxsize=8)  # bounded: a fast huge reply waits for its reader
+        unwanted = threading.Event()
+
+        def hand_over(item: tuple[str, object]) -> bool:
+            while not unwanted.is_set():
+                try:
+                    pieces.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read() -> None:
+            headers = {"Authorization": f"Bearer {self.settings.llm_api_key or NO_API_KEY}"}
+            try:
+                with (
+                    httpx.Client(timeout=self.settings.llm_timeout) as client,
+                    client.stream(method, self.base_url + path, json=body, headers=headers) as response,
+                ):
+                    head = (response.status_code, response.headers.get("content-type", ""))
+                    if not hand_over(("head", head)):
+                        return
+                    for data in response.iter_bytes():
+                        if not hand_over(("data", data)):
+                            return
+                hand_over(("end", None))
+            except Exception as error:  # the reader decides what it means; this thread only carries it
+                hand_over(("error", error))
+
+        threading.Thread(target=read, name="llm-reply", daemon=True).start()
         try:
-            models = [model.id for model in client.models.list()]
-        except Exception as error:
-            raise self._failure(error) from error
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._too_slow()
+                try:
+                    kind, value = pieces.get(timeout=remaining)
+                except queue.Empty:
+                    raise self._too_slow() from None
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise self._failure(value)
+                yield kind, value
+        finally:
+            unwanted.set()
+
+    def _json_reply(self, response: Iterator[tuple[str, object]]) -> object:
+        """A whole JSON reply, read up to the size a reply of the longest allowed answer could have."""
+        status, content_type, body = 0, "", bytearray()
+        limit = _byte_limit(self.settings.llm_max_reply_chars)
+        for kind, value in response:
+            if kind == "head":
+                status, content_type = value
+                continue
+            body += value
+            if len(body) > limit:
+                raise self._too_long()
+        if status >= 400:
+            raise LLMError(f"{self._where} replied with HTTP {status}: {_error_message(bytes(body))}; "
+                           "showing the extractive answer")
+        try:
+            return json.loads(bytes(body))
+        except ValueError as error:
+            raise self._failure(error) from None
+
+    def _streamed_pieces(self, messages: list[dict]) -> Iterator[str]:
+        """The text of a streamed reply (server-sent events), piece by piece, at most the reply cap."""
+        response = self._request("POST", "/chat/completions", messages, MAX_ANSWER_TOKENS, stream=True)
+        kind, (status, content_type) = next(response)
+        if status >= 400 or "json" in content_type:
+            # an error, or a server that ignored "stream" and sent the whole completion
+            whole = self._json_reply(itertools.chain([(kind, (status, content_type))], response))
+            text = _completion_text(whole)
+            if text is None:
+                raise self._failure(ValueError("no choices[0].message.content"))
+            yield text
+            return
+        limit = _byte_limit(self.settings.llm_max_reply_chars)
+        received = 0
+        pending = b""
+        for _, data in response:
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            if len(pending) > limit:
+                raise self._too_long()
+            for line in lines:
+                event = line.strip()
+                if not event.startswith(b"data:"):
+                    continue  # comments, event names, keep-alives
+                event = event[5:].strip()
+                if event == b"[DONE]":
+                    return
+                try:
+                    delta = _delta_text(json.loads(event))
+                except ValueError as error:
+                    raise self._failure(error) from None
+                if delta:
+                    received += len(delta)
+                    if received > self.settings.llm_max_reply_chars:
+                        raise self._too_long()
+                    yield delta
+
+    def _first_served_model(self) -> str:
+        listing = self._json_reply(self._request("GET", "/models"))
+        data = listing.get("data") if isinstance(listing, dict) else None
+        models = [m["id"] for m in data or [] if isinstance(m, dict) and isinstance(m.get("id"), str)]
         if not models:
             raise LLMError(
                 f"{self._where} serves no model and none was given (--llm-model); "
@@ -231,25 +321,77 @@ class LLMAnswerer:
         if len(_WORD_CHARACTER.findall(visible)) < 0.4 * len(visible):
             raise LLMError(f"{self._where} sent a reply that is not text; showing the extractive answer")
 
+    def _too_slow(self) -> LLMError:
+        return LLMError(
+            f"{self._where} did not answer within {self.settings.llm_timeout:g} s (QA_LLM_TIMEOUT); "
+            "showing the extractive answer"
+        )
+
+    def _too_long(self) -> LLMError:
+        return LLMError(
+            f"{self._where} sent a reply longer than {self.settings.llm_max_reply_chars} characters "
+            "(QA_LLM_MAX_REPLY_CHARS), so it was cut off; showing the extractive answer"
+        )
+
     def _failure(self, error: Exception) -> LLMError:
         """The user's one-line explanation of why the model gave no answer."""
         if isinstance(error, LLMError):
             return error
         # debug, not warning: a warning would print its traceback under the CLI's answer
         logger.debug("LLM request to %s failed", self.base_url, exc_info=error)
-        if isinstance(error, (openai.APITimeoutError, httpx.TimeoutException)):
-            why = f"did not answer within {self.settings.llm_timeout:g} s"
-        elif isinstance(error, (openai.APIConnectionError, httpx.TransportError)):
+        if isinstance(error, httpx.TimeoutException) and not isinstance(error, httpx.ConnectTimeout):
+            return self._too_slow()
+        if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
             why = f"could not be reached ({_root_cause(error)})"
-        elif isinstance(error, openai.APIStatusError):
-            why = f"replied with HTTP {error.status_code}: {_server_message(error)}"
+        elif isinstance(error, httpx.TransportError):
+            why = f"broke off its reply ({_root_cause(error)})"
         else:
             why = f"sent a reply that is not a chat completion ({type(error).__name__})"
         return LLMError(f"{self._where} {why}; showing the extractive answer")
 
 
-def _chat_messages(messages: list[dict]) -> list[ChatMessage]:
-    return [ChatMessage(role=message["role"], content=message["content"]) for message in messages]
+def _byte_limit(max_reply_chars: int) -> int:
+    """Bytes a reply of `max_reply_chars` characters may take on the wire: JSON may escape a character as
+    \\uXXXX (6 bytes), and the envelope around the text is small."""
+    return max_reply_chars * 6 + 64 * 1024
+
+
+def _completion_text(completion: object) -> str | None:
+    try:
+        content = completion["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return content if isinstance(content, str) else "" if content is None else None
+
+
+def _delta_text(event: object) -> str:
+    """The text of one streamed chunk; an error event (some servers send one mid-stream) is raised."""
+    if isinstance(event, dict) and event.get("error"):
+        raise ValueError(f"error event: {_error_message(json.dumps(event).encode())}")
+    try:
+        choices = event["choices"]
+    except (KeyError, TypeError):
+        raise ValueError("a chunk without choices") from None
+    if not choices:
+        return ""  # the closing chunk of servers that report usage
+    content = (choices[0].get("delta") or {}).get("content") if isinstance(choices[0], dict) else None
+    return content if isinstance(content, str) else ""
+
+
+def _error_message(body: bytes) -> str:
+    """What an error reply says: OpenAI's {"error": {"message"}}, Ollama's {"error": "..."}, or the text."""
+    text = body[:4096].decode("utf-8", "replace")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    message = text
+    if isinstance(parsed, dict):
+        error = parsed.get("error", parsed)
+        message = error.get("message") or error if isinstance(error, dict) else error
+        if isinstance(message, dict):
+            message = parsed.get("message") or message
+    return " ".join(str(message).split())[:160] or "no message"
 
 
 def _paragraph_keys(passages: Sequence[Passage]) -> list[str]:
@@ -264,12 +406,3 @@ def _root_cause(error: BaseException) -> str:
     if "refused" in text.lower():
         return "connection refused"
     return text[:120]
-
-
-def _server_message(error: openai.APIStatusError) -> str:
-    body = error.body
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("error") or body
-    else:
-        message = body or error.response.text or error.message
-    return " ".join(str(message).split())[:160]
