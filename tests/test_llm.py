@@ -200,6 +200,16 @@ def test_a_wrong_number_is_marked_unsupported_and_not_shown_as_sourced(server, l
     assert "138" not in answer.citations[0].quote
 
 
+def test_a_false_number_the_question_states_is_not_shown_as_sourced(server, llm, passages):
+    # the paragraph says 128; a model agreeing with the question's 150 must not cite it for that
+    server.script(Reply("是的，新城区今年要推进150个区级重点项目[1]。力争完成年度投资200亿元以上[1]。"))
+    answer = llm.answer("新城区今年要推进150个区级重点项目吗？", passages)
+    assert answer.unsupported == ["是的，新城区今年要推进150个区级重点项目。"]
+    assert answer.text.startswith("是的，新城区今年要推进150个区级重点项目。")  # no marker on it
+    assert "main claim" in answer.notice
+    assert all("150" not in c.quote for c in answer.citations)
+
+
 @pytest.mark.parametrize(
     ("question", "reply", "unsupported"),
     [
@@ -592,6 +602,21 @@ def test_the_eval_script_runs_against_the_model(built_index, server, tmp_path):
     assert items["q001"]["answered"] and "128" in items["q001"]["answer"] and items["q001"]["citations"]
     assert not items["q136"]["answered"]
     assert len([r for r in server.requests if r["messages"][0]["content"] == SYSTEM_PROMPT]) == 3
+
+
+def test_a_number_the_rewrite_introduces_is_checked_too(engine_with, server):
+    # the rewrite turns "那有150个吗？" into a standalone question stating 150; the model repeats it
+    def model(request: dict) -> Reply:
+        if request["messages"][0]["content"] == REWRITE_PROMPT:
+            return Reply("新城区今年要推进150个区级重点项目吗？")
+        return Reply("是的，新城区今年要推进150个区级重点项目【1】。")
+
+    server.responder = model
+    engine = engine_with(llm_base_url=server.base_url, llm_model=server.model, llm_timeout=TIMEOUT)
+    answer = engine.ask("那有150个吗？", history=HISTORY)
+    assert len(server.requests) == 2 and answer.mode == server.model
+    assert answer.unsupported == ["是的，新城区今年要推进150个区级重点项目。"]
+    assert "[1]" not in answer.text and answer.citations == []
 
 
 def test_a_district_no_retrieved_passage_mentions_is_still_checked(engine_with, server):

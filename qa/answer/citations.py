@@ -402,29 +402,21 @@ def fact_holds(fact: str, source: str, source_facts: set[str] | None = None) -> 
     return normalise(fact) in normalise(source)
 
 
-def missing_facts(
-    sentence: str, sources: Iterable[str], entities: Iterable[str] = (), given: str = ""
-) -> set[str]:
+def missing_facts(sentence: str, sources: Iterable[str], entities: Iterable[str] = ()) -> set[str]:
     """The facts (and known names) of the sentence that none of the sources states.
 
-    `given` is text whose numbers need no source, such as the question: a number the user wrote is a
-    premise, not a claim of the answer.
+    Wherever a number came from, the question included, a sentence shown with a citation must find it in
+    what it cites: a reader takes a cited number for the source's, and a question can state a wrong one
+    ("…150个区级重点项目吗？" of a paragraph that says 128).
     """
     sources = [source for source in sources if source]
     wanted = facts_in(sentence) | entities_in(strip_markers(sentence), entities)
-    wanted = {fact for fact in wanted if not is_given(fact, given)}
     source_facts = [facts_in(source) for source in sources]
     return {
         fact
         for fact in wanted
         if not any(fact_holds(fact, source, facts) for source, facts in zip(sources, source_facts, strict=False))
     }
-
-
-def is_given(fact: str, given: str) -> bool:
-    """A number (or date) the question itself states. Names and terms are never given: the question's
-    district must still be the cited paragraph's."""
-    return bool(given) and is_numeric_fact(fact) and fact_holds(fact, given)
 
 
 def overlap(sentence: str, source: str) -> float:
@@ -441,7 +433,7 @@ def _bigrams(text: str) -> set[str]:
 
 
 def unsupported_sentences(
-    answer_text: str, cited_texts_by_marker: Mapping[int, str], entities: Iterable[str] = (), given: str = ""
+    answer_text: str, cited_texts_by_marker: Mapping[int, str], entities: Iterable[str] = ()
 ) -> list[str]:
     """The sentences (without markers) with a fact that none of the paragraphs they cite states.
 
@@ -455,7 +447,7 @@ def unsupported_sentences(
         if not numbers:
             continue
         sources = [cited_texts_by_marker.get(n, "") for n in numbers]
-        if missing_facts(sentence, sources, entities, given) or not any(sources):
+        if missing_facts(sentence, sources, entities) or not any(sources):
             unsupported.append(plain_sentence(sentence))
     return unsupported
 
@@ -513,7 +505,6 @@ def check_reply(
     passage_texts: Sequence[str],
     keys: Sequence[str],
     entities: Iterable[str] = (),
-    given: str = "",
 ) -> CheckedReply:
     """Check every sentence of a reply against the passages it cites, and renumber what holds.
 
@@ -531,7 +522,7 @@ def check_reply(
     uses_passages = False
 
     def missing(sentence: str, passage_indexes: Iterable[int]) -> set[str]:
-        return missing_facts(sentence, [passage_texts[i] for i in passage_indexes], entities, given)
+        return missing_facts(sentence, [passage_texts[i] for i in passage_indexes], entities)
 
     for start, end in sentence_spans(text):
         plain = plain_sentence(text[start:end])
@@ -553,8 +544,8 @@ def check_reply(
         if cited:
             supported = not missing(plain, cited)
         if supported:
-            vouching = {i + 1 for i in _vouching(facts, cited, closeness, passage_texts, given)}
-            edits.extend(_bystanders_dropped(text, start, end, vouching, passage_texts, entities, given))
+            vouching = {i + 1 for i in _vouching(facts, cited, closeness, passage_texts)}
+            edits.extend(_bystanders_dropped(text, start, end, vouching, passage_texts, entities))
             uses_passages = uses_passages or bool(
                 facts
                 or max(closeness[i] for i in cited) >= ATTRIBUTION_OVERLAP_WITH_FACTS
@@ -587,13 +578,11 @@ def _vouching(
     cited: list[int],
     closeness: list[float],
     passage_texts: Sequence[str],
-    given: str,
 ) -> list[int]:
     """The cited passages that say part of what the sentence says: one with none of its facts (or, for a
     sentence without facts, little of its wording) is dropped, so no citation shows a bystander."""
-    needed = {fact for fact in facts if not is_given(fact, given)}
-    if needed:
-        return [i for i in cited if any(fact_holds(fact, passage_texts[i]) for fact in needed)]
+    if facts:
+        return [i for i in cited if any(fact_holds(fact, passage_texts[i]) for fact in facts)]
     close = [i for i in cited if closeness[i] >= ATTRIBUTION_OVERLAP_WITH_FACTS]
     return close or cited
 
@@ -605,7 +594,6 @@ def _bystanders_dropped(
     vouching: set[int],
     passage_texts: Sequence[str],
     entities: list[str],
-    given: str,
 ) -> list[tuple[int, int, str]]:
     """Edits that leave each marker of a sentence citing only passages that say part of it.
 
@@ -616,7 +604,7 @@ def _bystanders_dropped(
     clause_start = start
     for marker in MARKER.finditer(text, start, end):
         clause = text[clause_start : marker.start()]
-        clause_facts = {f for f in facts_in(clause) | entities_in(clause, entities) if not is_given(f, given)}
+        clause_facts = facts_in(clause) | entities_in(clause, entities)
         holding = {
             n
             for n in marker_numbers(marker)

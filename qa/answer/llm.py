@@ -143,7 +143,6 @@ class LLMAnswerer:
             [passage_context(p) for p in passages],
             _paragraph_keys(passages),
             entities=known_names(passages) | self.names,
-            given=question,
         )
         if not checked.uses_passages:
             not_answered.notice = NOTICE_NO_PASSAGE_CONTENT

@@ -23,6 +23,7 @@ Rules:
 3. After each sentence that states a fact, write the number of the passage it comes from in square
    brackets, like [1], or [1][3] for two passages. Cite only passages that really say it.
 4. Copy numbers, dates, percentages and names exactly as the passages write them.
+   A number in the question is not a fact: if the passages say another one, give theirs.
 5. Keep it short: one to four sentences, no preamble, no list of sources at the end.
 6. If the passages do not contain the answer, reply with exactly one sentence and nothing else:
    for a Chinese question: {REFUSAL_ZH}
