@@ -7,6 +7,7 @@ import json
 import sys
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from qa.embeddings import (
     make_embedding,
     same_model,
 )
+from qa.engine import Engine
+from qa.store import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -73,6 +76,22 @@ def test_the_server_gives_the_local_models_vectors_for_passages_and_queries(serv
     # a query and a passage of one text differ: the server was told which each is
     assert cosines(queries, passages[:3]).max() < 0.99
     server.close()
+
+
+def test_an_index_built_through_the_server_is_searched_with_the_local_model(server_url, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "notes.md").write_text(
+        "# 会议纪要\n\n赛罕区计划新建3个社区食堂，年内投入使用。\n\n玉泉区将建设2.7万亩高标准农田。\n"
+        "\n新城区全年实施128个区级重点项目建设。\n",
+        encoding="utf-8",
+    )
+    settings = Settings(data_dir=data, index_dir=tmp_path / "index")
+    served = make_embedding(DEFAULT_MODEL, replace(settings, embed_base_url=server_url))
+    report = IndexStore(settings).build(show_bar=False, embed_model=served)
+    assert report.embedded == 3
+    (top, *_) = Engine(settings).retrieve("社区食堂什么时候能用上？", mode="dense")
+    assert "3个社区食堂" in top.text
 
 
 def test_the_old_call_still_embeds_locally():

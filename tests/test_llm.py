@@ -395,10 +395,13 @@ def test_a_huge_reply_is_cut_off_at_the_cap_without_being_read_whole(server, llm
 def test_the_reply_cap_is_a_setting(server, passages):
     reply = "新城区今年将推进128个区级重点项目[1]，力争完成年度投资200亿元以上[1]。"
     settings = Settings(llm_base_url=server.base_url, llm_model=server.model, llm_timeout=TIMEOUT)
-    server.script(Reply(reply), Reply(reply))
+    server.script(Reply(reply), Reply(reply), Reply(reply))
     assert LLMAnswerer(replace(settings, llm_max_reply_chars=len(reply))).answer(QUESTION, passages).answered
+    short = LLMAnswerer(replace(settings, llm_max_reply_chars=len(reply) - 1))
     with pytest.raises(LLMError, match=f"longer than {len(reply) - 1} characters"):
-        "".join(LLMAnswerer(replace(settings, llm_max_reply_chars=len(reply) - 1)).stream(QUESTION, passages))
+        "".join(short.stream(QUESTION, passages))
+    with pytest.raises(LLMError, match=f"longer than {len(reply) - 1} characters"):
+        short.answer(QUESTION, passages)
 
 
 @pytest.mark.parametrize(

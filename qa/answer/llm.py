@@ -180,6 +180,8 @@ class LLMAnswerer:
         reply = _completion_text(self._json_reply(self._request("POST", "/chat/completions", messages, max_tokens)))
         if reply is None:
             raise self._failure(ValueError("no choices[0].message.content"))
+        if len(reply) > self.settings.llm_max_reply_chars:
+            raise self._too_long()
         self._ensure_text(citations.clean_reply(reply))
         return reply
 
