@@ -111,7 +111,6 @@ class OpenAIServerEmbedding(BaseEmbedding):
     name behind an organisation or a quantisation tag) and give vectors of its dimension."""
 
     base_url: str
-    api_key: str = ""
     timeout: float = 60.0
     dimension: int = 0  # 0: whatever the first reply gives, then every reply must match it
     batch_size: int = 64  # texts a request
@@ -119,16 +118,19 @@ class OpenAIServerEmbedding(BaseEmbedding):
     retries: int = 3  # after the first attempt, with back-off 0.5 s, 1 s, 2 s
     backoff: float = 0.5
 
+    # private, so llama-index's events and serialisation of the model never carry it
+    _api_key: str = PrivateAttr(default="")
     _client: httpx.Client | None = PrivateAttr(default=None)
     _pool: ThreadPoolExecutor | None = PrivateAttr(default=None)
     _served_model: str = PrivateAttr(default="")
     _server_adds_prefixes: bool = PrivateAttr(default=False)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    def __init__(self, model_name: str, base_url: str, **kwargs: Any) -> None:
+    def __init__(self, model_name: str, base_url: str, api_key: str = "", **kwargs: Any) -> None:
         # llama-index hands over this many texts at a time: enough for every request in flight
         in_flight = kwargs.get("requests_in_flight", 4) * kwargs.get("batch_size", 64)
         super().__init__(model_name=model_name, base_url=api_root(base_url), embed_batch_size=in_flight, **kwargs)
+        self._api_key = api_key
 
     @property
     def where(self) -> str:
@@ -172,7 +174,7 @@ class OpenAIServerEmbedding(BaseEmbedding):
             client = httpx.Client(
                 timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
                 limits=httpx.Limits(max_connections=self.requests_in_flight),
-                headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
+                headers={"Authorization": f"Bearer {self._api_key}"} if self._api_key else {},
             )
             try:
                 response = self._send(client, "GET", "/models")

@@ -131,10 +131,10 @@ def test_a_frozen_server_gives_the_timeout_message_within_the_timeout():
 
 class BusyServer:
     """An embeddings server that is busy (HTTP 503, then 429 with Retry-After) before it answers, with
-    vectors of 4 numbers; or that answers every request with `broken`."""
+    vectors of 384 numbers; or that answers every request with `broken`."""
 
     def __init__(self, busy: int = 2, broken: tuple[int, str] | None = None):
-        self.busy, self.broken, self.requests = busy, broken, []
+        self.busy, self.broken, self.requests, self.headers = busy, broken, [], []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -147,13 +147,15 @@ class BusyServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 owner.requests.append(body)
+                owner.headers.append(dict(self.headers))
                 if owner.broken:
                     self.send(*owner.broken)
                 elif len(owner.requests) <= owner.busy:
                     status = 503 if len(owner.requests) == 1 else 429
                     self.send(status, '{"error": {"message": "overloaded"}}', {"Retry-After": "0.2"})
                 else:
-                    data = [{"index": i, "embedding": [1.0, 0.0, 0.0, float(i)]} for i in range(len(body["input"]))]
+                    vectors = [[1.0, 0.0, 0.0, float(i)] + [0.0] * 380 for i in range(len(body["input"]))]
+                    data = [{"index": i, "embedding": vector} for i, vector in enumerate(vectors)]
                     self.send(200, json.dumps({"data": data[::-1]}))  # any order: "index" says which
 
             def send(self, status: int, text: str, headers: dict | None = None):
@@ -178,9 +180,13 @@ class BusyServer:
 
 def test_a_busy_server_is_retried_with_back_off():
     with BusyServer(busy=2) as busy:
-        server = OpenAIServerEmbedding(model_name=DEFAULT_MODEL, base_url=busy.base_url, backoff=0.1)
+        settings = Settings(embed_base_url=busy.base_url, embed_api_key="sk-embed")
+        server = make_embedding(DEFAULT_MODEL, settings)
+        server.backoff = 0.1
         vectors = server.get_text_embedding_batch(["新城区", "回民区", "玉泉区"])
     assert len(busy.requests) == 3
+    assert {headers["Authorization"] for headers in busy.headers} == {"Bearer sk-embed"}
+    assert "sk-embed" not in json.dumps(server.to_dict())  # llama-index events carry the model's fields
     # the served name is used, and an e5 model served elsewhere gets its prefixes in the text
     assert busy.requests[-1] == {
         "model": "intfloat/multilingual-e5-small",
