@@ -25,6 +25,7 @@ from qa.answer.llm import LLMError
 from qa.api import create_api, is_loopback
 from qa.config import MAX_QUESTION_CHARS, Settings, SettingsError
 from qa.corpus import SUPPORTED_SUFFIXES
+from qa.embeddings import EmbeddingServerError
 from qa.engine import BuildBusy, Engine, IndexUnavailable
 from qa.text import is_chinese, split_sentences
 from qa.types import Answer, Citation, Passage
@@ -32,7 +33,7 @@ from qa.uploads import UploadError, add_documents, delete_document
 
 log = logging.getLogger("qa.app")
 # Faults that carry a message saying what to do: logged on one line, shown without server paths.
-KNOWN_FAULTS = (IndexUnavailable, BuildBusy, LLMError, OSError)
+KNOWN_FAULTS = (IndexUnavailable, BuildBusy, LLMError, EmbeddingServerError, OSError)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -301,7 +302,7 @@ def metadata_values(item) -> list[str]:
     values += [getattr(item, "interviewee", ""), getattr(item, "district", "")]  # before metadata existed
     shown = [value.strip() for value in values if value and value.strip() and len(value) <= MAX_METADATA_CHARS]
     shown = [value for value in dict.fromkeys(shown) if value != item.title]
-    # A value holding a shorter one ("●本报记者 刘沙沙" and "刘沙沙") says it twice: the shorter one stays.
+    # A value holding a shorter one ("●本报记者 张三" and "张三") says it twice: the shorter one stays.
     return [value for value in shown if not any(other != value and other in value for other in shown)]
 
 

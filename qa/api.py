@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import Settings
+from .embeddings import EmbeddingServerError
 from .store import BuildBusy, IndexUnavailable
 from .types import Answer
 from .uploads import ChangeReport, UploadError, add_documents, delete_document
@@ -76,10 +77,10 @@ class HistoryMessage(BaseModel):
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"question": "新城区今年计划实施多少个区级重点项目？"}, {
-            "question": "回民区呢？",
-            "history": [{"role": "user", "content": "新城区今年计划实施多少个区级重点项目？"},
-                        {"role": "assistant", "content": "全年实施128个区级重点项目建设[1]"}],
+        json_schema_extra={"examples": [{"question": "甲公司2023年的营业收入是多少？"}, {
+            "question": "那乙公司呢？",
+            "history": [{"role": "user", "content": "甲公司2023年的营业收入是多少？"},
+                        {"role": "assistant", "content": "甲公司2023年营业收入为12.5亿元[1]"}],
             "k": 5,
         }]},
     )
@@ -456,6 +457,10 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
             raise ApiError(422, public_message(error, settings)) from None
         except BuildBusy as error:
             raise ApiError(503, str(error), headers={"Retry-After": "30"}) from None
+        except EmbeddingServerError as error:
+            log.error("%s", error)
+            raise ApiError(503, f"the embedding server is not available: {public_message(str(error), settings)}") \
+                from None
         except (IndexUnavailable, FileNotFoundError, PermissionError) as error:
             log.error("%s", error)  # with the server path, which the client does not get
             public = getattr(error, "public", None) or str(error)
@@ -595,7 +600,7 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
                         yield chunk({"content": answer.text[len(sent):]})
                         sent = answer.text
             except Exception as error:  # the status line is sent: the error goes into the stream
-                if isinstance(error, (ValueError, IndexUnavailable)):
+                if isinstance(error, (ValueError, IndexUnavailable, EmbeddingServerError)):
                     log.error("streaming an answer failed: %s", error)
                 else:
                     log.exception("streaming an answer failed")

@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
 
     from .config import SettingsError
+    from .embeddings import EmbeddingServerError
     from .engine import BuildBusy, Engine, IndexUnavailable
 
     # Exit codes: 2 for bad input (the question, an option, a setting), 1 for a fault (the index, a
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (IndexUnavailable, OSError) as error:
+    except (IndexUnavailable, EmbeddingServerError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.json:

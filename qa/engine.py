@@ -122,7 +122,7 @@ class Engine:
                 self.ensure_index()
                 index = self.store.load()
                 if self._embed_model is None or self._embed_model_name != index.manifest["embed_model"]:
-                    self._embed_model = make_embedding(index.manifest["embed_model"])
+                    self._embed_model = make_embedding(index.manifest["embed_model"], self.settings)
                     self._embed_model_name = index.manifest["embed_model"]
                 self._retriever = Retriever(index, self._embed_model)
                 self._answerer = ExtractiveAnswerer(index, self._embed_model)

@@ -451,7 +451,7 @@ class IndexStore:
 
             embed_started = time.perf_counter()
             if todo and embed_model is None:
-                embed_model = make_embedding(self.settings.embed_model)
+                embed_model = make_embedding(self.settings.embed_model, self.settings)
             self._embed_and_store(collection, chunks, embed_texts, article_of, todo, progress, show_bar,
                                   embed_model)
             report.embedded = len(todo)
@@ -540,8 +540,10 @@ class IndexStore:
         # Chroma is written in large batches: 16 vectors a write cost 6x more than 1,024 (eval/bench.py).
         pending: list[TextNode] = []
         bar = tqdm(total=len(todo), desc="embedding", unit="chunk", file=sys.stderr, disable=not show_bar)
-        for start in range(0, len(todo), EMBED_BATCH):
-            part = todo[start : start + EMBED_BATCH]
+        # an embedding server takes more texts a call, to keep several requests in flight
+        batch = max(EMBED_BATCH, embed_model.embed_batch_size if embed_model is not None else 0)
+        for start in range(0, len(todo), batch):
+            part = todo[start : start + batch]
             vectors = embed_model.get_text_embedding_batch([embed_texts[i] for i in part])
             nodes = [
                 TextNode(
@@ -554,13 +556,13 @@ class IndexStore:
                 for i, vector in zip(part, vectors, strict=True)
             ]
             pending += nodes
-            if len(pending) >= STORE_BATCH or start + EMBED_BATCH >= len(todo):
+            if len(pending) >= STORE_BATCH or start + batch >= len(todo):
                 with native_errors(f"the vector store could not be written; {REBUILD_HINT}"):
                     vector_store.add(pending)
                 pending = []
             bar.update(len(part))
             if progress:
-                progress(min(start + EMBED_BATCH, len(todo)), len(todo), "embedding")
+                progress(min(start + batch, len(todo)), len(todo), "embedding")
         bar.close()
 
     def _write_generation(self, folder: Path, articles, paragraphs, chunks, keyword_texts,

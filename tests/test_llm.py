@@ -50,6 +50,8 @@ def corpus_passages() -> dict[str, Passage]:
                 interviewee=article.interviewee,
                 article_id=article.id,
                 source=article.source,
+                section=" › ".join(paragraph.section),
+                metadata=dict(article.metadata),
             )
     return passages
 
@@ -101,11 +103,11 @@ def test_the_request_holds_the_system_prompt_the_numbered_passages_and_the_quest
     assert user["role"] == "user"
     content = user["content"]
     for n, given in enumerate(passages, start=1):
-        attributes = f'title="{given.title}" district="{given.district}" interviewee="{given.interviewee}"'
-        assert (
-            f'<passage id="{n}" {attributes} paragraph="{given.paragraph}">\n{given.text}\n</passage>'
-            in content
-        )
+        attributes = f'title="{given.title}" section="{given.section}"'
+        opening = re.search(rf'<passage id="{n}" ([^>]*)>\n(.*?)\n</passage>', content, re.DOTALL)
+        assert opening.group(1).startswith(attributes) and opening.group(2) == given.text
+        assert f'paragraph="{given.paragraph}"' in opening.group(1)
+        assert f"district: {given.district}" in opening.group(1)  # what the layout found travels with it
     assert content.index("<passages>") < content.index('<passage id="1"') < content.index("</passages>")
     assert f"<question>\n{QUESTION}\n</question>" in content
     assert "simplified Chinese" in content
@@ -498,7 +500,7 @@ def answering_model(request: dict) -> Reply:
     asked = {question[i : i + 2] for i in range(len(question) - 1)}
     candidates = []  # (of the district asked about, characters pairs shared, cited sentence)
     passages = re.findall(
-        r'<passage id="(\d+)"[^>]*district="([^"]*)"[^>]*>\n(.*?)\n</passage>', user, re.DOTALL
+        r'<passage id="(\d+)"[^>]*about="[^"]*district: ([^;"]*)[^"]*"[^>]*>\n(.*?)\n</passage>', user, re.DOTALL
     )
     for n, district, text in passages:
         for sentence in re.findall(r"[^。！？]+[。！？]", text):

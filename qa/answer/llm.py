@@ -99,7 +99,7 @@ class LLMAnswerer:
 
     # --- the two requests ----------------------------------------------------------------------
     def rewrite_question(self, question: str, history: list[dict]) -> str:
-        """The follow-up question made standalone for retrieval ("那回民区呢？" → "回民区…？")."""
+        """The follow-up question made standalone for retrieval ("那乙公司呢？" → "乙公司…？")."""
         if not history:
             return question
         reply = citations.clean_reply(self._chat(rewrite_messages(question, history), MAX_REWRITE_TOKENS))
