@@ -260,10 +260,10 @@ def install_stand_in() -> None:
     if getattr(original, "_bench_stand_in", False):
         return
 
-    def factory(name: str = DEFAULT_MODEL) -> BaseEmbedding:
+    def factory(name: str = DEFAULT_MODEL, settings=None) -> BaseEmbedding:
         if name == STAND_IN_MODEL:
             return StandInEmbedding(real_texts=STAND_IN_PHASE["real_texts"])
-        return original(name)
+        return original(name, settings)
 
     factory._bench_stand_in = True
     qa.store.make_embedding = factory

@@ -330,3 +330,21 @@ def test_an_engine_reads_a_settings_error_as_bad_input():
 
         with pytest.raises(SettingsError, match="QA_CHROMA_TIMEOUT"):
             Engine(Settings.from_env())
+
+
+def test_a_big_one_line_file_indexes_with_progress_into_bounded_citable_units(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    sentence = "第{n}号仓库于本季度完成了货架更新，新增{n}个储位，并调整了夜间值班安排。"
+    text = "".join(sentence.format(n=n) for n in range(6_000))  # ~230k characters, not one line break
+    (data / "warehouse-log.txt").write_text(text, encoding="utf-8")
+    seen: list[tuple[int, int, str]] = []
+    engine = make_engine(data, tmp_path / "index", max_paragraph_chars=800)
+    report = engine.build_index(progress=lambda done, total, what: seen.append((done, total, what)),
+                                show_bar=False)
+    assert report.paragraphs >= len(text) // 800
+    assert seen and seen[-1][0] == seen[-1][1] == report.embedded  # progress reached the end
+    assert [done for done, _, _ in seen] == sorted(done for done, _, _ in seen)
+    answer = engine.ask("第4321号仓库新增了多少个储位？")
+    assert answer.answered and "4321个储位" in answer.text
+    assert all(len(c.text) <= 800 for c in answer.citations)  # a citation never shows the whole file
