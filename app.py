@@ -164,6 +164,16 @@ HEAD = """
 
 # Every colour the page sets has a light and a dark value (Gradio's .dark class, or the system setting), each
 # with text on its background at WCAG AA contrast (4.5:1) or better.
+DARK_COLOURS = """
+  --qa-link: #93c5fd;
+  --qa-refusal-bg: #3b2708; --qa-refusal-text: #fde7c2; --qa-refusal-edge: #f59e0b;
+  --qa-notice-bg: #0f2344; --qa-notice-text: #dbeafe; --qa-notice-edge: #60a5fa;
+  --qa-bad-bg: #3f1414; --qa-bad-text: #fecaca; --qa-bad-edge: #f87171;
+  --qa-source-edge: #4b5563; --qa-source-head: #d1d5db;
+  --qa-paragraph-bg: #1f2937; --qa-paragraph-text: #f3f4f6;
+  --qa-quote-bg: #854d0e; --qa-quote-text: #fefce8;
+  --qa-muted: #d1d5db;
+"""
 CSS = """
 .gradio-container {
   --qa-link: #1d4ed8;
@@ -175,27 +185,9 @@ CSS = """
   --qa-quote-bg: #fde68a; --qa-quote-text: #1f2937;
   --qa-muted: #4b5563;
 }
-.dark .gradio-container, .gradio-container.dark, body.dark .gradio-container {
-  --qa-link: #93c5fd;
-  --qa-refusal-bg: #3b2708; --qa-refusal-text: #fde7c2; --qa-refusal-edge: #f59e0b;
-  --qa-notice-bg: #0f2344; --qa-notice-text: #dbeafe; --qa-notice-edge: #60a5fa;
-  --qa-bad-bg: #3f1414; --qa-bad-text: #fecaca; --qa-bad-edge: #f87171;
-  --qa-source-edge: #4b5563; --qa-source-head: #d1d5db;
-  --qa-paragraph-bg: #1f2937; --qa-paragraph-text: #f3f4f6;
-  --qa-quote-bg: #854d0e; --qa-quote-text: #fefce8;
-  --qa-muted: #d1d5db;
-}
+.dark .gradio-container, .gradio-container.dark, body.dark .gradio-container {""" + DARK_COLOURS + """}
 @media (prefers-color-scheme: dark) {
-  html:not(.qa-light) .gradio-container {
-    --qa-link: #93c5fd;
-    --qa-refusal-bg: #3b2708; --qa-refusal-text: #fde7c2; --qa-refusal-edge: #f59e0b;
-    --qa-notice-bg: #0f2344; --qa-notice-text: #dbeafe; --qa-notice-edge: #60a5fa;
-    --qa-bad-bg: #3f1414; --qa-bad-text: #fecaca; --qa-bad-edge: #f87171;
-    --qa-source-edge: #4b5563; --qa-source-head: #d1d5db;
-    --qa-paragraph-bg: #1f2937; --qa-paragraph-text: #f3f4f6;
-    --qa-quote-bg: #854d0e; --qa-quote-text: #fefce8;
-    --qa-muted: #d1d5db;
-  }
+  html:not(.qa-light) .gradio-container {""" + DARK_COLOURS + """}
 }
 .qa-answer { line-height: 1.7; }
 .qa-answer a.qa-marker { font-weight: 600; text-decoration: none; color: var(--qa-link); }

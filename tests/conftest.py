@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
@@ -63,3 +69,46 @@ def free_port() -> int:
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
+
+
+STARTUP_SECONDS = 300  # a cold start loads the embedding model; a slow CI machine needs the margin
+
+
+@contextmanager
+def serving_app(log_path: Path, *arguments: str, environment: dict[str, str] | None = None,
+            key: str = "") -> Iterator[str]:
+    """`python app.py` on a free port; yields its URL once /v1/models answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost",
+           **(environment or {})}
+    if key:
+        env["QA_API_KEY"] = key
+    else:
+        env.pop("QA_API_KEY", None)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), *arguments],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+                try:
+                    if httpx.get(f"{url}/v1/models", headers=headers, timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"app.py did not serve within {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

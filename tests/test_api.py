@@ -11,64 +11,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import OUTPUT, SHIPPED_DATA, free_port
+from conftest import OUTPUT, SHIPPED_DATA, free_port, serving_app
 
 from qa.config import Settings
 from qa.uploads import UploadError, safe_name
 from tests.llm_server import Reply, StandInLLM
 
 ROOT = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 300  # a cold start loads the embedding model; a slow CI machine needs the margin
 QUESTION = "新城区今年计划实施多少个区级重点项目？"
 CITED = "全年实施128个区级重点项目建设"
 KEY = "test-key-5f2c"
 UPLOAD_LIMIT = 100_000
 NEW_DOCUMENT = "# 图书馆通知\n\n市图书馆新馆共有藏书86万册，计划于十月对读者开放。\n\n新馆设有少儿阅览区和自习区。\n"
-
-
-@contextmanager
-def serving(log_path: Path, *arguments: str, environment: dict[str, str] | None = None,
-            key: str = "") -> Iterator[str]:
-    """`python app.py` on a free port; yields its URL once /v1/models answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost",
-           **(environment or {})}
-    if key:
-        env["QA_API_KEY"] = key
-    else:
-        env.pop("QA_API_KEY", None)
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), *arguments],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-                try:
-                    if httpx.get(f"{url}/v1/models", headers=headers, timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"app.py did not serve within {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +43,7 @@ def folders(built_index, tmp_path_factory) -> tuple[Path, Path]:
 def server(folders) -> Iterator[str]:
     data, index = folders
     environment = {"QA_DATA_DIR": str(data), "QA_INDEX_DIR": str(index), "QA_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT)}
-    with serving(OUTPUT / "api-server.log", environment=environment) as url:
+    with serving_app(OUTPUT / "api-server.log", environment=environment) as url:
         yield url
 
 
@@ -273,7 +231,7 @@ def llm_api(built_index) -> Iterator[tuple[StandInLLM, object]]:
 
     with StandInLLM() as llm:
         environment = {"QA_LLM_BASE_URL": llm.base_url, "QA_LLM_MODEL": llm.model}
-        with serving(OUTPUT / "api-llm-server.log", environment=environment) as url:
+        with serving_app(OUTPUT / "api-llm-server.log", environment=environment) as url:
             yield llm, openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=120)
 
 
@@ -423,7 +381,7 @@ def test_a_batch_with_one_bad_file_writes_none(server, folders):
 
 @pytest.fixture(scope="module")
 def keyed_server(built_index) -> Iterator[str]:
-    with serving(OUTPUT / "api-keyed-server.log", key=KEY) as url:
+    with serving_app(OUTPUT / "api-keyed-server.log", key=KEY) as url:
         yield url
 
 

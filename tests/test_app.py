@@ -4,19 +4,13 @@ feedback lines, and the served /chat endpoint with eight clients at once."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import OUTPUT, free_port
+from conftest import OUTPUT, serving_app
 
 from app import (
     answer_as_text,
@@ -31,7 +25,6 @@ from qa.config import MAX_QUESTION_CHARS, Settings
 from qa.types import Answer, Article, Citation, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 300  # a cold start loads the embedding model; a slow CI machine needs the margin
 
 XINCHENG_PARAGRAPH = (
     "殷树刚表示，为落实好全市两会精神，新城区委将重点做好5个方面工作。"
@@ -43,44 +36,10 @@ def _log_tail(log_path: Path, lines: int = 40) -> str:
     return "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
-@contextmanager
-def running_app(log_path: Path, *arguments: str, env: dict | None = None) -> Iterator[str]:
+def running_app(log_path: Path, *arguments: str, env: dict | None = None):
     """`python app.py` on a free port with the current QA_* environment (and env); yields its URL once it
     serves."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(port), *arguments],
-            cwd=ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"app.py exited with {process.returncode}:\n{_log_tail(log_path)}")
-                try:
-                    with urllib.request.urlopen(f"{url}/gradio_api/info", timeout=5) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"app.py did not serve within {STARTUP_SECONDS} s:\n{_log_tail(log_path)}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    return serving_app(log_path, *arguments, environment=env)
 
 
 @pytest.fixture(scope="module")
