@@ -1,0 +1,90 @@
+"""Question analysis, once per question: language, expected answer type, focus terms, named entities and the
+standalone form of a follow-up. Everything below (retrieval, the answerers) reads this; nothing climbs back up."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import jieba
+
+from .text import STOPWORDS, is_chinese, normalise
+
+# Answer types, from the question word and the noun it governs.
+NUMBER, DATE, DURATION, PERSON, PLACE, ORGANISATION = "number", "date", "duration", "person", "place", "organisation"
+LIST, YES_NO, REASON, DEFINITION, OTHER = "list", "yes/no", "reason", "definition", "other"
+# Types whose answer is a short span (a quantity, a date, a name) that can lead the answer.
+SPAN_TYPES = (NUMBER, DATE, DURATION, PERSON, PLACE, ORGANISATION)
+
+# Head nouns after 哪/什么 that say what kind of thing is asked ("哪一年" a date, "哪个国家" a place).
+_TIME_NOUNS = "年|年份|年代|月|月份|日|天|时候|时间|时期|日期|朝代|世纪|季节|时刻|阶段"
+_PLACE_NOUNS = ("国家|地方|地区|城市|省|省份|州|县|市|区|镇|村|岛|洲|国|地点|位置|山|河|湖|海|港|城|街|路"
+                "|大陆|半岛|流域|首都|地|地域|处")
+_ORG_NOUNS = ("公司|组织|机构|大学|学校|学院|球队|队|政党|党|企业|集团|银行|部门|协会|医院|电视台|媒体|品牌|乐队"
+              "|厂商|出版社|俱乐部")
+_PERSON_NOUNS = ("人|位|人物|演员|歌手|作者|导演|球员|国王|皇帝|总统|主席|首相|创始人|选手|教练|角色|科学家|作家"
+                 "|画家|运动员")
+_COUNTERS = ("个|家|项|所|条|种|位|名|座|处|类|次|年|岁|只|件|场|部|本|张|台|辆|米|公里|千米|平方公里|亩|元|万|亿"
+             "|倍|层|届")
+
+_PATTERNS: list[tuple[str, re.Pattern]] = [
+    (REASON, re.compile(r"(?<![称叫名成作认视列改更])为什么|为何|何以|原因|为啥|怎么会|\bwhy\b", re.I)),
+    (DURATION, re.compile(r"多久|多长时间|多少年|多少天|多少个月|几年|几天|几个月|how long", re.I)),
+    (DATE, re.compile(rf"何时|什么时候|哪一?(?:{_TIME_NOUNS})|几月|几号|几点|什么(?:{_TIME_NOUNS})|\bwhen\b"
+                      r"|what (?:year|date|time|month|day|century)|which (?:year|date|month|century)", re.I)),
+    (PERSON, re.compile(rf"谁|哪一?(?:{_PERSON_NOUNS})|什么人|叫什么名字|姓名|\bwho\b|\bwhom\b|\bwhose\b", re.I)),
+    (NUMBER, re.compile(rf"多少|几(?:{_COUNTERS})?|多大|多高|多长|多重|多远|多深|多宽|多快|比例|百分之|人口|面积"
+                        r"|how (?:many|much|big|large|tall|high|long|far|old|deep|wide|fast)|what (?:number|percentage)"
+                        r"|number of", re.I)),
+    (PLACE, re.compile(rf"哪里|哪儿|何处|何地|在哪|哪一?(?:个|座)?(?:{_PLACE_NOUNS})|什么(?:{_PLACE_NOUNS})"
+                       r"|\bwhere\b|which (?:country|city|place|province|region|district)", re.I)),
+    (ORGANISATION, re.compile(rf"哪一?(?:个|家|所|支)?(?:{_ORG_NOUNS})|什么(?:{_ORG_NOUNS})"
+                              r"|which (?:company|organi[sz]ation|team|university|school|party)", re.I)),
+    (LIST, re.compile(r"哪些|有什么|哪几|包括什么|包含什么|\bwhat are\b|\blist\b", re.I)),
+    (DEFINITION, re.compile(r"是什么|什么是|指什么|是指|是啥|\bwhat is\b|\bwhat's\b|\bdefine\b", re.I)),
+    (YES_NO, re.compile(r"是否|能否|可否|是不是|有没有|能不能|会不会|吗[？?]?$"
+                        r"|^(?:is|are|does|do|did|can|was|were|has|have)\b", re.I)),
+]
+
+
+def answer_type(question: str) -> str:
+    """The kind of answer the question expects, from its question word and the noun after it."""
+    text = unicodedata.normalize("NFKC", question)
+    # The first pattern that matches wins: their order puts the narrower question words first
+    # ("多少年" is a duration, "哪一年" a date, "哪些人" a person before a list).
+    for kind, pattern in _PATTERNS:
+        if pattern.search(text):
+            return kind
+    return OTHER
+
+
+@dataclass
+class Question:
+    """What a question asks, worked out once."""
+
+    text: str  # as the user typed it
+    standalone: str  # a follow-up completed from the conversation; else the text
+    language: str  # "zh" or "en"
+    answer_type: str
+    focus: list[str] = field(default_factory=list)  # content terms, most telling first
+    entities: list = field(default_factory=list)  # names.Mention of the standalone question
+    notice: str = ""  # why a follow-up could not be completed, when it could not
+
+
+def language_of(text: str) -> str:
+    return "zh" if is_chinese(text) else "en"
+
+
+def content_terms(text: str) -> list[str]:
+    """The question's content words: no stopwords, no question words, no lone Chinese characters."""
+    terms = []
+    for word in jieba.lcut_for_search(unicodedata.normalize("NFKC", text).lower()):
+        word = word.strip()
+        if not word or word in STOPWORDS or not re.search(r"\w", word):
+            continue
+        if len(word) == 1 and not word.isascii():
+            continue
+        if normalise(word) not in terms:
+            terms.append(normalise(word))
+    return terms
