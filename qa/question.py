@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import jieba
+import jieba.posseg as posseg
 
 from .text import STOPWORDS, is_chinese, normalise
 
@@ -29,7 +30,7 @@ _COUNTERS = ("个|家|项|所|条|种|位|名|座|处|类|次|年|岁|只|件|�
              "|倍|层|届")
 
 _PATTERNS: list[tuple[str, re.Pattern]] = [
-    (REASON, re.compile(r"(?<![称叫名成作认视列改更])为什么|为何|何以|原因|为啥|怎么会|\bwhy\b", re.I)),
+    (REASON, re.compile(r"(?<![称叫名成作认视列改更之])为什么|为何|何以|原因|为啥|怎么会|\bwhy\b", re.I)),
     (DURATION, re.compile(r"多久|多长时间|多少年|多少天|多少个月|几年|几天|几个月|how long", re.I)),
     (DATE, re.compile(rf"何时|什么时候|哪一?(?:{_TIME_NOUNS})|几月|几号|几点|什么(?:{_TIME_NOUNS})|\bwhen\b"
                       r"|what (?:year|date|time|month|day|century)|which (?:year|date|month|century)", re.I)),
@@ -88,3 +89,64 @@ def content_terms(text: str) -> list[str]:
         if normalise(word) not in terms:
             terms.append(normalise(word))
     return terms
+
+
+_FOLLOW_UP_START = re.compile(r"^(?:那么|那|还有|另外|and|what about|how about)\s*", re.I)
+_FOLLOW_UP_END = re.compile(r"\s*(?:呢|的呢|怎么样|如何|又如何)?\s*[？?。.!！]*$")
+_FOLLOW_UP = re.compile(r"^(?:那么|那|还有|and\b|what about|how about)|呢[？?]?$", re.I)
+MAX_FOLLOW_UP_CHARS = 24  # longer text is a question of its own, even when it opens with 那
+_ENTITY_TAGS = ("nr", "ns", "nt", "nz", "eng", "nrt", "nrfg")
+
+
+def is_follow_up(text: str) -> bool:
+    return bool(_FOLLOW_UP.search(text.strip())) and len(text.strip()) <= MAX_FOLLOW_UP_CHARS
+
+
+def follow_up_subject(text: str) -> str:
+    """"那回民区呢？" → "回民区", "What about Tencent?" → "Tencent"."""
+    return _FOLLOW_UP_END.sub("", _FOLLOW_UP_START.sub("", text.strip())).strip()
+
+
+def resolve_follow_up(question: str, previous: str, names=None) -> str:
+    """The previous question with what the follow-up names put in place of what it named: an entity of the
+    name index first (the same kind if there is one), else its first name-like word; else the subject is
+    put in front of the previous question."""
+    subject = follow_up_subject(question)
+    if not previous or not subject:
+        return question
+    new = names.find(subject) if names else []
+    old = names.find(previous) if names else []
+    replacement = new[0].canonical if new and len(new[0].text) >= len(subject) - 1 else subject
+    if old:
+        same_kind = [m for m in old if new and m.kind == new[0].kind]
+        target = (same_kind or old)[0]
+        pattern = re.compile(re.escape(target.text), re.I)
+        if pattern.search(previous):
+            return pattern.sub(replacement, previous, count=1)
+        if target.canonical in previous:
+            return previous.replace(target.canonical, replacement, 1)
+    for pair in posseg.lcut(previous):
+        if pair.flag in _ENTITY_TAGS and len(pair.word) >= 2 and pair.word != subject:
+            return previous.replace(pair.word, replacement, 1)
+    return f"{replacement} {previous}"
+
+
+def analyse(question: str, history: list[dict] | None = None, names=None) -> Question:
+    """The question analysed once; a follow-up ("回民区呢？") is completed from the user's earlier turns."""
+    standalone, notice = question, ""
+    earlier = [m["content"] for m in history or [] if m.get("role") == "user" and isinstance(m.get("content"), str)]
+    if is_follow_up(question):
+        resolved = ""
+        for turn in earlier:
+            resolved = resolve_follow_up(turn, resolved, names) if resolved and is_follow_up(turn) else turn
+        if resolved:
+            standalone = resolve_follow_up(question, resolved, names)
+        else:
+            subject = follow_up_subject(question)
+            notice = (f"“{question}”像是追问，但之前没有问题：请把问题问完整。" if is_chinese(question) else
+                      f"“{question}” reads as a follow-up, but there is no earlier question: ask it in full.")
+            standalone = subject or question
+    entities = names.find(standalone) if names else []
+    return Question(text=question, standalone=standalone, language=language_of(standalone),
+                    answer_type=answer_type(standalone), focus=content_terms(standalone), entities=entities,
+                    notice=notice)
