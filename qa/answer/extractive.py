@@ -38,9 +38,15 @@ MAX_PASSAGES = 4  # candidate sentences come from this many top passages
 MAX_SENTENCES_TO_EMBED = 24
 MAX_CHINESE_SENTENCES_TO_EMBED = 0
 # Weights of the sentence score; the refusal threshold on the resulting confidence is calibrated per model.
-TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.25, 0.15, 0.12, 0.6
+TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.6
+# A number, date or duration question whose sentence holds none is less likely answered by it.
+UNTYPED_PENALTY = 0.15
 CHINESE_DENSE_WEIGHT = 0.15
 ENTITY_PENALTY = 0.3
+# A term said by the article's title or metadata counts for each of its sentences, a little less than when
+# the sentence says it; a single character (花, 根) carries little on its own.
+CONTEXT_WEIGHT = 1.0
+SINGLE_CHARACTER_WEIGHT = 0.4
 YEAR_PENALTY = 0.5
 
 # A sentence: up to 。！？ (a semicolon does not end what one sentence says), closing quotes kept with it.
@@ -58,6 +64,9 @@ _WHICH_MORE = re.compile(r"哪.{0,6}(更多|最多|更大|最大|更高|最高)|
 _WHICH_LESS = re.compile(r"哪.{0,6}(更少|最少|更小|最小|更低|最低)|which .*(fewer|fewest|smaller|smallest|least)", re.I)
 _PART_BREAK = re.compile(r"和|与|及|以及|、|，|,|还有|并且|还要|\band\b|\bvs\.?\b", re.I)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,9}\b|\b\d+G\b")
+_QUESTION_CHARACTERS = set("哪谁何几多少啥么吗呢吧啊什怎样为被把从向给让比较更最很还又再就才"
+                            "也都已曾将要会能可该应得地着过"
+                            "所之其此彼各每某")
 _DURATION_UNITS = ("年", "月", "天", "小时", "分钟", "秒", "周")
 _NOT_IN_BIGRAM = re.compile(r"[，。？！、,.?!：:；;（）()]")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
@@ -145,14 +154,16 @@ class ExtractiveAnswerer:
             word = word.strip()
             if not word or word in STOPWORDS or not re.search(r"\w", word):
                 continue
-            if len(word) == 1 and not word.isascii():
-                continue
             if word.isascii() and self._document_frequency.get(word, 0) == 0:
                 continue  # an English word: Chinese text does not contain it (its names come by pinyin)
-            terms[normalise(word)] = self.idf(word)
+            single = len(word) == 1 and not word.isascii()
+            if single and (not SINGLE_CHARACTER_WEIGHT or word in _QUESTION_CHARACTERS):
+                continue
+            terms[normalise(word)] = self.idf(word) * (SINGLE_CHARACTER_WEIGHT if single else 1.0)
         for term in list(terms):
-            if self._document_frequency.get(term, 0) > 0:
-                for part in [t for t in terms if t != term and t in term]:
+            if term in terms and (self._document_frequency.get(term, 0) > 0 or len(term) > 1):
+                for part in [t for t in terms if t != term and t in term
+                             and (self._document_frequency.get(term, 0) > 0 or len(t) == 1)]:
                     terms.pop(part, None)
         for mention in entities:  # a name matched by its pinyin or short form counts in its written form
             if mention.canonical and not mention.canonical.isascii():
@@ -198,7 +209,13 @@ class ExtractiveAnswerer:
         if not candidates:
             return Decision([], 0.0, terms=terms)
         best = candidates[0]
+        if stranger := self._other_entity(question, best):
+            why = (f"文档中关于{stranger}的部分没有提到这一点。" if question.language == "zh"
+                   else f"What the documents say about {stranger} does not include this.")
+            return Decision([best], best.score, why, terms=terms)
         confidence = best.score - (YEAR_PENALTY if self._year_mismatch(question, best) else 0.0)
+        if question.answer_type in (NUMBER, DATE, DURATION) and not best.typed:
+            confidence -= UNTYPED_PENALTY
         return Decision([best], confidence, terms=terms)
 
     def _names_only(self, question: Question, terms: dict[str, float]) -> bool:
@@ -223,13 +240,14 @@ class ExtractiveAnswerer:
                 text = normalise(sentence)
                 covered = {t for t in terms if t in text}
                 in_context = {t for t in terms if t not in covered and t in context}
-                coverage = (sum(terms[t] for t in covered) + sum(terms[t] for t in in_context)) / total
+                in_context_weight = CONTEXT_WEIGHT * sum(terms[t] for t in in_context)
+                coverage = (sum(terms[t] for t in covered) + in_context_weight) / total
                 overlap = len(bigrams & _bigrams(sentence)) / max(len(bigrams), 1)
                 typed = self.has_type(question.answer_type, sentence, text)
                 score = TERM_WEIGHT * coverage + BIGRAM_WEIGHT * overlap
                 score += PASSAGE_WEIGHT * max(passage.score, 0) / top
-                if question.answer_type in (NUMBER, DATE, DURATION, PERSON, PLACE, ORGANISATION, LIST, REASON):
-                    score += TYPE_WEIGHT if typed else -TYPE_WEIGHT
+                if typed and question.answer_type in (NUMBER, DATE, DURATION):
+                    score += TYPE_WEIGHT
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
                     score -= ENTITY_PENALTY  # about something else than the question names
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context))
@@ -347,6 +365,18 @@ class ExtractiveAnswerer:
                 chosen.append(best)
         return chosen if len(chosen) >= 2 else []
 
+    def _other_entity(self, question: Question, best: Candidate) -> str:
+        """The name the question is about when the best sentence is about something else: from another
+        article than the ones the name points at, and not naming it either."""
+        named = [m for m in question.entities if m.article_ids]
+        if not named:
+            return ""
+        text = normalise(best.sentence)
+        for mention in named:
+            if best.passage.article_id in mention.article_ids or normalise(mention.canonical) in text:
+                return ""
+        return named[0].canonical
+
     def _year_mismatch(self, question: Question, candidate: Candidate) -> bool:
         """The question asks about a year the chosen text does not speak of."""
         years = _YEAR.findall(question.standalone)
@@ -370,6 +400,23 @@ class ExtractiveAnswerer:
             self._years[article_id] = stated
         return stated
 
+    def _asked_of_header(self, question: Question) -> bool:
+        """"X的管委会主任是谁", "Y是哪个区的区长": the question names an article by a metadata value and
+        every other term it uses stands in that article's header (title, subtitle, byline)."""
+        for mention in question.entities:
+            if mention.kind not in (PERSON, PLACE) or len(mention.article_ids) != 1:
+                continue
+            article = self.index.articles.get(mention.article_ids[0])
+            header = normalise(getattr(article, "header", "") or "") if article else ""
+            if not header or normalise(article.title) == normalise(mention.canonical):
+                continue
+            names = {normalise(m.canonical) for m in question.entities} | {m.text for m in question.entities}
+            rest = [t for t in self.question_terms(question.standalone, []) if t not in names
+                    and not any(t in n for n in names)]
+            if rest and all(t in header for t in rest):
+                return True
+        return False
+
     # --- questions about the documents themselves: who wrote, whom it is about, its title ---------------
     def metadata_answer(self, question: Question, passages: list[Passage]) -> Answer | None:
         """Who reported, who was interviewed and in what role, a headline: answered from an article's
@@ -381,8 +428,11 @@ class ExtractiveAnswerer:
         asks_role = bool(_ROLE.search(text))
         asks_headline = bool(_HEADLINE.search(text))
         asks_person = question.answer_type == PERSON and bool(_HEAD.search(text) or asks_reporter)
-        if not (asks_reporter or asks_role or asks_headline or asks_person):
+        asks_header = question.answer_type in (PERSON, PLACE) and self._asked_of_header(question)
+        if not (asks_reporter or asks_role or asks_headline or asks_person or asks_header):
             return None
+        if asks_header and not (asks_reporter or asks_role or asks_headline):
+            asks_role, asks_person = question.answer_type == PLACE, question.answer_type == PERSON
         ids = []
         for mention in question.entities:
             for article_id in mention.article_ids:
