@@ -35,7 +35,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     (DATE, re.compile(rf"何时|什么时候|哪一?(?:{_TIME_NOUNS})|几月|几号|几点|什么(?:{_TIME_NOUNS})|\bwhen\b"
                       r"|what (?:year|date|time|month|day|century)|which (?:year|date|month|century)", re.I)),
     (PERSON, re.compile(rf"谁|哪一?(?:{_PERSON_NOUNS})|什么人|叫什么名字|姓名|\bwho\b|\bwhom\b|\bwhose\b", re.I)),
-    (NUMBER, re.compile(rf"多少|几(?:{_COUNTERS})?|多大|多高|多长|多重|多远|多深|多宽|多快|比例|百分之|人口|面积"
+    (NUMBER, re.compile(rf"多少|(?<!哪)几(?:{_COUNTERS})?|多大|多高|多长|多重|多远|多深|多宽|多快|比例|百分之|人口|面积"
                         r"|how (?:many|much|big|large|tall|high|long|far|old|deep|wide|fast)|what (?:number|percentage)"
                         r"|number of", re.I)),
     (PLACE, re.compile(rf"哪里|哪儿|何处|何地|在哪|哪一?(?:个|座)?(?:{_PLACE_NOUNS})|什么(?:{_PLACE_NOUNS})"
@@ -69,8 +69,45 @@ class Question:
     language: str  # "zh" or "en"
     answer_type: str
     focus: list[str] = field(default_factory=list)  # content terms, most telling first
+    units: tuple[str, ...] = ()  # for a number question, the units an answer may have (empty: any)
     entities: list = field(default_factory=list)  # names.Mention of the standalone question
     notice: str = ""  # why a follow-up could not be completed, when it could not
+
+
+# What kind of amount a number question asks for, from the counter after 多少/几 or the noun it asks about;
+# the units are numbers.py's canonical ones.
+_CURRENCIES = ("元", "美元", "欧元", "英镑", "日元", "港元")
+_UNIT_CLASSES: list[tuple[re.Pattern, tuple[str, ...]]] = [
+    (re.compile(r"多大年纪|多大岁数|几岁|多少岁|年龄|岁数|年纪|how old|\bage\b", re.I), ("岁",)),
+    (re.compile(r"投资|金额|资金|收入|营业额|营收|预算|成本|价格|造价|花费|多少钱|税收|产值|销售额|how much money"
+                r"|\bcost\b|\bprice\b|investment|revenue|income", re.I), _CURRENCIES),
+    (re.compile(r"面积|占地|area\b", re.I), ("亩", "平方米", "平方公里", "公顷")),
+    (re.compile(r"多长|多高|多远|多深|多宽|身高|长度|高度|距离|how (?:long|tall|high|far|deep|wide)", re.I),
+     ("米", "公里", "厘米", "毫米")),
+    (re.compile(r"多重|重量|体重|how heavy|weight", re.I), ("千克", "吨", "克")),
+    (re.compile(r"百分之|比例|比重|占比|增速|增长率|percentage|what share", re.I), ("%", "个百分点")),
+]
+_COUNTER_AFTER = re.compile(r"(?:多少|(?<!哪)几)\s*(亿|万)?\s*(" + "|".join(sorted(
+    ["个", "家", "项", "所", "条", "种", "座", "处", "次", "人次", "名", "人", "位", "户", "只", "件", "场", "部",
+     "本", "张", "台", "辆", "架", "艘", "倍", "层", "届", "套", "间", "栋", "亩", "平方米", "平方公里", "公里", "米",
+     "元", "美元", "吨", "千克", "公斤", "天", "年", "小时", "分钟", "岁"], key=len, reverse=True)) + ")")
+
+
+def expected_units(question: str, kind: str) -> tuple[str, ...]:
+    """The units a number question's answer may carry: the counter it names ("多少家" → 家), else the class
+    of the noun it asks about (投资 → currencies, 年纪 → 岁); empty when it does not say."""
+    if kind not in (NUMBER, DURATION):
+        return ()
+    from .numbers import parse_quantity
+
+    if match := _COUNTER_AFTER.search(question):
+        parsed = parse_quantity("1" + match.group(2))
+        counter = parsed.unit if parsed else match.group(2)
+        return _CURRENCIES if counter in _CURRENCIES else (counter,)
+    for pattern, units in _UNIT_CLASSES:
+        if pattern.search(question):
+            return units
+    return ()
 
 
 def language_of(text: str) -> str:
@@ -147,6 +184,7 @@ def analyse(question: str, history: list[dict] | None = None, names=None) -> Que
                       f"“{question}” reads as a follow-up, but there is no earlier question: ask it in full.")
             standalone = subject or question
     entities = names.find(standalone) if names else []
-    return Question(text=question, standalone=standalone, language=language_of(standalone),
-                    answer_type=answer_type(standalone), focus=content_terms(standalone), entities=entities,
+    kind = answer_type(standalone)
+    return Question(text=question, standalone=standalone, language=language_of(standalone), answer_type=kind,
+                    focus=content_terms(standalone), units=expected_units(standalone, kind), entities=entities,
                     notice=notice)

@@ -243,7 +243,7 @@ class ExtractiveAnswerer:
                 in_context_weight = CONTEXT_WEIGHT * sum(terms[t] for t in in_context)
                 coverage = (sum(terms[t] for t in covered) + in_context_weight) / total
                 overlap = len(bigrams & _bigrams(sentence)) / max(len(bigrams), 1)
-                typed = self.has_type(question.answer_type, sentence, text)
+                typed = self.has_type(question.answer_type, sentence, text, question.units)
                 score = TERM_WEIGHT * coverage + BIGRAM_WEIGHT * overlap
                 score += PASSAGE_WEIGHT * max(passage.score, 0) / top
                 if typed and question.answer_type in (NUMBER, DATE, DURATION):
@@ -300,10 +300,10 @@ class ExtractiveAnswerer:
         return " ".join([article.title, *values, getattr(passage, "section", "") or ""])
 
     @staticmethod
-    def has_type(kind: str, sentence: str, text: str) -> bool:
-        """Whether the sentence holds a token of the expected answer type."""
+    def has_type(kind: str, sentence: str, text: str, units: tuple[str, ...] = ()) -> bool:
+        """Whether the sentence holds a token of the expected answer type (in the asked unit, if any)."""
         if kind == NUMBER:
-            return any(q.unit != "年份" for q in numbers.parse_quantities(sentence))
+            return any(q.unit != "年份" and (not units or q.unit in units) for q in numbers.parse_quantities(sentence))
         if kind == DURATION:
             return any(q.unit in _DURATION_UNITS for q in numbers.parse_quantities(sentence))
         if kind == DATE:
@@ -349,7 +349,8 @@ class ExtractiveAnswerer:
             if len(chosen) >= 2 and (_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece)) and only_names:
                 continue
             weighted = {**{t: w for t, w in shared.items()}, **own} if only_names else own
-            part = Question(question.text, piece, question.language, question.answer_type, entities=found_names)
+            part = Question(question.text, piece, question.language, question.answer_type, entities=found_names,
+                            units=question.units)
             named = {i for m in found_names for i in m.article_ids}
             candidates = self.candidates(part, weighted, passages, named=named)
             if named:
@@ -503,6 +504,7 @@ class ExtractiveAnswerer:
             wanted = _DURATION_UNITS if kind == DURATION else None
             quantities = [q for q in numbers.parse_quantities(sentence) if q.unit != "年份"
                           and (wanted is None or q.unit in wanted)]
+            quantities = [q for q in quantities if q.unit in question.units] or quantities
             return nearest([(q.start, q.text) for q in quantities])
         if kind == DATE:
             return nearest([(m.start(), m.group()) for m in _DATE.finditer(sentence)])
