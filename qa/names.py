@@ -31,6 +31,8 @@ _ABBREVIATIONS = (("经济技术开发区", "经开区"), ("高新技术产业�
                   ("人民政府", "政府"), ("有限责任公司", "公司"), ("股份有限公司", "公司"), ("有限公司", "公司"))
 _PLACE_SUFFIX = re.compile(r"(新区|开发区|自治区|自治州|自治县|特别行政区|区|旗|县|市|省|州|镇|乡|村)$")
 _ENGLISH_SUFFIX = {"区": "district", "县": "county", "市": "city", "省": "province", "旗": "banner"}
+# Metadata that says how a file was read, not what it is about.
+_NOT_NAMES = {"layout", "header_lines", "format", "source", "encoding", "date", "language", "subtitle"}
 # A name mentioned in more articles than this is not a sign of which article a question is about.
 MAX_ARTICLES_PER_MENTION = 3
 
@@ -116,7 +118,7 @@ class NameIndex:
                 for word, kind in _tagged_names(article.title):
                     about[(word, kind)].add(article.id)
             for key, value in _metadata(article).items():
-                if isinstance(value, str) and 2 <= len(value.strip()) <= 40:
+                if key not in _NOT_NAMES and isinstance(value, str) and 2 <= len(value.strip()) <= 40:
                     about[(value.strip(), _METADATA_KINDS.get(key, METADATA))].add(article.id)
         seen_headings = set()
         for paragraph in paragraphs:

@@ -69,6 +69,7 @@ _QUESTION_CHARACTERS = set("哪谁何几多少啥么吗呢吧啊什怎样为被�
                             "所之其此彼各每某")
 _DURATION_UNITS = ("年", "月", "天", "小时", "分钟", "秒", "周")
 _NOT_IN_BIGRAM = re.compile(r"[，。？！、,.?!：:；;（）()]")
+_ASKING_WORDS = {"名字", "姓名", "名称", "叫什么", "称呼", "name"}
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 MIN_PART_COVERAGE = 0.5
 # Metadata questions: who reported, who was interviewed, in what role, under what headline.
@@ -215,7 +216,8 @@ class ExtractiveAnswerer:
             return Decision([best], best.score, why, terms=terms)
         confidence = best.score - (YEAR_PENALTY if self._year_mismatch(question, best) else 0.0)
         if question.answer_type in (NUMBER, DATE, DURATION) and not best.typed:
-            confidence -= UNTYPED_PENALTY
+            # Asked for an amount in a unit ("多少家", an investment) that the sentence does not give.
+            confidence -= UNTYPED_PENALTY * (2 if question.units else 1)
         return Decision([best], confidence, terms=terms)
 
     def _names_only(self, question: Question, terms: dict[str, float]) -> bool:
@@ -413,7 +415,7 @@ class ExtractiveAnswerer:
                 continue
             names = {normalise(m.canonical) for m in question.entities} | {m.text for m in question.entities}
             rest = [t for t in self.question_terms(question.standalone, []) if t not in names
-                    and not any(t in n for n in names)]
+                    and not any(t in n for n in names) and t not in _ASKING_WORDS]
             if rest and all(t in header for t in rest):
                 return True
         return False
@@ -453,7 +455,8 @@ class ExtractiveAnswerer:
             citations.append(Citation(n=n, title=article.title, district=getattr(article, "district", ""),
                                       paragraph=0, paragraph_id=f"{article.id}-header", text=header,
                                       quote=quote if quote in header else header, score=1.0,
-                                      interviewee=getattr(article, "interviewee", "")))
+                                      interviewee=getattr(article, "interviewee", ""),
+                                      **_citation_extras(article)))
         answer = Answer(question.text, ("；" if zh else "; ").join(facts), True, citations=citations,
                         passages=passages, notice=question.notice)
         answer.confidence = 1.0
@@ -550,6 +553,13 @@ class ExtractiveAnswerer:
         pick = max if more and not less else min
         index = values.index(pick(values, key=lambda v: v.value))
         return f"{labels[index]}（{values[index].text}）" if zh else f"{labels[index]} ({values[index].text})"
+
+
+def _citation_extras(article) -> dict:
+    """Source and metadata for a citation of an article's header, where the record has those fields."""
+    fields = getattr(Citation, "__dataclass_fields__", {})
+    extras = {"source": article.source, "metadata": dict(getattr(article, "metadata", None) or {})}
+    return {key: value for key, value in extras.items() if key in fields}
 
 
 def _metadata_fact(article, text: str, zh: bool, asks_reporter: bool, asks_role: bool, asks_headline: bool,
