@@ -9,7 +9,8 @@ from qa.types import Article, Paragraph
 def _corpus():
     articles = [
         Article(id="a1", title="尤金袋鼠", source="a.md"),
-        Article(id="a2", title="年度报告", source="b.md", interviewee="李安", district="某某经济技术开发区"),
+        Article(id="a2", title="年度报告", source="b.md",
+                metadata={"interviewee": "李安", "district": "某某经济技术开发区"}),
         Article(id="a3", title="保罗·皮尔斯", source="c.md"),
     ]
     paragraphs = [

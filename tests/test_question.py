@@ -35,8 +35,8 @@ def test_the_expected_answer_type(question, kind):
 
 @pytest.fixture(scope="module")
 def names():
-    articles = [Article(id="a1", title="甲报告", source="a.txt", district="回民区"),
-                Article(id="a2", title="乙报告", source="b.txt", district="新城区"),
+    articles = [Article(id="a1", title="甲报告", source="a.txt", metadata={"district": "回民区"}),
+                Article(id="a2", title="乙报告", source="b.txt", metadata={"district": "新城区"}),
                 Article(id="a3", title="比亚迪", source="c.txt")]
     paragraphs = [Paragraph(id=f"p{i}", article_id=a, number=1, text="今年实施重点项目。")
                   for i, a in enumerate(("a1", "a2", "a3"))]
