@@ -191,10 +191,12 @@ class Engine:
 
     def _answers(self, question, k, filters, history, notice, retriever, answerer) -> Iterator[Answer]:
         # --- LLM hook start ---
-        with self._lock:  # one answerer per loaded index (extractive, or the LLM with the extractive fallback)
-            if getattr(self, "_answering", (None,))[0] is not retriever:
-                self._answering = (retriever, make_answerer(self.settings, retriever.index, self._embed_model))
-            answering = self._answering[1]
+        with self._lock:  # one answerer per loaded index and settings (extractive, or LLM with extractive fallback)
+            built_for = getattr(self, "_answering", (None, None, None))
+            if built_for[0] is not retriever or built_for[1] is not self.settings:
+                built_for = (retriever, self.settings, make_answerer(self.settings, retriever.index, self._embed_model))
+                self._answering = built_for
+            answering = built_for[2]
         analysed = answering.analyse(question, history)
         passages = retriever.search(analysed, k, filters)
         answer = None
