@@ -54,7 +54,7 @@ def _key(text: str) -> str:
 
 @lru_cache(maxsize=65536)
 def pinyin_spellings(name: str, kind: str) -> tuple[str, ...]:
-    """How English text spells a Chinese name: 殷树刚 → "yin shugang"; 新城区 → "xincheng", "xincheng district"."""
+    """How English text spells a Chinese name: 张三丰 → "zhang sanfeng"; 东城区 → "dongcheng", "dongcheng district"."""
     if not re.fullmatch(r"[\u4e00-\u9fff]{2,8}", name):
         return ()
     if kind == PERSON and len(name) <= 4:

@@ -140,7 +140,7 @@ def is_follow_up(text: str) -> bool:
 
 
 def follow_up_subject(text: str) -> str:
-    """"那回民区呢？" → "回民区", "What about Tencent?" → "Tencent"."""
+    """"那东城区呢？" → "东城区", "What about Acme?" → "Acme"."""
     return _FOLLOW_UP_END.sub("", _FOLLOW_UP_START.sub("", text.strip())).strip()
 
 
@@ -169,7 +169,7 @@ def resolve_follow_up(question: str, previous: str, names=None) -> str:
 
 
 def analyse(question: str, history: list[dict] | None = None, names=None) -> Question:
-    """The question analysed once; a follow-up ("回民区呢？") is completed from the user's earlier turns."""
+    """The question analysed once; a follow-up ("东城区呢？") is completed from the user's earlier turns."""
     standalone, notice = question, ""
     earlier = [m["content"] for m in history or [] if m.get("role") == "user" and isinstance(m.get("content"), str)]
     if is_follow_up(question):

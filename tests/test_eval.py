@@ -20,20 +20,18 @@ DATA_DIR = ROOT / "data"
 CORPUS_FILE = DATA_DIR / "hohhot-2024-district-interviews.txt"
 CMRC = ROOT / "eval" / "cmrc2018-trial"
 
-# Regression floors for the dev split, a few points under what the engine measured when they were set
+# Regression floors for the dev splits, a few points under what the engine measured when they were set
 # (see the README's evaluation section): a guard against silent decay, not a target.
-# Measured on the dev split (extractive answers, multilingual-e5-small, k=5): accuracy 0.901, evidence
-# recall 1.000, hit@1 0.907, MRR 0.946, citation precision 0.982, refusal 1.000 (13 of 13: one miss is
-# 0.077), false refusal 0.091.
-FLOORS = {
-    "answer_accuracy": 0.86,
-    "evidence_recall": 0.97,
-    "hit_at_1": 0.87,
-    "mrr": 0.92,
-    "citation_precision": 0.95,
-    "refusal_rate": 0.92,
-}
-CEILINGS = {"false_refusal_rate": 0.14}
+# Shipped page, dev split (extractive answers, multilingual-e5-small, k=5, calibrated threshold): accuracy
+# 0.802, evidence recall 0.981, hit@1 0.880, refusal 0.846 (11 of 13: one miss is 0.077), false refusal 0.066,
+# English accuracy 0.615.
+FLOORS = {"answer_accuracy": 0.77, "evidence_recall": 0.95, "hit_at_1": 0.85, "refusal_rate": 0.76}
+CEILINGS = {"false_refusal_rate": 0.10}
+ENGLISH_FLOOR = 0.5
+# CMRC 2018 trial, dev split (answerable questions, and those whose document is left out asked again):
+# accuracy 0.784, hit@1 0.988, refusal 0.903, false refusal 0.048; the plain baseline's accuracy is 0.642.
+CMRC_FLOORS = {"answer_accuracy": 0.76, "hit_at_1": 0.96, "refusal_rate": 0.86}
+CMRC_CEILINGS = {"false_refusal_rate": 0.07}
 
 
 @pytest.fixture(scope="module")
@@ -280,10 +278,10 @@ def test_the_baseline_answers_every_question_from_the_top_file(tmp_path):
 
 
 def test_calibration_refuses_the_most_unanswerable_within_the_false_refusal_budget():
-    answerable = [(0.9, True)] * 95 + [(0.2, False)] * 3 + [(0.3, True)] * 2
+    answerable = [(0.9, True)] * 90 + [(0.2, False)] * 3 + [(0.3, True)] * 2 + [(0.6, True)] * 5
     unanswerable = [0.1, 0.25, 0.35, 0.8]
     threshold = evaluation.best_threshold(answerable, unanswerable)
-    assert 0.3 < threshold <= 0.35 or threshold == pytest.approx(0.35)
+    assert 0.35 < threshold <= 0.6  # refusing the 0.6 answers too would refuse 10 % of the answerable
     assert evaluation.best_threshold([(0.5, True)] * 10, []) <= 0.5
 
 
@@ -292,9 +290,9 @@ def test_calibration_refuses_the_most_unanswerable_within_the_false_refusal_budg
 
 @pytest.fixture(scope="module")
 def cmrc_engines():
-    """The CMRC trial corpus indexed once, cached under test-output/ across sessions (keyed by corpus hash)."""
-    return evaluation.corpus_engines(eval_run.corpora()["cmrc"], ROOT / "test-output" / "eval-cache",
-                                     "multilingual-e5-small")
+    """The CMRC trial corpus indexed once and cached where `qa eval` keeps it (keyed by corpus hash and model):
+    the first run embeds it, later runs and `qa eval` reuse it."""
+    return evaluation.corpus_engines(eval_run.corpora()["cmrc"], eval_run.DEFAULT_CACHE, "multilingual-e5-small")
 
 
 def _check(summary: dict, floors: dict, ceilings: dict):
