@@ -7,9 +7,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from .answer.extractive import ExtractiveAnswerer, standalone_question
+from .answer import make_answerer
+from .answer.extractive import ExtractiveAnswerer
 from .config import MAX_QUESTION_CHARS, Settings
-from .corpus import article_names
 from .embeddings import make_embedding
 from .retrieval import MODES, Retriever
 from .store import FORMAT_VERSION, BuildBusy, BuildReport, IndexStore, IndexUnavailable, Progress
@@ -191,27 +191,21 @@ class Engine:
 
     def _answers(self, question, k, filters, history, notice, retriever, answerer) -> Iterator[Answer]:
         # --- LLM hook start ---
-        from .answer.llm import LLMAnswerer, LLMError
-
+        with self._lock:  # one answerer per loaded index and settings (extractive, or LLM with extractive fallback)
+            built_for = getattr(self, "_answering", (None, None, None))
+            if built_for[0] is not retriever or built_for[1] is not self.settings:
+                built_for = (retriever, self.settings, make_answerer(self.settings, retriever.index, self._embed_model))
+                self._answering = built_for
+            answering = built_for[2]
+        analysed = answering.analyse(question, history)
+        passages = retriever.search(analysed, k, filters)
         answer = None
-        if self.settings.uses_llm:
-            names = {n for a in retriever.article_list for n in article_names(a.district, a.interviewee)}
-            llm = LLMAnswerer(self.settings, names=names)
-            try:
-                standalone = llm.rewrite_question(question, history) if history else question
-                passages = retriever.search(standalone, k, filters)
-                reply = ""
-                for delta in llm.stream(standalone, passages):
-                    reply += delta
-                    yield Answer(question, llm.preview(passages, reply), True, passages=passages,
-                                 mode=llm.model, notice=notice)
-                answer = llm.finish(standalone, passages, reply)
-            except LLMError as error:  # down, too slow, an error or garbage: the extractive answer instead
-                notice = " ".join(part for part in (notice, str(error)) if part)
+        for partial in answering.stream(analysed, passages) if hasattr(answering, "stream") else ():
+            if answer is not None:
+                yield answer
+            answer = partial
         if answer is None:
-            standalone = standalone_question(question, history, retriever.article_list)
-            passages = retriever.search(standalone, k, filters)
-            answer = answerer.answer(standalone, passages)
+            answer = answering.answer(analysed, passages)
         # --- LLM hook end ---
         answer.question = question
         answer.notice = " ".join(part for part in (notice, answer.notice) if part)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import district_aliases
+from .names import NameIndex, names_of
+from .question import Question
 from .store import LoadedIndex
 from .text import content_tokens, normalise
 from .types import SECTION_SEPARATOR, Article, Passage
@@ -15,9 +17,9 @@ MODES = ("hybrid", "bm25", "dense")
 # Weight of the keyword side in the fused score, chosen on eval/questions.jsonl (see README):
 # on Chinese questions BM25 alone is already strong, and plain rank fusion lost to it.
 BM25_WEIGHT = 0.6
-# Added to paragraphs of a district the question names: "玉泉区…" should be answered from Yuquan's
-# interview, or not at all.
-NAMED_DISTRICT_BOOST = 0.25
+# Added to paragraphs of an article the question names (its title, a metadata value, a rare name): a
+# question about one thing should be answered from that thing's article, or not at all.
+NAMED_ARTICLE_BOOST = 0.25
 
 
 @dataclass
@@ -26,19 +28,6 @@ class Hit:
     bm25: float = 0.0
     dense: float = 0.0
     score: float = 0.0
-
-
-def named_articles(question: str, articles: list[Article]) -> list[str]:
-    """Ids of the articles whose district or interviewee the question names (in Chinese or pinyin)."""
-    text = normalise(question)
-    named = []
-    for article in articles:
-        names = [a for a in district_aliases(article.district) if a]
-        if article.interviewee:
-            names.append(article.interviewee)
-        if any(normalise(name) in text for name in names):
-            named.append(article.id)
-    return named
 
 
 def allowed_articles(filters: dict | None, articles: list[Article]) -> list[str] | None:
@@ -70,14 +59,23 @@ class Retriever:
         self.index = index
         self.embed_model = embed_model
         self.article_list = list(index.articles.values())
+        self.names: NameIndex = names_of(index)
         self._chunk_article = np.array(
             [index.paragraphs[index.chunks[c].paragraph_id].article_id for c in index.chunk_ids]
         )
 
-    def search(self, question: str, k: int = 5, filters: dict | None = None, mode: str = "hybrid") -> list[Passage]:
+    def search(self, question: str | Question, k: int = 5, filters: dict | None = None,
+               mode: str = "hybrid") -> list[Passage]:
         return [self.passage(hit) for hit in self.hits(question, k, filters, mode)]
 
-    def hits(self, question: str, k: int = 5, filters: dict | None = None, mode: str = "hybrid") -> list[Hit]:
+    def hits(self, question: str | Question, k: int = 5, filters: dict | None = None,
+             mode: str = "hybrid") -> list[Hit]:
+        """`question` is an analysed Question (its standalone text and named entities are used) or text."""
+        if isinstance(question, Question):
+            text, mentions = question.standalone, question.entities
+        else:
+            text, mentions = question, self.names.find(question)
+        question = text
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
         if not isinstance(k, int) or k < 1:
@@ -112,11 +110,11 @@ class Retriever:
                     hit.dense = max(hit.dense, normalised)
         has_keywords = any(h.bm25 > 0 for h in hits.values())
         weight = {"bm25": 1.0, "dense": 0.0}.get(mode, BM25_WEIGHT if has_keywords else 0.0)
-        named = set(named_articles(question, self.article_list)) if mode == "hybrid" else set()
+        named = {i for m in mentions for i in m.article_ids} if mode == "hybrid" else set()
         for hit in hits.values():
             hit.score = weight * hit.bm25 + (1 - weight) * hit.dense
             if self.index.paragraphs[hit.paragraph_id].article_id in named:
-                hit.score += NAMED_DISTRICT_BOOST
+                hit.score += NAMED_ARTICLE_BOOST
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
         return [h for h in ranked if h.score > 0][:k]
 

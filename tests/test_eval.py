@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from eval import run as eval_run
+from qa import evaluation
 from qa.corpus import load_corpus
 from qa.text import normalise
 from qa.types import Answer, Citation, Passage
@@ -17,21 +18,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 DATA_DIR = ROOT / "data"
 CORPUS_FILE = DATA_DIR / "hohhot-2024-district-interviews.txt"
+CMRC = ROOT / "eval" / "cmrc2018-trial"
 
-# Regression floors for the dev split, a few points under what the engine measured when they were set
+# Regression floors for the dev splits, a few points under what the engine measured when they were set
 # (see the README's evaluation section): a guard against silent decay, not a target.
-# Measured on the dev split (extractive answers, multilingual-e5-small, k=5): accuracy 0.901, evidence
-# recall 1.000, hit@1 0.907, MRR 0.946, citation precision 0.982, refusal 1.000 (13 of 13: one miss is
-# 0.077), false refusal 0.091.
-FLOORS = {
-    "answer_accuracy": 0.86,
-    "evidence_recall": 0.97,
-    "hit_at_1": 0.87,
-    "mrr": 0.92,
-    "citation_precision": 0.95,
-    "refusal_rate": 0.92,
-}
-CEILINGS = {"false_refusal_rate": 0.14}
+# Shipped page, dev split (extractive answers, multilingual-e5-small, k=5, calibrated threshold): accuracy
+# 0.802, evidence recall 0.981, hit@1 0.880, refusal 0.846 (11 of 13: one miss is 0.077), false refusal 0.066,
+# English accuracy 0.615.
+FLOORS = {"answer_accuracy": 0.77, "evidence_recall": 0.95, "hit_at_1": 0.85, "refusal_rate": 0.76}
+CEILINGS = {"false_refusal_rate": 0.10}
+ENGLISH_FLOOR = 0.5
+# CMRC 2018 trial, dev split (answerable questions, and those whose document is left out asked again):
+# accuracy 0.784, hit@1 0.988, refusal 0.903, false refusal 0.048; the plain baseline's accuracy is 0.642.
+CMRC_FLOORS = {"answer_accuracy": 0.76, "hit_at_1": 0.96, "refusal_rate": 0.86}
+CMRC_CEILINGS = {"false_refusal_rate": 0.07}
 
 
 @pytest.fixture(scope="module")
@@ -238,25 +238,87 @@ def test_scores_and_summary_on_hand_made_answers():
     assert "type:crosslingual" in table and "lang:en" in table
 
 
+# ------------------------------------------------------------------------------ span sets, baseline
+
+
+def test_a_span_set_is_split_by_document_and_every_fourth_document_is_left_out():
+    questions = evaluation.load_span_questions(CMRC / "questions.jsonl")
+    assert len(questions) == 1000  # 1,002 records, two of which have an empty question
+    by_document: dict[str, set[str]] = {}
+    for question in questions:
+        by_document.setdefault(question.document, set()).add(question.split)
+    assert all(len(splits) == 1 for splits in by_document.values())  # a document never straddles splits
+    test_share = sum(1 for splits in by_document.values() if "test" in splits) / len(by_document)
+    assert 0.15 < test_share < 0.35
+    left_out = evaluation.left_out_documents(q.document for q in questions)
+    assert len(left_out) == len(by_document) // 4
+    assert evaluation.left_out_documents(reversed([q.document for q in questions])) == left_out
+
+
+def test_the_lead_span_is_what_comes_before_the_quote():
+    assert evaluation.lead_span("128个[1]\n\n全年实施128个项目。[1]", ["全年实施128个项目。"]) == "128个[1]"
+    assert evaluation.lead_span("全年实施128个项目。[1]", ["全年实施128个项目。"]) == "全年实施128个项目。[1]"
+
+
+def test_the_baseline_answers_every_question_from_the_top_file(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# 甲\n\n甲公司成立于1990年。甲公司总部设在北京。\n", encoding="utf-8")
+    (docs / "b.md").write_text("# 乙\n\n乙河全长300公里。乙河流经三个省。\n", encoding="utf-8")
+    questions = tmp_path / "q.jsonl"
+    rows = [{"id": "1", "document": "a.md", "question": "甲公司总部设在哪里？", "answers": ["北京"]},
+            {"id": "2", "document": "b.md", "question": "乙河全长多少？", "answers": ["300公里"]}]
+    questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    corpus = evaluation.EvalCorpus("t", docs, questions, span=True)
+    items = evaluation.baseline_items(corpus)
+    answerable = [i for i in items if i["answerable"]]
+    assert [i["answer"] for i in answerable] == ["甲公司总部设在北京。", "乙河全长300公里。"]
+    assert all(i["scores"]["correct"] and i["scores"]["hit_at_1"] == 1.0 for i in answerable)
+    assert all(not i["scores"]["refused_correctly"] for i in items if not i["answerable"])  # it never refuses
+
+
+def test_calibration_refuses_the_most_unanswerable_within_the_false_refusal_budget():
+    answerable = [(0.9, True)] * 90 + [(0.2, False)] * 3 + [(0.3, True)] * 2 + [(0.6, True)] * 5
+    unanswerable = [0.1, 0.25, 0.35, 0.8]
+    threshold = evaluation.best_threshold(answerable, unanswerable)
+    assert 0.35 < threshold <= 0.6  # refusing the 0.6 answers too would refuse 10 % of the answerable
+    assert evaluation.best_threshold([(0.5, True)] * 10, []) <= 0.5
+
+
 # ------------------------------------------------------------------------------------- end to end
 
 
-def test_the_dev_split_scores_at_least_the_floors(built_index, tmp_path, capsys):
-    out = tmp_path / "report.json"
-    assert eval_run.main(["--split", "dev", "--out", str(out)]) == 0
-    assert "type:broken-paragraph" in capsys.readouterr().out
-    report = json.loads(out.read_text(encoding="utf-8"))
-    summary = report["summary"]
-    assert summary["errors"] == 0
-    assert (
-        len(report["items"])
-        == summary["questions"]
-        == sum(1 for q in eval_run.load_questions(eval_run.DEFAULT_QUESTIONS) if q.split == "dev")
-    )
-    for metric, floor in FLOORS.items():
+@pytest.fixture(scope="module")
+def cmrc_engines():
+    """The CMRC trial corpus indexed once and cached where `qa eval` keeps it (keyed by corpus hash and model):
+    the first run embeds it, later runs and `qa eval` reuse it."""
+    return evaluation.corpus_engines(eval_run.corpora()["cmrc"], eval_run.DEFAULT_CACHE, "multilingual-e5-small")
+
+
+def _check(summary: dict, floors: dict, ceilings: dict):
+    for metric, floor in floors.items():
         assert summary[metric] >= floor, (metric, summary[metric], floor)
-    for metric, ceiling in CEILINGS.items():
+    for metric, ceiling in ceilings.items():
         assert summary[metric] <= ceiling, (metric, summary[metric], ceiling)
-    assert summary["latency_ms_p95"] >= summary["latency_ms_p50"] > 0
-    item = report["items"][0]
+
+
+def test_the_shipped_dev_split_scores_at_least_the_floors(built_index):
+    corpus = eval_run.corpora()["shipped"]
+    items = evaluation.run_corpus(corpus, {"all": built_index}, 5, "dev")
+    summary = evaluation.summarise(items)
+    assert summary["errors"] == 0 and summary["questions"] == sum(1 for q in corpus.load() if q.split == "dev")
+    _check(summary, FLOORS, CEILINGS)
+    english = evaluation.summarise([i for i in items if i["lang"] == "en"])
+    assert english["answer_accuracy"] >= ENGLISH_FLOOR and english["false_refusal_rate"] < 1.0
+    item = items[0]
     assert {"question", "answer", "answered", "citations", "passages", "scores"} <= set(item)
+
+
+def test_the_cmrc_dev_split_scores_at_least_the_floors_and_beats_the_baseline(cmrc_engines):
+    corpus = eval_run.corpora()["cmrc"]
+    items = evaluation.run_corpus(corpus, cmrc_engines, 5, "dev")
+    summary = evaluation.summarise(items)
+    assert summary["errors"] == 0
+    _check(summary, CMRC_FLOORS, CMRC_CEILINGS)
+    baseline = evaluation.summarise(evaluation.baseline_items(corpus, "dev"))
+    assert summary["answer_accuracy"] > baseline["answer_accuracy"]

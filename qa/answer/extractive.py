@@ -1,5 +1,6 @@
-"""The answerer that needs no LLM: picks the sentences that answer, puts the key fact first, cites them,
-and refuses when the retrieved text does not say what is asked."""
+"""The answerer that needs no LLM: scores the sentences of the retrieved passages against the analysed question,
+leads with the shortest span that answers (a quantity with its unit, a date, a name, a list), quotes the
+supporting sentence once, and refuses, saying why, when its confidence is under the calibrated threshold."""
 
 from __future__ import annotations
 
@@ -10,501 +11,586 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import jieba
+import jieba.posseg as posseg
 import numpy as np
 
-from ..corpus import article_names, district_aliases, pinyin_name
-from ..retrieval import named_articles
+from .. import numbers
+from ..names import NameIndex, names_of, pinyin_spellings
+from ..question import (
+    DATE,
+    DURATION,
+    LIST,
+    NUMBER,
+    ORGANISATION,
+    PERSON,
+    PLACE,
+    REASON,
+    Question,
+    analyse,
+)
 from ..store import LoadedIndex
-from ..text import STOPWORDS, is_chinese, normalise, split_sentences
-from ..types import Answer, Article, Citation, Passage
-from .prompts import refusal_for as refusal
+from ..text import STOPWORDS, normalise
+from ..types import Answer, Citation, Passage
+from . import calibration
+from .prompts import refusal_for
 
-# Calibrated on eval/questions.jsonl (dev split): the share of the question's idf-weighted terms that
-# the chosen sentences (with their article's context) must contain, and, for English questions, the
-# least cosine similarity between question and chosen sentence.
-MIN_COVERAGE = 0.5
-MIN_DENSE_SIMILARITY = 0.785
-MAX_SENTENCES = 3
-MAX_SENTENCES_TO_EMBED = 16  # an English question embeds the sentences of its top passages, once each
+MAX_PASSAGES = 4  # candidate sentences come from this many top passages
+MAX_SENTENCES_TO_EMBED = 24
+MAX_CHINESE_SENTENCES_TO_EMBED = 0
+# Weights of the sentence score; the refusal threshold on the resulting confidence is calibrated per model.
+TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.6
+# A number, date or duration question whose sentence holds none is less likely answered by it.
+UNTYPED_PENALTY = 0.15
+CHINESE_DENSE_WEIGHT = 0.15
+ENTITY_PENALTY = 0.3
+# A term said by the article's title or metadata counts for each of its sentences, a little less than when
+# the sentence says it; a single character (花, 根) carries little on its own.
+CONTEXT_WEIGHT = 1.0
+SINGLE_CHARACTER_WEIGHT = 0.4
+YEAR_PENALTY = 0.5
 
-_QUESTION_WORD = re.compile(r"多少|几|哪些|哪个|哪家|哪座|哪项|哪位|哪|什么|谁|如何|怎样|怎么")
-_WANTS_NUMBER = re.compile(
-    r"多少|(?<!哪)几[个家所项条亿万名位成]|数量|规模|金额|比例|百分之"
-    r"|how (many|much)|what (number|percentage)|number of",
-    re.IGNORECASE,
+# A sentence: up to 。！？ (a semicolon does not end what one sentence says), closing quotes kept with it.
+_SENTENCE = re.compile(r"[^。！？!?\n]+(?:[。！？!?]+[”’」』\"')）]*|$)")
+_DATE = re.compile(
+    r"(?:公元前?)?\d{1,4}\s*年(?:代|初|末|底)?(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)?|\d{1,2}\s*月\s*\d{1,2}\s*[日号]"
+    r"|[一二三四五六七八九十]+世纪(?:[一二三四五六七八九十]+年代|初|末|中叶)?|\d{1,2}世纪"
+    r"|(?:19|20)\d\d(?:-\d\d){0,2}|(?:January|February|March|April|May|June|July|August|September|October"
+    r"|November|December)\s+\d{1,2},?\s+\d{4}"
 )
-_WANTS_PERSON = re.compile(r"谁|哪位|姓名|名字|叫什么|\bwho\b|\bwhose\b|\bname\b", re.IGNORECASE)
-_WANTS_LIST = re.compile(r"哪些|有什么|包括|包含|哪几|what are|\bwhich\b|list", re.IGNORECASE)
-_WANTS_TIME = re.compile(r"哪一年|哪年|何时|什么时候|多久|\bwhen\b|what year|how long", re.IGNORECASE)
-_WANTS_AGE = re.compile(r"多大年纪|多大岁数|多少岁|岁数|年龄|几岁|年纪|出生|how old|\bage\b|born", re.IGNORECASE)
-_OTHER_YEAR = re.compile(r"去年|前年|明年|后年|上一年|下一年|last year|next year|previous year", re.IGNORECASE)
-# Question phrases are not terms to look for: "是多大规模" asks about 规模, "哪几个园区" about 园区.
-_QUESTION_PHRASE = re.compile(
-    r"加起来|一共|合计|总共|总计|至少|最多|最少|分别|各有|数量|三者|两者|哪两|两个|三个|几位|"
-    r"(?:是|有|为)?(?:多少|多大|多高|多长|多远|多久|哪几|哪些|哪个|哪家|哪座|哪项|哪位|哪|几|什么样|什么|怎样|如何|怎么)"
-    r"(?:个|家|项|所|条|种|位|名|座|处|类)?"
-)
-_REPORTER = re.compile(r"记者|谁采访|采访者|采访的是|采访了谁|采访了哪|interview|reporter|journalist|byline",
-                       re.IGNORECASE)
-_ROLE = re.compile(r"职务|职位|担任|身份|什么官|哪个区的|position|\brole\b|\bjob\b|title of", re.IGNORECASE)
-_HEADLINE = re.compile(r"标题|题目|headline", re.IGNORECASE)
-_HEAD = re.compile(r"区长|书记|主任|受访者|负责人|\bhead\b|mayor|secretary|director|interviewee|leader", re.IGNORECASE)
-_YEAR = re.compile(r"(?<!\d)(20\d\d|19\d\d)(?!\d)")
-_FOLLOW_UP = re.compile(r"^(那么?|还有|and\b|what about|how about)|呢[？?]?$", re.IGNORECASE)
-_CLAUSE = re.compile(r"[^，,；;：:。！？!?…]+[，,；;：:。！？!?…]*")
-# A quantity answers "how many"; a year ("2024年") does not, though "2024年度" is part of a phrase.
-_QUANTITY = re.compile(r"\d+(?:[.,]\d+)*(?:\s*[%％])?(?!\d)(?!\s*年(?!度))|[两一二三四五六七八九十百千]+[百千万亿]级")
-_UNIT = re.compile(r"(?:多少|几)\s*(万亩|平方公里|个|家|所|项|亩|元|万元|亿元|条|名|人|座|处|位)")
-_TWO_PARTS = re.compile(r"和|与|及|比|分别|各|加起来|合计|一共|哪个|\band\b|\bvs\b|compared", re.IGNORECASE)
-_PART_BREAKS = {"和", "与", "及", "以及", "、", "，", ",", "；", ";", "还有", "并且", "还要"}
-_COMPARE = re.compile(r"多几|少几|相差|差多少|多出|差距|more than|fewer than|difference", re.IGNORECASE)
-_TOTAL = re.compile(r"一共|合计|加起来|总共|之和|总计|in total|combined|altogether", re.IGNORECASE)
-_WHICH_MORE = re.compile(r"哪个.*(更多|最多|更大|最大|多)|which .*(more|most|larger|largest)", re.IGNORECASE)
-_WHICH_LESS = re.compile(r"哪个.*(更少|最少|更小|最小|少)|which .*(fewer|fewest|smaller|smallest|least)", re.IGNORECASE)
+_REASON = re.compile(r"因为|由于|因此|所以|为了|导致|造成|原因|因而|以致|because|due to|since", re.I)
+_COMPARE = re.compile(r"多几|少几|相差|差多少|多出|差距|多多少|少多少|more than|fewer than|difference", re.I)
+_TOTAL = re.compile(r"一共|合计|加起来|总共|之和|总计|in total|combined|altogether", re.I)
+_WHICH_MORE = re.compile(r"哪.{0,6}(更多|最多|更大|最大|更高|最高)|which .*(more|most|larger|largest|higher)", re.I)
+_WHICH_LESS = re.compile(r"哪.{0,6}(更少|最少|更小|最小|更低|最低)|which .*(fewer|fewest|smaller|smallest|least)", re.I)
+_PART_BREAK = re.compile(r"和|与|及|以及|、|，|,|还有|并且|还要|\band\b|\bvs\.?\b", re.I)
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,9}\b|\b\d+G\b")
+_QUESTION_CHARACTERS = set("哪谁何几多少啥么吗呢吧啊什怎样为被把从向给让比较更最很还又再就才"
+                            "也都已曾将要会能可该应得地着过"
+                            "所之其此彼各每某")
+_DURATION_UNITS = ("年", "月", "天", "小时", "分钟", "秒", "周")
+_NOT_IN_BIGRAM = re.compile(r"[，。？！、,.?!：:；;（）()]")
+_ASKING_WORDS = {"名字", "姓名", "名称", "叫什么", "称呼", "name"}
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+MIN_PART_COVERAGE = 0.5
+# Metadata questions: who reported, who was interviewed, in what role, under what headline.
+_REPORTER = re.compile(r"记者|谁采访|采访者|采访的是|采访了谁|采访了哪|interview|reporter|journalist|byline", re.I)
+_ROLE = re.compile(r"职务|职位|担任|身份|什么官|position|\brole\b|\bjob\b|title of", re.I)
+_HEADLINE = re.compile(r"标题|题目|headline", re.I)
+_HEAD = re.compile(r"受访者|负责人|interviewee|\bhead\b|leader", re.I)
+_ENTITY_TAGS = {"nr": PERSON, "nrfg": PERSON, "nrt": PERSON, "ns": PLACE, "nt": ORGANISATION}
+_TYPE_TAGS = {PERSON: ("nr", "nrfg", "nrt"), PLACE: ("ns",), ORGANISATION: ("nt",)}
 
 
 @dataclass
-class Choice:
+class Candidate:
     sentence: str
     passage: Passage
-    score: float
+    rank: int  # of its passage
+    score: float = 0.0
+    coverage: float = 0.0
+    typed: bool = False
     covered: set[str] = field(default_factory=set)
+    label: str = ""  # the entity this part of a question is about
 
 
-def standalone_question(question: str, history: list[dict], articles: list[Article]) -> str:
-    """Without an LLM, a follow-up such as "回民区呢？" becomes the previous question about 回民区; a chain
-    of follow-ups ("回民区呢？", "那玉泉区呢？") resolves turn by turn."""
-    resolved = ""
-    for message in history:
-        if message["role"] == "user":
-            resolved = _resolve(message["content"], resolved, articles)
-    return _resolve(question, resolved, articles)
+@dataclass
+class Decision:
+    """What the answerer found before the refusal threshold is applied."""
+
+    chosen: list[Candidate]
+    confidence: float
+    reason: str = ""  # why it cannot answer, for the user
+    terms: dict[str, float] = field(default_factory=dict)
 
 
-def _resolve(question: str, previous: str, articles: list[Article]) -> str:
-    if not previous or not _FOLLOW_UP.search(question.strip()):
-        return question
-    new_names = names_in(question, articles)
-    if not new_names:
-        return question
-    rewritten = previous
-    for old in names_in(previous, articles):
-        rewritten = re.sub(re.escape(old), new_names[0], rewritten, flags=re.I)
-    if rewritten == previous:
-        rewritten = f"{new_names[0]} {previous}"
-    return rewritten
-
-
-def names_in(text: str, articles: list[Article]) -> list[str]:
-    """District names (any alias) and interviewees the text mentions, longest first."""
-    found = []
-    lowered = normalise(text)
-    for article in articles:
-        for name in article_names(article.district, article.interviewee):
-            if normalise(name) in lowered and name not in found:
-                found.append(name)
-    return sorted(found, key=len, reverse=True)
+def sentences_of(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
 
 class ExtractiveAnswerer:
-    def __init__(self, index: LoadedIndex, embed_model=None):
+    mode = "extractive"
+
+    def __init__(self, index: LoadedIndex, embed_model=None, names: NameIndex | None = None):
         self.index = index
         self.embed_model = embed_model
-        self.articles = list(index.articles.values())
+        self.names = names or names_of(index)
+        self.model_name = index.manifest.get("embed_model", "") if isinstance(index.manifest, dict) else ""
         self._document_frequency = index.document_frequencies()
         self._documents = max(len(index.chunk_ids), 1)
-        self._sentence_vectors: dict[str, list[float]] = {}
-        self._cache_lock = threading.Lock()
-        self._current_year = {}
-        for paragraph in index.paragraphs.values():
-            self._current_year.setdefault(paragraph.article_id, []).extend(_YEAR.findall(paragraph.text))
+        self._vectors: dict[str, np.ndarray] = {}
+        self._years: dict[str, str] = {}
+        self._lock = threading.Lock()
 
+    # --- the interface --------------------------------------------------------------------------------
+    def analyse(self, question: str, history: list[dict] | None = None) -> Question:
+        return analyse(question, history, self.names)
+
+    def answer(self, question: Question | str, passages: list[Passage]) -> Answer:
+        analysed = question if isinstance(question, Question) else self.analyse(question)
+        if passages and (meta := self.metadata_answer(analysed, passages)):
+            return meta
+        decision = self.decide(analysed, passages)
+        threshold = calibration.threshold(self.model_name)
+        if decision.chosen and decision.confidence >= threshold and not decision.reason:
+            answer = self.compose(analysed, decision, passages)
+        else:
+            answer = self.refuse(analysed, passages, decision.reason)
+        answer.confidence = round(decision.confidence, 4)
+        return answer
+
+    def refuse(self, question: Question, passages: list[Passage], reason: str = "") -> Answer:
+        text = reason or refusal_for(question.standalone)
+        notice = question.notice
+        return Answer(question.text, text, False, passages=passages, notice=notice)
+
+    # --- scoring ----------------------------------------------------------------------------------------
     def idf(self, term: str) -> float:
         frequency = self._document_frequency.get(term, 0)
         return math.log(1 + (self._documents - frequency + 0.5) / (frequency + 0.5))
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
-        if not passages:
-            return Answer(question, refusal(question), False, passages=passages)
-        if meta := self._meta_answer(question, passages):
-            return meta
-        terms, focus = self._question_terms(question)
-        unknown = [t for t in terms if t.isascii() and len(t) > 1 and self._document_frequency.get(t, 0) == 0]
-        if not is_chinese(question):
-            acronyms = re.findall(r"\b[A-Z][A-Z0-9]+\b", question)
-            unknown = [w for w in acronyms if w.lower() not in self._document_frequency]
-        if unknown:
-            # A name or acronym the documents never use ("GDP", "5G"): nothing here can answer it.
-            notice = f"“{unknown[0].upper()}” does not occur in the documents."
-            return Answer(question, refusal(question), False, passages=passages, notice=notice)
-        if not is_chinese(question) and len(set(re.findall(r"[a-z]{3,}", question.lower())) - STOPWORDS) < 2:
-            return Answer(question, refusal(question), False, passages=passages,
-                          notice="The question has too few words to search for.")
-        names = {normalise(n) for n in names_in(question, self.articles)}
-        if (is_chinese(question) and terms and all(normalise(t) in names for t in terms)
-                and not _QUESTION_WORD.search(question)):
-            return Answer(question, refusal(question), False, passages=passages,
-                          notice="The question names only where or whom it is about: say what you want to know.")
-        if is_chinese(question) and terms:
-            choices = self._choose_by_parts(question, terms, passages)
-            supported = bool(choices)
-            if not choices:
-                choices = self._choose_by_terms(question, terms, passages)
-                supported = choices and self._supported_by_terms(question, terms, focus, choices)
-        else:
-            choices = self._choose_by_meaning(question, passages)
-            supported = choices and choices[0].score >= MIN_DENSE_SIMILARITY
-        if not supported or not self._consistent(question, choices):
-            return Answer(question, refusal(question), False, passages=passages)
-        return self._compose(question, terms, choices, passages)
-
-    # --- what the question asks ------------------------------------------------------------------
-    def _question_terms(self, question: str) -> tuple[dict[str, float], set[str]]:
-        """Content terms with their idf, and the focus: the terms next to the question word, which say
-        what is asked ("总投资是多少" → 投资). Single Chinese characters carry too little to match on."""
-        chinese = is_chinese(question)
-        spans = []
-        stripped = _QUESTION_PHRASE.sub(lambda m: " " * len(m.group()), unicodedata.normalize("NFKC", question).lower())
-        for word, start, end in jieba.tokenize(stripped, mode="search"):
-            if not word.strip():
+    def question_terms(self, text: str, entities: list) -> dict[str, float]:
+        """Content terms with their idf; jieba's finer pieces only when the whole word is unknown here."""
+        terms: dict[str, float] = {}
+        for word in jieba.lcut_for_search(unicodedata.normalize("NFKC", text).lower()):
+            word = word.strip()
+            if not word or word in STOPWORDS or not re.search(r"\w", word):
                 continue
-            if word in STOPWORDS or not re.search(r"\w", word) or (len(word) == 1 and not word.isascii()):
+            if word.isascii() and self._document_frequency.get(word, 0) == 0:
+                continue  # an English word: Chinese text does not contain it (its names come by pinyin)
+            single = len(word) == 1 and not word.isascii()
+            if single and (not SINGLE_CHARACTER_WEIGHT or word in _QUESTION_CHARACTERS):
                 continue
-            if not chinese and word.isascii() and self._document_frequency.get(word, 0) == 0:
-                continue  # an English word: the Chinese text cannot contain it
-            spans.append((word, start, end))
-        terms = {word: self.idf(word) for word, _, _ in spans}
-        # jieba's search mode gives "高标准" and also "高标", "标准": keep the parts only when the whole is
-        # unknown to the corpus, so a paraphrase still matches on its parts.
+            terms[normalise(word)] = self.idf(word) * (SINGLE_CHARACTER_WEIGHT if single else 1.0)
         for term in list(terms):
-            if self._document_frequency.get(term, 0) > 0:
-                for part in [t for t in terms if t != term and t in term]:
+            if term in terms and (self._document_frequency.get(term, 0) > 0 or len(term) > 1):
+                for part in [t for t in terms if t != term and t in term
+                             and (self._document_frequency.get(term, 0) > 0 or len(t) == 1)]:
                     terms.pop(part, None)
-        names = {normalise(n) for n in names_in(question, self.articles)}
-        focus = set()
-        for match in _QUESTION_WORD.finditer(question):
-            for word, start, end in spans:
-                near = match.start() - 6 <= start and end <= match.end() + 8
-                if near and word in terms and normalise(word) not in names:
-                    focus.add(word)
-        return terms, focus
+        for mention in entities:  # a name matched by its pinyin or short form counts in its written form
+            if mention.canonical and not mention.canonical.isascii():
+                terms.setdefault(normalise(mention.canonical), max(self.idf(mention.canonical), 3.0))
+        return terms
 
-    # --- choosing sentences ------------------------------------------------------------------------
+    def unknown_name(self, question: Question, passages: list[Passage]) -> str:
+        """A name or acronym the question asks about that no document contains ("GDP", "腾讯")."""
+        text = question.standalone
+        retrieved = normalise(" ".join(p.text + p.title for p in passages))
+        known = {normalise(m.text) for m in question.entities}
+        for acronym in _ACRONYM.findall(text):
+            if acronym.lower() not in self._document_frequency and normalise(acronym) not in known:
+                return acronym
+        if question.language != "zh":
+            return ""
+        for pair in posseg.lcut(text):
+            word = pair.word
+            if (pair.flag in ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng") and len(word) >= 2
+                    and normalise(word) not in known and self._document_frequency.get(word.lower(), 0) == 0
+                    and normalise(word) not in retrieved):
+                return word
+        return ""
+
+    def decide(self, question: Question, passages: list[Passage]) -> Decision:
+        if not passages:
+            return Decision([], 0.0)
+        if unknown := self.unknown_name(question, passages):
+            why = (f"文档中没有提到 {unknown}。" if question.language == "zh"
+                   else f"The documents do not mention {unknown}.")
+            return Decision([], 0.0, why)
+        terms = self.question_terms(question.standalone, question.entities)
+        if question.language == "zh" and not terms:
+            return Decision([], 0.0)
+        if question.language == "zh" and self._names_only(question, terms):
+            why = ("问题只说了关于谁或哪里，没有说想知道什么。" if question.language == "zh"
+                   else "The question names only whom or what it is about: say what you want to know.")
+            return Decision([], 0.0, question.notice and refusal_for(question.standalone) or why)
+        parts = self._parts(question, terms, passages) if question.answer_type in (NUMBER, DURATION) else []
+        if parts:
+            return Decision(parts, min(c.score for c in parts), terms=terms)
+        candidates = self.candidates(question, terms, passages)
+        if not candidates:
+            return Decision([], 0.0, terms=terms)
+        best = candidates[0]
+        if stranger := self._other_entity(question, best):
+            why = (f"文档中关于{stranger}的部分没有提到这一点。" if question.language == "zh"
+                   else f"What the documents say about {stranger} does not include this.")
+            return Decision([best], best.score, why, terms=terms)
+        confidence = best.score - (YEAR_PENALTY if self._year_mismatch(question, best) else 0.0)
+        if question.answer_type in (NUMBER, DATE, DURATION) and not best.typed:
+            # Asked for an amount in a unit ("多少家", an investment) that the sentence does not give.
+            confidence -= UNTYPED_PENALTY * (2 if question.units else 1)
+        return Decision([best], confidence, terms=terms)
+
+    def _names_only(self, question: Question, terms: dict[str, float]) -> bool:
+        names = {normalise(m.text) for m in question.entities} | {normalise(m.canonical) for m in question.entities}
+        return bool(terms) and all(t in names for t in terms) and question.answer_type == "other"
+
+    def candidates(self, question: Question, terms: dict[str, float], passages: list[Passage],
+                   named: set[str] | None = None) -> list[Candidate]:
+        """Every sentence of the top passages, scored, best first."""
+        total = sum(terms.values()) or 1.0
+        if named is None:
+            named = {i for m in question.entities for i in m.article_ids}
+        entity_forms = [normalise(m.canonical) for m in question.entities] + [m.text for m in question.entities]
+        asked = _bigrams(question.standalone)
+        top = max(p.score for p in passages) or 1.0
+        found: list[Candidate] = []
+        for rank, passage in enumerate(passages[:MAX_PASSAGES]):
+            context = normalise(self._context(passage))
+            # What the article is about is said by its title for every sentence: it cannot tell them apart.
+            bigrams = asked - _bigrams(context)
+            for sentence in sentences_of(passage.text):
+                text = normalise(sentence)
+                covered = {t for t in terms if t in text}
+                in_context = {t for t in terms if t not in covered and t in context}
+                in_context_weight = CONTEXT_WEIGHT * sum(terms[t] for t in in_context)
+                coverage = (sum(terms[t] for t in covered) + in_context_weight) / total
+                overlap = len(bigrams & _bigrams(sentence)) / max(len(bigrams), 1)
+                typed = self.has_type(question.answer_type, sentence, text, question.units)
+                score = TERM_WEIGHT * coverage + BIGRAM_WEIGHT * overlap
+                score += PASSAGE_WEIGHT * max(passage.score, 0) / top
+                if typed and question.answer_type in (NUMBER, DATE, DURATION):
+                    score += TYPE_WEIGHT
+                if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
+                    score -= ENTITY_PENALTY  # about something else than the question names
+                found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context))
+        if self.embed_model is not None and found and (question.language != "zh" or MAX_CHINESE_SENTENCES_TO_EMBED):
+            self._add_meaning(question, found)
+        found.sort(key=lambda c: c.score, reverse=True)
+        return found
+
+    def _add_meaning(self, question: Question, found: list[Candidate]) -> None:
+        """The sentence's similarity to the question, for paraphrases; for an English question over Chinese
+        text it carries the score. Sentences past the embedding budget cannot win on an English question."""
+        english = question.language != "zh"
+        pool = sorted(found, key=lambda c: (c.rank, -c.score))[:MAX_SENTENCES_TO_EMBED]
+        if not english:  # a Chinese question: only the sentences already in the running are worth embedding
+            pool = sorted(found, key=lambda c: -c.score)[:MAX_CHINESE_SENTENCES_TO_EMBED]
+        query = np.asarray(self.embed_model.get_query_embedding(question.standalone))
+        similarities = self._vectors_of([c.sentence for c in pool]) @ query
+        low, high = float(similarities.min()), float(similarities.max())
+        for candidate, similarity in zip(pool, similarities, strict=True):
+            if english:
+                candidate.score += DENSE_WEIGHT * float(similarity)
+            elif high > low:
+                candidate.score += CHINESE_DENSE_WEIGHT * (float(similarity) - low) / (high - low)
+        if english:
+            for candidate in found:
+                if candidate not in pool:
+                    candidate.score -= 1.0
+
+    def _vectors_of(self, sentences: list[str]) -> np.ndarray:
+        """Sentence vectors, cached; the missing ones embedded in one batch."""
+        with self._lock:
+            missing = list(dict.fromkeys(s for s in sentences if s not in self._vectors))
+        if missing:
+            vectors = self.embed_model.get_text_embedding_batch(missing)
+            with self._lock:
+                if len(self._vectors) > 50_000:
+                    self._vectors.clear()
+                self._vectors.update({s: np.asarray(v) for s, v in zip(missing, vectors, strict=True)})
+        with self._lock:
+            return np.asarray([self._vectors[s] for s in sentences])
+
     def _context(self, passage: Passage) -> str:
+        """What a sentence of the passage is about without saying so: its article's title and metadata."""
         article = self.index.articles.get(passage.article_id)
         if not article:
-            return ""
-        return normalise(" ".join([*district_aliases(article.district), article.interviewee, article.role,
-                                   article.title]))
+            return passage.title
+        metadata = getattr(article, "metadata", None) or {}
+        values = [v for v in metadata.values() if isinstance(v, str)]
+        values += [getattr(article, key, "") for key in ("district", "interviewee", "role")]
+        return " ".join([article.title, *values, getattr(passage, "section", "") or ""])
 
-    def _choose_by_parts(self, question: str, terms: dict[str, float], passages: list[Passage]) -> list[Choice]:
-        """"新城区和回民区各安排了多少个重点项目" asks two things: find each part's sentence on its own."""
-        if not _TWO_PARTS.search(question):
+    @staticmethod
+    def has_type(kind: str, sentence: str, text: str, units: tuple[str, ...] = ()) -> bool:
+        """Whether the sentence holds a token of the expected answer type (in the asked unit, if any)."""
+        if kind == NUMBER:
+            return any(q.unit != "年份" and (not units or q.unit in units) for q in numbers.parse_quantities(sentence))
+        if kind == DURATION:
+            return any(q.unit in _DURATION_UNITS for q in numbers.parse_quantities(sentence))
+        if kind == DATE:
+            return bool(_DATE.search(sentence)) or any(p.flag == "t" for p in posseg.lcut(sentence))
+        if kind in _TYPE_TAGS:
+            return any(p.flag in _TYPE_TAGS[kind] for p in posseg.lcut(sentence))
+        if kind == LIST:
+            return "、" in sentence or "，" in sentence
+        if kind == REASON:
+            return bool(_REASON.search(sentence))
+        return True
+
+    # --- questions in parts: "X和Y各有多少", "X比Y多几个" -------------------------------------------------
+    def _parts(self, question: Question, terms: dict[str, float], passages: list[Passage]) -> list[Candidate]:
+        """"X和Y各有多少", "X比Y多几个": each part looked up on its own. A part that only names an entity takes
+        what is asked from the part that says it."""
+        text = question.standalone
+        if not _PART_BREAK.search(text) and not _COMPARE.search(text):
             return []
-        parts, current = [], ""
-        for word in jieba.lcut(question):
-            if word in _PART_BREAKS:
-                parts.append(current)
+        pieces, current = [], ""
+        for word in jieba.lcut(text):
+            if _PART_BREAK.fullmatch(word) or word == "比":
+                pieces.append(current)
                 current = ""
             else:
                 current += word
-        parts = [p for p in [*parts, current] if p.strip()]
-        if len(parts) < 2:
+        pieces = [p for p in [*pieces, current] if p.strip()]
+        if len(pieces) < 2:
             return []
-        chosen: list[Choice] = []
-        names = {normalise(n) for n in names_in(question, self.articles)}
+        mentions = [self.names.find(piece) for piece in pieces]
+        names = {normalise(m.canonical) for found in mentions for m in found} | {
+            m.text for found in mentions for m in found}
+        own_terms = [{t: w for t, w in terms.items() if t in normalise(piece)} for piece in pieces]
         shared: dict[str, float] = {}
-        for part in reversed(parts):
-            if shared := {t: w for t, w in self._question_terms(part)[0].items() if normalise(t) not in names}:
+        for own in reversed(own_terms):
+            if shared := {t: w for t, w in own.items() if t not in names}:
                 break
-        for part in parts:
-            own, _ = self._question_terms(part)
-            if not own or (len(chosen) >= 2 and (_WHICH_MORE.search(part) or _WHICH_LESS.search(part))):
-                continue  # "哪个最少", "哪个区今年的重点项目更多": the comparison, not a part to look up
-            # A part that only names a district ("新城区和…") takes what is asked from the shared part.
-            only_names = all(normalise(t) in names for t in own)
-            weighted = {**{t: w * 0.5 for t, w in shared.items()}, **own} if only_names else own
-            best = self._choose_by_terms(question, weighted, passages, named=set(named_articles(part, self.articles)),
-                                         single=True)[0]
-            if sum(w for t, w in own.items() if t in best.covered) / sum(own.values()) < MIN_COVERAGE:
+        chosen: list[Candidate] = []
+        for piece, own, found_names in zip(pieces, own_terms, mentions, strict=True):
+            if not own:
+                continue
+            only_names = all(t in names for t in own)
+            if len(chosen) >= 2 and (_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece)) and only_names:
+                continue
+            weighted = {**{t: w for t, w in shared.items()}, **own} if only_names else own
+            part = Question(question.text, piece, question.language, question.answer_type, entities=found_names,
+                            units=question.units)
+            named = {i for m in found_names for i in m.article_ids}
+            candidates = self.candidates(part, weighted, passages, named=named)
+            if named:
+                candidates = [c for c in candidates if c.passage.article_id in named] or candidates
+            if not candidates:
                 return []
+            best = candidates[0]
+            share = sum(w for t, w in own.items() if t in best.covered) / sum(own.values())
+            if share < MIN_PART_COVERAGE:
+                return []
+            best.label = found_names[0].canonical if found_names else ""
             if all(best.sentence != c.sentence for c in chosen):
                 chosen.append(best)
         return chosen if len(chosen) >= 2 else []
 
-    def _choose_by_terms(self, question: str, terms: dict[str, float], passages: list[Passage],
-                         named: set[str] | None = None, single: bool = False) -> list[Choice]:
-        total = sum(terms.values())
-        wants_number = bool(_WANTS_NUMBER.search(question))
-        if named is None:
-            named = set(named_articles(question, self.articles))
-        question_names = [normalise(n) for n in names_in(question, self.articles)]
-        candidates: list[Choice] = []
-        top_score = max(p.score for p in passages) or 1.0
-        for passage in passages:
-            context = self._context(passage)
-            for sentence in split_sentences(passage.text):
-                text = normalise(sentence)
-                covered = {t for t in terms if t in text}
-                in_context = {t for t in terms if t not in covered and t in context}
-                score = (sum(terms[t] for t in covered) + 0.6 * sum(terms[t] for t in in_context)) / total
-                score += 0.15 * passage.score / top_score
-                if wants_number:
-                    score += 0.1 if _QUANTITY.search(sentence) else -0.3
-                if named and passage.article_id not in named and not any(n in text for n in question_names):
-                    score -= 0.5
-                candidates.append(Choice(sentence, passage, score, covered | in_context))
-        candidates.sort(key=lambda c: c.score, reverse=True)
-        chosen = [candidates[0]]
-        if single:
-            return chosen
-        # A question whose parts sit in other sentences (or in another district's interview) gets them.
-        missing = set(terms) - chosen[0].covered
-        districts_needed = named - {chosen[0].passage.article_id}
-        two_parts = bool(_TWO_PARTS.search(question))
-        for candidate in candidates[1:]:
-            if len(chosen) >= MAX_SENTENCES or candidate.score < 0.6 * chosen[0].score:
-                break
-            if named and not two_parts and candidate.passage.article_id not in named and not any(
-                n in normalise(candidate.sentence) for n in question_names
-            ):
-                continue  # another district's sentence cannot complete an answer about this one
-            adds = sum(terms[t] for t in missing & candidate.covered) / total
-            adds_district = candidate.passage.article_id in districts_needed
-            if adds >= 0.15 or adds_district:
-                chosen.append(candidate)
-                missing -= candidate.covered
-                districts_needed.discard(candidate.passage.article_id)
-        # "哪些资源" answered by "做足挖潜增效。" whose next sentence lists them: take the list too.
-        if _WANTS_LIST.search(question) and "、" not in chosen[0].sentence:
-            sentences = split_sentences(chosen[0].passage.text)
-            position = sentences.index(chosen[0].sentence) if chosen[0].sentence in sentences else -1
-            if 0 <= position < len(sentences) - 1 and "、" in sentences[position + 1]:
-                chosen.insert(1, Choice(sentences[position + 1], chosen[0].passage, chosen[0].score))
-        return chosen
+    def _other_entity(self, question: Question, best: Candidate) -> str:
+        """The name the question is about when the best sentence is about something else: from another
+        article than the ones the name points at, and not naming it either."""
+        named = [m for m in question.entities if m.article_ids]
+        if not named:
+            return ""
+        text = normalise(best.sentence)
+        for mention in named:
+            if best.passage.article_id in mention.article_ids or normalise(mention.canonical) in text:
+                return ""
+        return named[0].canonical
 
-    def _choose_by_meaning(self, question: str, passages: list[Passage]) -> list[Choice]:
-        """For questions with no Chinese terms to match (English over Chinese): the most similar sentences."""
-        if self.embed_model is None:
-            return []
-        named = named_articles(question, self.articles)
-        pool = [p for p in passages if p.article_id in named] or passages
-        sentences = [(s, p) for p in pool[:2] for s in split_sentences(p.text)]
-        if not sentences:
-            return []
-        sentences = sentences[:MAX_SENTENCES_TO_EMBED]
-        query = np.asarray(self.embed_model.get_query_embedding(question))
-        vectors = np.asarray([self._sentence_vector(s) for s, _ in sentences])
-        similarity = vectors @ query
-        wants_number = bool(_WANTS_NUMBER.search(question))
-        bonus = np.array([0.01 if wants_number and _QUANTITY.search(s) else 0.0 for s, _ in sentences])
-        best = int(np.argmax(similarity + bonus))
-        sentence, passage = sentences[best]
-        return [Choice(sentence, passage, float(similarity[best]))]
-
-    def _sentence_vector(self, sentence: str) -> list[float]:
-        with self._cache_lock:
-            vector = self._sentence_vectors.get(sentence)
-        if vector is None:
-            vector = self.embed_model.get_text_embedding(sentence)
-            with self._cache_lock:
-                if len(self._sentence_vectors) > 50_000:
-                    self._sentence_vectors.clear()
-                self._sentence_vectors[sentence] = vector
-        return vector
-
-    def _supported_by_terms(self, question: str, terms: dict[str, float], focus: set[str],
-                            choices: list[Choice]) -> bool:
-        """Refuse rather than guess: the chosen text must hold most of what the question names, and
-        what it asks about (the focus terms) must be in the sentences themselves."""
-        sentences = normalise("".join(c.sentence for c in choices))
-        covered = set().union(*(c.covered for c in choices))
-        coverage = sum(terms[t] for t in covered) / sum(terms.values())
-        if focus and not any(t in sentences for t in focus):
-            never_used = any(self._document_frequency.get(t, 0) == 0 for t in focus)
-            if never_used or coverage < 0.85:
-                return False
-        return coverage >= MIN_COVERAGE
-
-    def _consistent(self, question: str, choices: list[Choice]) -> bool:
-        """The chosen text is about what the question names: its district, its year, a quantity."""
-        first = choices[0]
-        if _WANTS_NUMBER.search(question) and not any(_QUANTITY.search(c.sentence) for c in choices):
+    def _year_mismatch(self, question: Question, candidate: Candidate) -> bool:
+        """The question asks about a year the chosen text does not speak of."""
+        years = _YEAR.findall(question.standalone)
+        if not years:
             return False
-        if _WANTS_AGE.search(question) and not any("岁" in c.sentence for c in choices):
-            return False
-        if (other := _OTHER_YEAR.search(question)) and not any(other.group() in c.sentence for c in choices):
-            return False
-        if _WANTS_TIME.search(question) and not any(_YEAR.search(c.sentence) or "月" in c.sentence
-                                                     for c in choices):
-            return False
-        text = normalise(first.sentence + first.passage.text)
-        for year in _YEAR.findall(question):
-            if year not in text and not self._is_current_year(year, first.passage.article_id):
-                return False
-        named = named_articles(question, self.articles)
-        if named and first.passage.article_id not in named:
-            return any(normalise(n) in normalise(first.sentence) for n in names_in(question, self.articles))
-        return True
+        text = candidate.sentence + candidate.passage.text + candidate.passage.title
+        return not all(year in text or year == self._current_year(candidate.passage.article_id) for year in years)
 
-    def _is_current_year(self, year: str, article_id: str) -> bool:
-        """The year an article is about ("今年"): the one its paragraphs name most."""
-        years = self._current_year.get(article_id, [])
-        return bool(years) and max(set(years), key=years.count) == year
+    def _current_year(self, article_id: str) -> str:
+        """The year an article is about ("今年"): its stated date, else the year its paragraphs name most."""
+        with self._lock:
+            if article_id in self._years:
+                return self._years[article_id]
+        article = self.index.articles.get(article_id)
+        stated = str(getattr(article, "date", "") or "")[:4]
+        if not stated:
+            named = [y for p in self.index.paragraphs.values() if p.article_id == article_id
+                     for y in _YEAR.findall(p.text)]
+            stated = max(set(named), key=named.count) if named else ""
+        with self._lock:
+            self._years[article_id] = stated
+        return stated
 
-    # --- writing the answer ------------------------------------------------------------------------
-    def _compose(self, question: str, terms: dict[str, float], choices: list[Choice],
-                 passages: list[Passage]) -> Answer:
+    def _asked_of_header(self, question: Question) -> bool:
+        """"X的管委会主任是谁", "Y是哪个区的区长": the question names an article by a metadata value and
+        every other term it uses stands in that article's header (title, subtitle, byline)."""
+        for mention in question.entities:
+            if mention.kind not in (PERSON, PLACE) or len(mention.article_ids) != 1:
+                continue
+            article = self.index.articles.get(mention.article_ids[0])
+            header = normalise(getattr(article, "header", "") or "") if article else ""
+            if not header or normalise(article.title) == normalise(mention.canonical):
+                continue
+            names = {normalise(m.canonical) for m in question.entities} | {m.text for m in question.entities}
+            rest = [t for t in self.question_terms(question.standalone, []) if t not in names
+                    and not any(t in n for n in names) and t not in _ASKING_WORDS]
+            if rest and all(t in header for t in rest):
+                return True
+        return False
+
+    # --- questions about the documents themselves: who wrote, whom it is about, its title ---------------
+    def metadata_answer(self, question: Question, passages: list[Passage]) -> Answer | None:
+        """Who reported, who was interviewed and in what role, a headline: answered from an article's
+        metadata and header when the question names the article by a metadata value, citing the header."""
+        if question.answer_type in (NUMBER, DATE, DURATION, LIST, REASON):
+            return None
+        text = normalise(question.standalone)
+        asks_reporter = bool(_REPORTER.search(text))
+        asks_role = bool(_ROLE.search(text))
+        asks_headline = bool(_HEADLINE.search(text))
+        asks_person = question.answer_type == PERSON and bool(_HEAD.search(text) or asks_reporter)
+        asks_header = question.answer_type in (PERSON, PLACE) and self._asked_of_header(question)
+        if not (asks_reporter or asks_role or asks_headline or asks_person or asks_header):
+            return None
+        if asks_header and not (asks_reporter or asks_role or asks_headline):
+            asks_role, asks_person = question.answer_type == PLACE, question.answer_type == PERSON
+        ids = []
+        for mention in question.entities:
+            for article_id in mention.article_ids:
+                if article_id not in ids and article_id in self.index.articles:
+                    ids.append(article_id)
+        if not ids or len(ids) > 3:
+            return None
+        zh = question.language == "zh"
+        facts, citations = [], []
+        for n, article_id in enumerate(ids, start=1):
+            article = self.index.articles[article_id]
+            fact, quote = _metadata_fact(article, text, zh, asks_reporter, asks_role, asks_headline, asks_person)
+            if not fact:
+                return None
+            facts.append(f"{fact}[{n}]")
+            header = getattr(article, "header", "") or article.title
+            citations.append(Citation(n=n, title=article.title, district=getattr(article, "district", ""),
+                                      paragraph=0, paragraph_id=f"{article.id}-header", text=header,
+                                      quote=quote if quote in header else header, score=1.0,
+                                      interviewee=getattr(article, "interviewee", ""),
+                                      **_citation_extras(article)))
+        answer = Answer(question.text, ("；" if zh else "; ").join(facts), True, citations=citations,
+                        passages=passages, notice=question.notice)
+        answer.confidence = 1.0
+        return answer
+
+    # --- writing the answer ----------------------------------------------------------------------------
+    def compose(self, question: Question, decision: Decision, passages: list[Passage]) -> Answer:
         citations: list[Citation] = []
         marker_of: dict[str, int] = {}
-        for choice in choices:
+        for choice in decision.chosen:
             paragraph_id = choice.passage.paragraph_id
             if paragraph_id not in marker_of:
                 marker_of[paragraph_id] = len(citations) + 1
                 citations.append(Citation.of(choice.passage, marker_of[paragraph_id], choice.sentence))
-            else:
+            elif choice.sentence not in citations[marker_of[paragraph_id] - 1].quote:
                 citations[marker_of[paragraph_id] - 1].quote += choice.sentence
-        keys = []
-        for choice in choices:
-            key = key_fact(question, terms, choice.sentence)
-            marker = f"[{marker_of[choice.passage.paragraph_id]}]"
-            if key and f"{key}{marker}" not in keys and (len(choices) > 1 or key != _trim(choice.sentence)):
-                keys.append(f"{key}{marker}")
+        leads = []
+        spans = []
+        for choice in decision.chosen:
+            span = self.lead_span(question, decision.terms, choice.sentence)
+            spans.append(span)
+            if span:
+                label = choice.label
+                shown = f"{label}：{span}" if label and len(decision.chosen) > 1 else span
+                leads.append(f"{shown}[{marker_of[choice.passage.paragraph_id]}]")
         lines = []
-        if computed := reasoned(question, choices, keys):
+        if computed := self.reasoned(question, decision.chosen, spans):
             lines.append(computed)
-        if keys:
-            lines.append("；".join(keys))
-        person = self._who_said(question, choices[0], marker_of)
-        if person:
-            lines.insert(0, person)
-        lines.append("".join(f"{c.sentence}[{marker_of[c.passage.paragraph_id]}]" for c in choices))
-        return Answer(question, "\n\n".join(lines), True, citations=citations, passages=passages)
+        if leads:
+            lines.append("；".join(leads) if question.language == "zh" else "; ".join(leads))
+        lines.append("".join(f"{c.sentence}[{marker_of[c.passage.paragraph_id]}]" for c in decision.chosen))
+        return Answer(question.text, "\n\n".join(lines), True, citations=citations, passages=passages,
+                      notice=question.notice)
 
-    def _who_said(self, question: str, choice: Choice, marker_of: dict[str, int]) -> str:
-        """"哪位受访者提出…" is answered with the interviewee of the paragraph that says it."""
-        if not _WANTS_PERSON.search(question) or names_in(question, self.articles):
+    def lead_span(self, question: Question, terms: dict[str, float], sentence: str) -> str:
+        """The shortest span of the sentence that answers: a quantity with its unit, a date, a name, a list."""
+        kind = question.answer_type
+        asked = normalise(question.standalone)
+        anchors = [m.start() for t in terms for m in re.finditer(re.escape(t), normalise(sentence))] or [0]
+
+        def nearest(spans: list[tuple[int, str]]) -> str:
+            spans = [(start, text) for start, text in spans if normalise(text) not in asked]
+            if not spans:
+                return ""
+            return min(spans, key=lambda s: min(abs(s[0] - a) for a in anchors))[1]
+
+        if kind in (NUMBER, DURATION):
+            wanted = _DURATION_UNITS if kind == DURATION else None
+            quantities = [q for q in numbers.parse_quantities(sentence) if q.unit != "年份"
+                          and (wanted is None or q.unit in wanted)]
+            quantities = [q for q in quantities if q.unit in question.units] or quantities
+            return nearest([(q.start, q.text) for q in quantities])
+        if kind == DATE:
+            return nearest([(m.start(), m.group()) for m in _DATE.finditer(sentence)])
+        if kind in _TYPE_TAGS:
+            spans, position = [], 0
+            for pair in posseg.lcut(sentence):
+                if pair.flag in _TYPE_TAGS[kind] and len(pair.word) >= 2:
+                    spans.append((position, pair.word))
+                position += len(pair.word)
+            return nearest(spans)
+        if kind == LIST:
+            clauses = [c for c in re.split(r"[，,；;：:。]", sentence) if "、" in c]
+            if clauses:
+                return max(clauses, key=lambda c: c.count("、")).strip()
+        return ""
+
+    def reasoned(self, question: Question, chosen: list[Candidate], spans: list[str]) -> str:
+        """A difference, a total or which is more, over the parsed quantities of each part, each labelled."""
+        if len(chosen) < 2:
             return ""
-        article = self.index.articles.get(choice.passage.article_id)
-        if not article or not article.interviewee:
+        compare, add = _COMPARE.search(question.standalone), _TOTAL.search(question.standalone)
+        more, less = _WHICH_MORE.search(question.standalone), _WHICH_LESS.search(question.standalone)
+        if not (compare or add or more or less):
             return ""
-        return f"{article.interviewee}（{article.role}）[{marker_of[choice.passage.paragraph_id]}]"
-
-    # --- questions about the articles themselves -----------------------------------------------------
-    def _meta_answer(self, question: str, passages: list[Passage]) -> Answer | None:
-        """Who interviewed whom, who heads a district, an interviewee's position, a headline: answered
-        from the article's byline and subtitle, citing the article header."""
-        if _WANTS_TIME.search(question) or _WANTS_NUMBER.search(question):
-            return None
-        asks_reporter = bool(_REPORTER.search(question))
-        asks_role = bool(_ROLE.search(question))
-        asks_headline = bool(_HEADLINE.search(question))
-        asks_person = bool(_WANTS_PERSON.search(question)) and bool(_HEAD.search(question) or asks_reporter)
-        if not (asks_reporter or asks_role or asks_headline or asks_person):
-            return None
-        text = normalise(question)
-        matched = []
-        for article in self.articles:
-            names = [*article_names(article.district, article.interviewee), article.reporter, article.title]
-            if any(name and normalise(name) in text for name in names):
-                matched.append(article)
-        if not matched or len(matched) > 3:
-            return None
-        chinese = is_chinese(question)
-        facts, citations = [], []
-        for n, article in enumerate(matched, start=1):
-            fact, quote = _meta_fact(article, text, chinese, asks_reporter, asks_role, asks_headline, asks_person)
-            if not fact:
-                return None
-            facts.append(f"{fact}[{n}]")
-            citations.append(Citation(n=n, title=article.title, district=article.district, paragraph=0,
-                                      paragraph_id=f"{article.id}-header", text=article.header, quote=quote,
-                                      score=1.0, interviewee=article.interviewee))
-        joiner = "；" if chinese else "; "
-        return Answer(question, joiner.join(facts), True, citations=citations, passages=passages)
+        values = [numbers.parse_quantity(span) for span in spans]
+        if any(v is None for v in values):
+            return ""
+        labels = [c.label or c.passage.title for c in chosen]
+        zh = question.language == "zh"
+        try:
+            if compare and len(values) == 2:
+                result = numbers.difference(values[0], values[1])
+                return (f"相差{result.text}（{labels[0]} {values[0].text}，{labels[1]} {values[1].text}）" if zh
+                        else f"A difference of {result.text} ({labels[0]} {values[0].text}, "
+                             f"{labels[1]} {values[1].text})")
+            if add:
+                result = numbers.total(values)
+                parts = " + ".join(f"{label} {value.text}" for label, value in zip(labels, values, strict=True))
+                return f"合计{result.text}（{parts}）" if zh else f"{result.text} in total ({parts})"
+            numbers.total(values)  # only to refuse comparing incompatible units
+        except numbers.IncompatibleUnits as error:
+            return f"单位不同，无法计算：{error}" if zh else f"Not computed: {error}"
+        pick = max if more and not less else min
+        index = values.index(pick(values, key=lambda v: v.value))
+        return f"{labels[index]}（{values[index].text}）" if zh else f"{labels[index]} ({values[index].text})"
 
 
-def _meta_fact(article: Article, text: str, chinese: bool, asks_reporter: bool, asks_role: bool,
-               asks_headline: bool, asks_person: bool) -> tuple[str, str]:
-    who = article.interviewee or article.district
-    byline = f"●本报记者 {article.reporter}"
-    reporter_named = article.reporter and normalise(article.reporter) in text
-    if asks_reporter and article.reporter and not reporter_named:
-        if chinese:
-            return f"采访{article.role}{who}的是本报记者{article.reporter}", byline
-        return f"{who} ({article.role}) was interviewed by reporter {article.reporter}", byline
-    if asks_reporter and reporter_named and article.interviewee:
-        if chinese:
-            return f"本报记者{article.reporter}采访的是{article.role}{article.interviewee}", article.subtitle
-        return f"Reporter {article.reporter} interviewed {article.interviewee} ({article.role})", article.subtitle
+def _citation_extras(article) -> dict:
+    """Source and metadata for a citation of an article's header, where the record has those fields."""
+    fields = getattr(Citation, "__dataclass_fields__", {})
+    extras = {"source": article.source, "metadata": dict(getattr(article, "metadata", None) or {})}
+    return {key: value for key, value in extras.items() if key in fields}
+
+
+def _metadata_fact(article, text: str, zh: bool, asks_reporter: bool, asks_role: bool, asks_headline: bool,
+                   asks_person: bool) -> tuple[str, str]:
+    """One fact from the article's metadata, and the header line that states it (as written)."""
+    reporter = getattr(article, "reporter", "")
+    interviewee = getattr(article, "interviewee", "")
+    role = getattr(article, "role", "")
+    subtitle = getattr(article, "subtitle", "")
+    header = getattr(article, "header", "") or ""
+    byline = next((line for line in header.splitlines() if reporter and reporter in line), reporter)
+    who = interviewee or getattr(article, "district", "") or article.title
+    reporter_named = reporter and normalise(reporter) in text
+    if asks_reporter and reporter and not reporter_named:
+        if zh:
+            return f"采访{role}{who}的是{byline.lstrip('●• ')}", byline
+        return f"{who} ({role}) was interviewed by {reporter}", byline
+    if asks_reporter and reporter_named and interviewee:
+        if zh:
+            return f"{reporter}采访的是{role}{interviewee}", subtitle
+        return f"{reporter} interviewed {interviewee} ({role})", subtitle
     if asks_headline and normalise(article.title) not in text:
-        return (f"《{article.title}》" if chinese else f"“{article.title}”"), article.title
-    if (asks_role or asks_person) and article.interviewee:
-        if chinese:
-            return f"{article.interviewee}，{article.role}", article.subtitle
-        return f"{article.interviewee} ({pinyin_name(article.interviewee).title()}), {article.role}", article.subtitle
+        return (f"《{article.title}》" if zh else f"“{article.title}”"), article.title
+    if (asks_role or asks_person) and interviewee:
+        if zh:
+            return f"{interviewee}，{role}", subtitle
+        spelled = (pinyin_spellings(interviewee, "person") or ("",))[0].title()
+        return f"{interviewee} ({spelled}), {role}" if spelled else f"{interviewee}, {role}", subtitle
     return "", ""
 
 
-def key_fact(question: str, terms: dict[str, float], sentence: str) -> str:
-    """The clause that holds what is asked: a quantity next to the question's terms, or a list."""
-    clauses = [c for c in _CLAUSE.findall(sentence) if c.strip()]
-    if not clauses:
-        return ""
-
-    def term_hits(clause: str) -> float:
-        text = normalise(clause)
-        return sum(weight for term, weight in terms.items() if term in text)
-
-    if _WANTS_NUMBER.search(question):
-        with_number = [c for c in clauses if _QUANTITY.search(c)]
-        unit = _UNIT.search(question)
-        if unit:
-            with_number = [c for c in with_number if re.search(rf"\d\s*{unit.group(1)}", c)] or with_number
-        if with_number:
-            return _trim(max(with_number, key=term_hits))
-    if _WANTS_LIST.search(question):
-        listing = [c for c in clauses if "、" in c]
-        if listing:
-            return _trim(max(listing, key=lambda c: (term_hits(c), c.count("、"))))
-    best = max(clauses, key=term_hits)
-    return _trim(best) if term_hits(best) > 0 else ""
-
-
-def reasoned(question: str, choices: list[Choice], keys: list[str]) -> str:
-    """Simple arithmetic over the key facts of two or more sentences: difference, total, which is more."""
-    if len(keys) < 2:
-        return ""
-    values, sources = [], []
-    unit = _UNIT.search(question)
-    for key, choice in zip(keys, choices, strict=False):
-        clause = re.sub(r"\[\d+\]$", "", key)
-        numbers = [m for m in _QUANTITY.finditer(clause) if m.group()[0].isdigit()]
-        if unit:
-            numbers = [m for m in numbers if clause[m.end():].lstrip().startswith(unit.group(1))] or numbers
-        if numbers:
-            values.append(float(re.sub(r"[,%％\s]", "", numbers[0].group())))
-            sources.append(choice)
-    if len(values) < 2:
-        return ""
-    choices = sources
-    shown = [f"{v:g}" for v in values]
-    chinese = is_chinese(question)
-    if _COMPARE.search(question) and len(values) == 2:
-        result = f"{abs(values[0] - values[1]):g}"
-        if chinese:
-            return f"相差{result}（{shown[0]} 与 {shown[1]}）"
-        return f"A difference of {result} ({shown[0]} vs {shown[1]})"
-    if _TOTAL.search(question):
-        result = f"{sum(values):g}"
-        return f"合计{result}（{' + '.join(shown)}）" if chinese else f"{result} in total ({' + '.join(shown)})"
-    if _WHICH_MORE.search(question) or _WHICH_LESS.search(question):
-        pick = max if _WHICH_MORE.search(question) and not _WHICH_LESS.search(question) else min
-        index = values.index(pick(values))
-        district = choices[min(index, len(choices) - 1)].passage.district
-        return f"{district}（{shown[index]}）" if chinese else f"{district} ({shown[index]})"
-    return ""
-
-
-def _trim(clause: str) -> str:
-    return clause.strip().rstrip("，,；;：:。！？!?…")
+def _bigrams(text: str) -> set[str]:
+    text = normalise(text)
+    return {text[i:i + 2] for i in range(len(text) - 1) if not _NOT_IN_BIGRAM.search(text[i:i + 2])}
