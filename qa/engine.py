@@ -7,8 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from .answer import make_answerer
-from .answer.extractive import ExtractiveAnswerer
+from .answer import Answerer, make_answerer
 from .config import MAX_QUESTION_CHARS, Settings
 from .embeddings import make_embedding
 from .retrieval import MODES, Retriever
@@ -88,7 +87,8 @@ class Engine:
         self._retriever: Retriever | None = None
         self._embed_model = None
         self._embed_model_name = ""
-        self._answerer: ExtractiveAnswerer | None = None
+        self._answerer: Answerer | None = None
+        self._answerer_settings: Settings | None = None
 
     # --- index ---------------------------------------------------------------------------------
     def build_index(self, data_dir: Path | str | None = None, rebuild: bool = False,
@@ -113,7 +113,7 @@ class Engine:
                 self._retriever.index.close()
             self._retriever = None
 
-    def _ready(self) -> tuple[Retriever, ExtractiveAnswerer]:
+    def _ready(self) -> tuple[Retriever, Answerer]:
         with self._lock:
             # A build by another process (the CLI while the page serves) switched the manifest: follow it.
             if self._retriever is not None and self._retriever.index.signature != self.store.signature():
@@ -125,7 +125,11 @@ class Engine:
                     self._embed_model = make_embedding(index.manifest["embed_model"], self.settings)
                     self._embed_model_name = index.manifest["embed_model"]
                 self._retriever = Retriever(index, self._embed_model)
-                self._answerer = ExtractiveAnswerer(index, self._embed_model)
+                self._answerer = None
+            # One answerer per loaded index and settings (extractive, or an LLM with the extractive fallback).
+            if self._answerer is None or self._answerer_settings is not self.settings:
+                self._answerer = make_answerer(self.settings, self._retriever.index, self._embed_model)
+                self._answerer_settings = self.settings
             return self._retriever, self._answerer
 
     def articles(self) -> list[Article]:
@@ -190,23 +194,15 @@ class Engine:
         return moved
 
     def _answers(self, question, k, filters, history, notice, retriever, answerer) -> Iterator[Answer]:
-        # --- LLM hook start ---
-        with self._lock:  # one answerer per loaded index and settings (extractive, or LLM with extractive fallback)
-            built_for = getattr(self, "_answering", (None, None, None))
-            if built_for[0] is not retriever or built_for[1] is not self.settings:
-                built_for = (retriever, self.settings, make_answerer(self.settings, retriever.index, self._embed_model))
-                self._answering = built_for
-            answering = built_for[2]
-        analysed = answering.analyse(question, history)
+        analysed = answerer.analyse(question, history)
         passages = retriever.search(analysed, k, filters)
         answer = None
-        for partial in answering.stream(analysed, passages) if hasattr(answering, "stream") else ():
+        for partial in answerer.stream(analysed, passages) if hasattr(answerer, "stream") else ():
             if answer is not None:
                 yield answer
             answer = partial
         if answer is None:
-            answer = answering.answer(analysed, passages)
-        # --- LLM hook end ---
+            answer = answerer.answer(analysed, passages)
         answer.question = question
         answer.notice = " ".join(part for part in (notice, answer.notice) if part)
         yield answer

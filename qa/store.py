@@ -41,6 +41,7 @@ from .corpus import (
     load_corpus,
 )
 from .embeddings import make_embedding
+from .names import NAMES_FILE, NameIndex
 from .text import stable_id, tokens
 from .types import Article, Paragraph
 
@@ -143,6 +144,7 @@ class LoadedIndex:
     bm25: bm25s.BM25
     vector_store: ChromaVectorStore
     client: object = None  # the Chroma client, closed when the index is replaced
+    names: NameIndex | None = None  # people, places, organisations and titles, built with the index
     signature: tuple = ()  # the manifest file this was loaded from (see IndexStore.signature)
 
     def document_frequencies(self) -> dict[str, int]:
@@ -230,6 +232,8 @@ class IndexStore:
             paragraphs = {p["id"]: Paragraph(**p) for p in table["paragraphs"]}
             chunks = {c["id"]: Chunk(**c) for c in table["chunks"]}
             bm25 = bm25s.BM25.load(str(generation / "bm25"), show_progress=False)
+            # An index written before the name index existed gets one built at its first question.
+            names = NameIndex.load(generation) if (generation / NAMES_FILE).exists() else None
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise IndexUnavailable(f"the index is damaged; {REBUILD_HINT}", f"{generation}: {error}") from None
         client = self._client(manifest)
@@ -244,6 +248,7 @@ class IndexStore:
             vector_store=ChromaVectorStore(chroma_collection=collection),
             client=client,
             signature=signature,
+            names=names,
         )
 
     def size_bytes(self) -> int:
@@ -582,6 +587,7 @@ class IndexStore:
         bm25 = bm25s.BM25()
         bm25.index(token_lists, show_progress=False)
         bm25.save(str(folder / "bm25"), show_progress=False)
+        NameIndex.build(articles, paragraphs).save(folder)
 
     def _stored_tokens(self, manifest: dict) -> dict[str, list[str]]:
         """Keyword tokens of the live generation, by the hash of their text; empty if unreadable."""
