@@ -12,6 +12,7 @@ from .config import MAX_QUESTION_CHARS, Settings
 from .embeddings import make_embedding
 from .retrieval import MODES, Retriever
 from .store import FORMAT_VERSION, BuildBusy, BuildReport, IndexStore, IndexUnavailable, Progress
+from .text import is_chinese
 from .types import Answer, Article, Passage
 
 __all__ = ["MODES", "BuildBusy", "Engine", "IndexUnavailable"]
@@ -32,12 +33,16 @@ def clean_question(question: str, limit: int = MAX_QUESTION_CHARS) -> tuple[str,
     if not question:
         raise ValueError("the question is empty: type a question about the documents (问题为空，请输入关于文档的问题)")
     if len(question) > limit:
-        notice = f"The question was {len(question)} characters long; only its first {limit} were used."
+        if is_chinese(question):
+            notice = f"问题长 {len(question)} 个字符，只使用了前 {limit} 个。"
+        else:
+            notice = f"The question was {len(question)} characters long; only its first {limit} were used."
         return question[:limit], notice
     return question, ""
 
 
-def bounded_history(history: list | None, max_turns: int, max_chars: int) -> tuple[list[dict], str]:
+def bounded_history(history: list | None, max_turns: int, max_chars: int,
+                    chinese: bool = False) -> tuple[list[dict], str]:
     """The most recent messages that fit the bounds, and a notice when older ones were dropped: a caller
     cannot stall the server with an endless or enormous history."""
     messages = normalise_history(history)
@@ -54,7 +59,8 @@ def bounded_history(history: list | None, max_turns: int, max_chars: int) -> tup
     kept.reverse()
     notice = ""
     if len(kept) < len(messages) or sum(len(m["content"]) for m in kept) < sum(len(m["content"]) for m in messages):
-        notice = (f"The conversation was longer than {max_turns} messages or {max_chars} characters; "
+        notice = (f"对话超过 {max_turns} 条或 {max_chars} 个字符，只使用了最近的部分。" if chinese else
+                  f"The conversation was longer than {max_turns} messages or {max_chars} characters; "
                   f"only the most recent part was used.")
     return kept, notice
 
@@ -175,7 +181,7 @@ class Engine:
         k = check_k(k, self.settings.max_k)
         filters = check_filters(filters, self.settings.max_filter_values)
         history, history_notice = bounded_history(history, self.settings.max_history_turns,
-                                                  self.settings.max_history_chars)
+                                                  self.settings.max_history_chars, is_chinese(question))
         notice = " ".join(part for part in (notice, history_notice) if part)
         for attempt in range(2):
             retriever, answerer = self._ready()

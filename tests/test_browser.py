@@ -151,7 +151,8 @@ def check_answer_and_refusal(page, scheme: str, answer_shot: str, refusal_shot: 
     assert contrast(quote)["ratio"] >= WCAG_AA, (scheme, contrast(quote))
     page.screenshot(path=str(SCREENSHOTS / answer_shot))
 
-    refusal = ask(page, "GDP增长目标是多少？")
+    # Too long a question: a refusal (the documents never mention GDP) with a notice (the question was cut).
+    refusal = ask(page, "GDP增长目标是多少？" + "请说明。" * 520)
     assert refusal.evaluate(START_IN_VIEW), "the refusal's start is off screen"
     banner = refusal.locator(".qa-refusal")
     expect(banner).to_have_count(1)
