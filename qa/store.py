@@ -34,13 +34,14 @@ from .corpus import (
     Chunk,
     chunk_paragraph,
     context_line,
+    district_aliases,
     format_summary,
     keyword_context,
     load_corpus,
 )
 from .embeddings import make_embedding
 from .names import NAMES_FILE, NameIndex
-from .text import stable_id, tokens
+from .text import normalise, stable_id, tokens
 from .types import Article, Paragraph
 from .vectorstores import (  # noqa: F401 - IndexUnavailable and native_errors are imported from here too
     COLLECTION_NAME,
@@ -122,6 +123,7 @@ class LoadedIndex:
     _rows_by_article: np.ndarray = field(init=False, repr=False)
     _article_row_starts: np.ndarray = field(init=False, repr=False)
     _paragraphs_by_article: dict[str, list[Paragraph]] = field(init=False, repr=False)
+    _articles_by_name: dict[str, set[str]] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self._article_position = {article_id: i for i, article_id in enumerate(self.articles)}
@@ -144,6 +146,21 @@ class LoadedIndex:
             return np.zeros(0, dtype=np.int64)
         starts, ends = self._article_row_starts[positions], self._article_row_starts[np.add(positions, 1)]
         return np.sort(np.concatenate([self._rows_by_article[s:e] for s, e in zip(starts, ends, strict=True)]))
+
+    def articles_matching(self, article_ids=(), names=()) -> list[str]:
+        """Ids, in index order, of the articles among `article_ids` or named by one of `names` (a district
+        under any of its aliases, or the interviewee, compared normalised): a filter's articles by look-up."""
+        if self._articles_by_name is None:  # built on first use: most indexes are never filtered by name
+            by_name: dict[str, set[str]] = {}
+            for article in self.articles.values():
+                for name in [*district_aliases(article.district), article.interviewee]:
+                    if name:
+                        by_name.setdefault(normalise(name), set()).add(article.id)
+            self._articles_by_name = by_name
+        wanted = {a for a in article_ids if a in self._article_position}
+        for name in names:
+            wanted |= self._articles_by_name.get(normalise(name), set())
+        return sorted(wanted, key=self._article_position.__getitem__)
 
     def paragraphs_of_article(self, article_id: str) -> list[Paragraph]:
         """An article's paragraphs in reading order (empty for an unknown id)."""

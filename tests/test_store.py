@@ -221,6 +221,9 @@ def test_a_filter_to_one_document_keeps_its_rows_and_scores_them_as_bm25_does(sm
         rows = index.rows_of_articles([article.id, "no-such-article"])
         assert len(rows) > 0 and {index.paragraphs[index.row_paragraph[r]].article_id for r in rows} == {article.id}
         assert len(index.rows_of_articles(index.articles)) == len(index.chunk_ids)
+        assert index.articles_matching([article.id, "no-such-article"]) == [article.id]
+        saihan = [a.id for a in index.articles.values() if a.district == "赛罕区"]
+        assert saihan and index.articles_matching(names=["赛罕区"]) == saihan
         assert [p.number for p in index.paragraphs_of_article(article.id)] == list(
             range(1, len(index.paragraphs_of_article(article.id)) + 1))
 
