@@ -337,7 +337,9 @@ class StageTimer:
         self.seconds = dict.fromkeys(targets, 0.0)
         self._originals = []
         for label, (owner, name) in targets.items():
-            original = getattr(owner, name)
+            original = getattr(owner, name, None)
+            if original is None:  # a stage this version of the store does not have
+                continue
             self._originals.append((owner, name, original))
             setattr(owner, name, self._wrap(label, original))
 
@@ -367,6 +369,7 @@ def timed_build(engine, **kwargs) -> dict:
         {
             "parse_seconds": (qa.store, "load_corpus"),
             "bm25_and_table_seconds": (qa.store.IndexStore, "_write_generation"),
+            "names_seconds": (qa.store.IndexStore, "_write_names"),
             "clean_up_seconds": (qa.store.IndexStore, "_clean_up"),
         }
     )
