@@ -872,6 +872,43 @@ def _question_parts(scale: dict) -> list[str]:
     return lines
 
 
+TARGET_RSS_MIB = 1.2e9 / 2**20  # 1.2 GB
+
+
+def _targets(results: dict, latest: str | None) -> list[str]:
+    """The issue's scale targets beside the figures of the latest run (a target whose figure is missing, or from
+    an earlier run, is left out rather than judged on old code)."""
+    scale = results.get("scale", {})
+
+    def current(size: int) -> dict | None:
+        row = scale.get(str(size))
+        return row if row and row.get("queries") and not _earlier(row, latest) else None
+
+    big, small = current(100000), current(1000)
+    checks = []
+    if big:
+        ask, retrieve = big["queries"]["ask"]["p95_ms"], big["queries"]["retrieve"]["p95_ms"]
+        checks += [("`qa.ask` p95 at 100k paragraphs", "≤ 100 ms", f"{ask:.0f} ms", ask <= 100),
+                   ("retrieval p95 at 100k", "≤ 50 ms", f"{retrieve:.0f} ms", retrieve <= 50)]
+        if small:
+            ratio = ask / small["queries"]["ask"]["p95_ms"]
+            checks.append(("`qa.ask` p95, 100k ÷ 1k (same run)", "≤ 2×", f"{ratio:.2f}×", ratio <= 2))
+        rss = big.get("peak_rss_mib")
+        if rss:
+            checks.append(("peak RSS at 100k (build and queries, one process)", "≤ 1.2 GB", f"{rss:,.0f} MiB",
+                           rss <= TARGET_RSS_MIB))
+    incremental = results.get("incremental")
+    if incremental and not _earlier(incremental, latest):
+        own = incremental["seconds_with_real_embedding"] - incremental["real_embedding_seconds_extrapolated"]
+        checks.append((f"one changed file of {incremental['corpus_paragraphs']:,} paragraphs, without its embedding",
+                       "≤ 5 s", f"{own:.1f} s", own <= 5))
+    if not checks:
+        return []
+    lines = ["", "| target (latest run) | wanted | measured | met |", "|---|---:|---:|---|"]
+    lines += [f"| {name} | {wanted} | {value} | {'yes' if met else 'no'} |" for name, wanted, value, met in checks]
+    return lines
+
+
 def markdown(results: dict) -> str:
     """The README tables: the shipped corpus beside the baseline, then scale."""
     lines = []
@@ -966,6 +1003,7 @@ def markdown(results: dict) -> str:
                 f"{retrieve} | {ask} | {load_average} | {when} |"
             )
         lines += _scale_ratios(scale, latest)
+        lines += _targets(results, latest)
         lines += _question_parts(scale)
         lines.append("")
         lines.append(
