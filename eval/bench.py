@@ -1134,6 +1134,9 @@ def main(argv: list[str] | None = None) -> int:
             if "incremental" in row:
                 results["incremental"] = stamp({**row.pop("incremental"), "corpus_paragraphs": size}, run)
             scale[str(size)] = stamp({**row, "load_average": row["queries"].get("load_average")}, run)
+            # written after every size: a long run stopped at 100k keeps what it measured at 1k and 10k
+            results["scale"] = dict(sorted(scale.items(), key=lambda item: int(item[0])))
+            args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         measured = dict(scale)
         for size in (int(s) for s in args.extrapolate.split(",") if s.strip()):
             if measured and str(size) not in measured:
