@@ -17,6 +17,7 @@ from .config import Settings
 
 REBUILD_HINT = "rebuild it with: qa index --rebuild"
 COLLECTION_NAME = re.compile(r"qa-[0-9a-f]{12}")
+LOOKUP_BATCH = 1000  # ids a get asks for at once
 
 
 class IndexUnavailable(RuntimeError):
@@ -68,11 +69,17 @@ class VectorCollection:
     def name(self) -> str:
         return self.collection.name
 
-    def metadata(self) -> dict[str, dict]:
-        """Every stored chunk id with its metadata."""
+    def metadata(self, ids: list[str] | None = None) -> dict[str, dict]:
+        """Every stored chunk id with its metadata, or those of `ids` that are stored."""
+        if ids is not None and not ids:
+            return {}
+        found: dict[str, dict] = {}
         with native_errors(f"the vector store could not be read; {REBUILD_HINT}", self.where):
-            stored = self.collection.get(include=["metadatas"])
-        return {i: m or {} for i, m in zip(stored["ids"], stored["metadatas"], strict=True)}
+            for start in range(0, len(ids), LOOKUP_BATCH) if ids is not None else [0]:
+                part = None if ids is None else ids[start : start + LOOKUP_BATCH]
+                stored = self.collection.get(ids=part, include=["metadatas"])
+                found.update({i: m or {} for i, m in zip(stored["ids"], stored["metadatas"], strict=True)})
+        return found
 
     def ids(self) -> list[str]:
         with native_errors(f"the vector store could not be read; {REBUILD_HINT}", self.where):
