@@ -864,7 +864,7 @@ def _scale_ratios(scale: dict, latest: str | None) -> list[str]:
     return ["", f"Growth within the latest run, against {same_run[0]:,} paragraphs: " + "; ".join(cells) + "."]
 
 
-def _question_parts(scale: dict) -> list[str]:
+def _question_parts(scale: dict, latest: str | None) -> list[str]:
     """Where one question's time goes at each size: the steps of retrieval, then what a profile of qa.ask found."""
     rows = [(int(size), row) for size, row in scale.items() if (row.get("queries") or {}).get("retrieve_parts_p50_ms")]
     if not rows:
@@ -874,8 +874,9 @@ def _question_parts(scale: dict) -> list[str]:
     for size, row in sorted(rows, key=lambda item: item[0]):
         parts = row["queries"]["retrieve_parts_p50_ms"]
         profile = (row.get("profile") or {}).get("own_time_ms_per_question") or []
-        top = ", ".join(f"`{name.split('(')[-1].rstrip(')')}` {ms}" for name, ms, *_ in profile[:3]) or "-"
-        lines.append(f"| {size:,} | {parts.get('query_embedding', '-')} | {parts.get('bm25', '-')} | "
+        top = ", ".join(f"`{name}` {ms}" for name, ms, *_ in profile[:3]) or "-"
+        mark = " ³" if _earlier(row, latest) else ""
+        lines.append(f"| {size:,}{mark} | {parts.get('query_embedding', '-')} | {parts.get('bm25', '-')} | "
                      f"{parts.get('dense', '-')} | {top} |")
     return lines
 
@@ -1012,7 +1013,7 @@ def markdown(results: dict) -> str:
             )
         lines += _scale_ratios(scale, latest)
         lines += _targets(results, latest)
-        lines += _question_parts(scale)
+        lines += _question_parts(scale, latest)
         lines.append("")
         lines.append(
             f"Scale rows: corpora generated from the shipped page (recombined sentences, new names and "
