@@ -58,6 +58,25 @@ _NUMBER = re.compile(r"\d+")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 
 
+def code_version() -> str:
+    """The commit measured, with "+changes" when the working tree differs from it: rows of one run share it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}+changes" if dirty else commit
+
+
+def stamp(part: dict, run: str) -> dict:
+    """Mark a measured part with the run it comes from, when, on which code and under what load."""
+    part.update(run=run, measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), code=code_version(),
+                load_average=part.get("load_average") or round(os.getloadavg()[0], 2))
+    return part
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -201,10 +220,14 @@ def _time_text_embeddings(cls: type) -> None:
         return
 
     def timed(self, texts):
+        if EMBED_TIMER.get("inside"):  # the stand-in calling the real model: counted once, by the outer call
+            return original(self, texts)
         started = time.perf_counter()
+        EMBED_TIMER["inside"] = True
         try:
             return original(self, texts)
         finally:
+            EMBED_TIMER["inside"] = False
             EMBED_TIMER["seconds"] += time.perf_counter() - started
             EMBED_TIMER["texts"] += len(texts)
 
@@ -260,7 +283,7 @@ def install_stand_in() -> None:
     if getattr(original, "_bench_stand_in", False):
         return
 
-    def factory(name: str = DEFAULT_MODEL, settings=None) -> BaseEmbedding:
+    def factory(name: str = DEFAULT_MODEL, settings: Settings | None = None) -> BaseEmbedding:
         if name == STAND_IN_MODEL:
             return StandInEmbedding(real_texts=STAND_IN_PHASE["real_texts"])
         return original(name, settings)
@@ -318,7 +341,9 @@ class StageTimer:
         self.seconds = dict.fromkeys(targets, 0.0)
         self._originals = []
         for label, (owner, name) in targets.items():
-            original = getattr(owner, name)
+            original = getattr(owner, name, None)
+            if original is None:  # a stage this version of the store does not have
+                continue
             self._originals.append((owner, name, original))
             setattr(owner, name, self._wrap(label, original))
 
@@ -348,6 +373,7 @@ def timed_build(engine, **kwargs) -> dict:
         {
             "parse_seconds": (qa.store, "load_corpus"),
             "bm25_and_table_seconds": (qa.store.IndexStore, "_write_generation"),
+            "names_seconds": (qa.store.IndexStore, "_write_names"),
             "clean_up_seconds": (qa.store.IndexStore, "_clean_up"),
         }
     )
@@ -411,8 +437,7 @@ def retrieval_parts(engine, questions) -> dict:
         started = time.perf_counter()
         vector = retriever.embed_model.get_query_embedding(question.question)
         embedded = time.perf_counter()
-        scores = retriever.index.bm25_scores(content_tokens(question.question))
-        np.argsort(-scores)[: 4 * K]
+        retriever.index.bm25_top(content_tokens(question.question), max(4 * K, 20))
         scored = time.perf_counter()
         retriever.index.dense(vector, max(4 * K, 20))
         done = time.perf_counter()
@@ -420,6 +445,39 @@ def retrieval_parts(engine, questions) -> dict:
         parts["bm25"].append((scored - embedded) * 1000)
         parts["dense"].append((done - scored) * 1000)
     return {name: round(percentile(values, 0.5), 1) for name, values in parts.items()}
+
+
+def profile_asks(engine, questions, top: int = 12) -> dict:
+    """Where `qa.ask` spends its time, from cProfile over the questions: the functions with the most time of
+    their own, and the functions of qa/ with the most time including their callees (milliseconds per question)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    for question in questions:
+        engine.ask(question.question, k=K)
+    profile.disable()
+    stats = pstats.Stats(profile).stats  # (file, line, name) → (calls, primitive calls, own, cumulative, callers)
+    count = max(len(questions), 1)
+
+    def label(key: tuple) -> str:
+        file, line, name = key
+        parts = Path(file).parts
+        short = "/".join(parts[parts.index("qa"):]) if "qa" in parts else Path(file).name
+        return f"{short}:{line}({name})" if line else name
+
+    def ranked(position: int, keep: Callable[[tuple], bool]) -> list[list]:
+        rows = sorted(((key, value) for key, value in stats.items() if keep(key)),
+                      key=lambda item: item[1][position], reverse=True)[:top]
+        return [[label(key), round(value[position] * 1000 / count, 2), value[0] // count] for key, value in rows]
+
+    return {
+        "questions": count,
+        "own_time_ms_per_question": ranked(2, lambda key: True),
+        "qa_cumulative_ms_per_question": ranked(3, lambda key: f"{os.sep}qa{os.sep}" in key[0]),
+        "columns": ["function", "ms per question", "calls per question"],
+    }
 
 
 def engine_pipeline(engine) -> tuple[Callable, Callable]:
@@ -579,7 +637,8 @@ def embedding_rate(data_dir: Path, sample: int) -> dict:
 
 
 def bench_size(
-    size: int, workdir: Path, questions, real_build: bool, embed_sample: int, incremental: bool
+    size: int, workdir: Path, questions, real_build: bool, embed_sample: int, incremental: bool,
+    profile: bool = False,
 ) -> dict:
     """One corpus size, in its own process (for its peak RSS): storage path with stand-in vectors, the
     real model's rate (a full build or a sample), query latency, and optionally an incremental update."""
@@ -656,6 +715,9 @@ def bench_size(
     queries.pop("quality")  # the questions are about the shipped page, not this corpus
     queries["retrieve_parts_p50_ms"] = retrieval_parts(engine, questions)
     result["queries"] = queries
+    if profile:
+        log(f"{size}: profiling qa.ask")
+        result["profile"] = profile_asks(engine, questions)
     log(f"{size}: retrieve p50 {queries['retrieve']['p50_ms']} ms, ask p50 {queries['ask']['p50_ms']} ms")
 
     if incremental:
@@ -680,6 +742,10 @@ def bench_incremental(engine, data: Path, files: list[Path], real_rate: float) -
     changed.write_text("\n\n".join(lines), encoding="utf-8")
     log(f"incremental: changed {edited} paragraphs of {changed.name}; updating")
     STAND_IN_PHASE["real_texts"] = False
+    # the engine reuses the model it loaded for questions, which embeds passages with the real model
+    loaded = getattr(engine, "_embed_model", None)
+    if isinstance(loaded, StandInEmbedding):
+        loaded.real_texts = False
     build = timed_build(engine)
     after = engine.store.load()
     new_chunks = set(after.chunks) - set(before.chunks)
@@ -721,6 +787,7 @@ def extrapolate(measured: dict[str, dict], size: int) -> dict:
         },
         "index_bytes": round(basis["index_bytes"] / basis["paragraphs"] * size),
         "extrapolated_from": basis["paragraphs"],
+        "run": basis.get("run"),
     }
 
 
@@ -743,6 +810,7 @@ def run_size_worker(size: int, args: argparse.Namespace, workdir: Path) -> dict:
         str(args.real_build_max),
         "--incremental-size",
         str(args.incremental_size),
+        *(["--profile"] if args.profile else []),
     ]
     output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -764,9 +832,96 @@ def _ms(section: dict | None, key: str) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+def _earlier(part: dict, latest: str | None) -> bool:
+    """A measured part that the latest run did not produce."""
+    return bool(latest) and part.get("run") != latest
+
+
+def _when(part: dict, latest: str | None) -> str:
+    date = (part.get("measured_at") or "undated")[:10]
+    code = f", {part['code']}" if part.get("code") else ""
+    return f"{date}{code}{' ³' if _earlier(part, latest) else ''}"
+
+
+def _measured_parts(results: dict) -> list[dict]:
+    parts = [row for row in results.get("scale", {}).values() if "extrapolated_from" not in row]
+    return parts + [results[key] for key in ("shipped", "incremental", "load") if key in results]
+
+
+def _scale_ratios(scale: dict, latest: str | None) -> list[str]:
+    """Latency at each size over the smallest size of the same run: the growth the machine's load cannot fake."""
+    same_run = sorted(int(size) for size, row in scale.items() if row.get("queries") and row.get("run") == latest)
+    if not latest or len(same_run) < 2:
+        return []
+    base = scale[str(same_run[0])]["queries"]
+    cells = []
+    for size in same_run[1:]:
+        queries = scale[str(size)]["queries"]
+        parts = [f"{name} p{p} ×{queries[key][f'p{p}_ms'] / base[key][f'p{p}_ms']:.2f}"
+                 for key, name in (("retrieve", "retrieval"), ("ask", "`qa.ask`")) for p in (50, 95)
+                 if queries[key].get(f"p{p}_ms") and base[key].get(f"p{p}_ms")]
+        cells.append(f"{size:,}: {', '.join(parts)}")
+    return ["", f"Growth within the latest run, against {same_run[0]:,} paragraphs: " + "; ".join(cells) + "."]
+
+
+def _question_parts(scale: dict, latest: str | None) -> list[str]:
+    """Where one question's time goes at each size: the steps of retrieval, then what a profile of qa.ask found."""
+    rows = [(int(size), row) for size, row in scale.items() if (row.get("queries") or {}).get("retrieve_parts_p50_ms")]
+    if not rows:
+        return []
+    lines = ["", "| paragraphs | question embedding p50 ms | BM25 top-k p50 ms | vector query p50 ms "
+             "| largest own time in `qa.ask` (ms per question) |", "|---:|---:|---:|---:|---|"]
+    for size, row in sorted(rows, key=lambda item: item[0]):
+        parts = row["queries"]["retrieve_parts_p50_ms"]
+        profile = (row.get("profile") or {}).get("own_time_ms_per_question") or []
+        top = ", ".join(f"`{name}` {ms}" for name, ms, *_ in profile[:3]) or "-"
+        mark = " ³" if _earlier(row, latest) else ""
+        lines.append(f"| {size:,}{mark} | {parts.get('query_embedding', '-')} | {parts.get('bm25', '-')} | "
+                     f"{parts.get('dense', '-')} | {top} |")
+    return lines
+
+
+TARGET_RSS_MIB = 1.2e9 / 2**20  # 1.2 GB
+
+
+def _targets(results: dict, latest: str | None) -> list[str]:
+    """The issue's scale targets beside the figures of the latest run (a target whose figure is missing, or from
+    an earlier run, is left out rather than judged on old code)."""
+    scale = results.get("scale", {})
+
+    def current(size: int) -> dict | None:
+        row = scale.get(str(size))
+        return row if row and row.get("queries") and not _earlier(row, latest) else None
+
+    big, small = current(100000), current(1000)
+    checks = []
+    if big:
+        ask, retrieve = big["queries"]["ask"]["p95_ms"], big["queries"]["retrieve"]["p95_ms"]
+        checks += [("`qa.ask` p95 at 100k paragraphs", "≤ 100 ms", f"{ask:.0f} ms", ask <= 100),
+                   ("retrieval p95 at 100k", "≤ 50 ms", f"{retrieve:.0f} ms", retrieve <= 50)]
+        if small:
+            ratio = ask / small["queries"]["ask"]["p95_ms"]
+            checks.append(("`qa.ask` p95, 100k ÷ 1k (same run)", "≤ 2×", f"{ratio:.2f}×", ratio <= 2))
+        rss = big.get("peak_rss_mib")
+        if rss:
+            checks.append(("peak RSS at 100k (build and queries, one process)", "≤ 1.2 GB", f"{rss:,.0f} MiB",
+                           rss <= TARGET_RSS_MIB))
+    incremental = results.get("incremental")
+    if incremental and not _earlier(incremental, latest):
+        own = incremental["seconds_with_real_embedding"] - incremental["real_embedding_seconds_extrapolated"]
+        checks.append((f"one changed file of {incremental['corpus_paragraphs']:,} paragraphs, without its embedding",
+                       "≤ 5 s", f"{own:.1f} s", own <= 5))
+    if not checks:
+        return []
+    lines = ["", "| target (latest run) | wanted | measured | met |", "|---|---:|---:|---|"]
+    lines += [f"| {name} | {wanted} | {value} | {'yes' if met else 'no'} |" for name, wanted, value, met in checks]
+    return lines
+
+
 def markdown(results: dict) -> str:
     """The README tables: the shipped corpus beside the baseline, then scale."""
     lines = []
+    latest = results.get("latest_run")
     m = results.get("machine", {})
     lines.append(
         f"Machine: {m.get('cores')} cores ({m.get('cpu')}), {m.get('memory_gib')} GiB, no GPU, "
@@ -824,7 +979,8 @@ def markdown(results: dict) -> str:
         lines.append(
             "¹ stock: its query engine with synthesis off (no LLM): retrieval and plumbing, no answer. "
             f"Latencies: the two pipelines take turns question by question (load average "
-            f"{ours.get('load_average', '-')}), so their ratio holds on a busy machine."
+            f"{ours.get('load_average', '-')}), so their ratio holds on a busy machine. Measured "
+            f"{_when(shipped, latest)}."
         )
     scale = results.get("scale", {})
     if scale:
@@ -832,16 +988,14 @@ def markdown(results: dict) -> str:
             "",
             (
                 "| paragraphs | chunks | build para/s (e5) | embedding share | storing+BM25 vs embedding "
-                "| index MiB | peak RSS MiB | retrieval p50/p95 ms | `qa.ask` p50/p95 ms |"
+                "| index MiB | peak RSS MiB | retrieval p50/p95 ms | `qa.ask` p50/p95 ms | load | measured |"
             ),
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for size in sorted(scale, key=int):
             row = scale[size]
             build = row["build"]
             mark = " (extrap.)" if build.get("extrapolated") else ""
-            if isinstance(row.get("store_batch"), int):  # rows measured before the engine batched writes
-                mark += " ²"
             share = build["embed_seconds"] / build["total_seconds"]
             queries = row.get("queries")
             retrieve = (
@@ -849,29 +1003,40 @@ def markdown(results: dict) -> str:
             )
             ask = f"{_ms(queries and queries['ask'], 'p50_ms')} / {_ms(queries and queries['ask'], 'p95_ms')}"
             rss = row.get("peak_rss_mib", "-")
+            load_average = row.get("load_average") or (queries or {}).get("load_average") or "-"
+            when = f"extrapolated from {int(row['extrapolated_from']):,}" if "extrapolated_from" in row else (
+                _when(row, latest))
             lines.append(
                 f"| {int(size):,} | {row['chunks']:,} | {build['paragraphs_per_second']}{mark} | {share:.1%} | "
                 f"+{build['overhead_share_of_embedding']:.1%} | {row['index_bytes'] / 2**20:.1f} | {rss} | "
-                f"{retrieve} | {ask} |"
+                f"{retrieve} | {ask} | {load_average} | {when} |"
             )
+        lines += _scale_ratios(scale, latest)
+        lines += _targets(results, latest)
+        lines += _question_parts(scale, latest)
         lines.append("")
         lines.append(
             f"Scale rows: corpora generated from the shipped page (recombined sentences, new names and "
             f"numbers). Storing, index size and query latency use stored vectors that are random 384-d "
             f"({STAND_IN_MODEL}, to isolate storage); questions are embedded by the real model. "
-            f"Embedding time is the real model's measured rate. ² measured with Chroma writes batched by "
-            f"the benchmark, before the engine batched them itself (1,024 a write)."
+            f"Embedding time is the real model's measured rate. Load: the machine's 1-minute load average "
+            f"while the questions ran (2 cores)."
         )
     incremental = results.get("incremental")
     if incremental:
         lines.append("")
         lines.append(
-            f"Incremental: {incremental['changed_paragraphs']} paragraphs changed in one file of a "
-            f"{incremental['corpus_paragraphs']:,}-paragraph corpus → {incremental['build']['embedded_chunks']} "
-            f"chunks re-embedded in {incremental['build']['total_seconds']:.1f} s with stand-in vectors, "
+            f"Incremental ({_when(incremental, latest)}): {incremental['changed_paragraphs']} paragraphs changed in "
+            f"one file of a {incremental['corpus_paragraphs']:,}-paragraph corpus → "
+            f"{incremental['build']['embedded_chunks']} chunks re-embedded, the update took "
+            f"{incremental['build']['total_seconds']:.1f} s with stand-in vectors, "
             f"≈{incremental['seconds_with_real_embedding']:.1f} s with {DEFAULT_MODEL} (extrapolated); only that "
             f"file's paragraphs touched: {incremental['only_changed_file_embedded']}."
         )
+    if any(_earlier(part, latest) for part in _measured_parts(results)):
+        lines.append("")
+        lines.append(f"³ from an earlier run than the latest ({latest[:10] if latest else 'undated'}), on older "
+                     f"code: kept until it is measured again.")
     load = results.get("load")
     if load:
         lines += ["", "| API clients | requests | errors | p50 ms | p95 ms | req/s | server RSS after, MiB |",
@@ -922,6 +1087,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (merged with what is there)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--markdown", action="store_true", help="print the tables of --out and stop")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile qa.ask at each size (cProfile; the functions that take the time)")
     parser.add_argument("--worker-size", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -940,12 +1107,15 @@ def main(argv: list[str] | None = None) -> int:
             real_build=args.worker_size <= args.real_build_max,
             embed_sample=args.embed_sample,
             incremental=args.worker_size == args.incremental_size,
+            profile=args.profile,
         )
         print(json.dumps(result, ensure_ascii=False))
         return 0
 
     results = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
     results["machine"] = machine()
+    run = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    results["latest_run"] = run
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as scratch:
         workdir = args.workdir or Path(scratch)
@@ -957,8 +1127,7 @@ def main(argv: list[str] | None = None) -> int:
             if "baseline" in shipped:
                 shipped["ratio"] = ratios(shipped["ours"], shipped["baseline"])
             shipped["questions"] = len(questions)
-            shipped["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            results["shipped"] = shipped
+            results["shipped"] = stamp(shipped, run)
             clients = [int(c) for c in args.load_clients.split(",") if c.strip()]
             if clients:
                 from eval.load import bench_load
@@ -966,15 +1135,17 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"load: {', '.join(map(str, clients))} concurrent clients through the HTTP API")
                 results["load"] = bench_load(workdir / "shipped" / "ours", SHIPPED_DATA,
                                              [q["question"] for q in questions], clients)
-                results["load"]["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+                stamp(results["load"], run)
         scale = {k: v for k, v in results.get("scale", {}).items() if "extrapolated_from" not in v}
         for size in sizes:
             log(f"scale: {size} paragraphs")
             row = run_size_worker(size, args, workdir)
-            row["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             if "incremental" in row:
-                results["incremental"] = {**row.pop("incremental"), "corpus_paragraphs": size}
-            scale[str(size)] = row
+                results["incremental"] = stamp({**row.pop("incremental"), "corpus_paragraphs": size}, run)
+            scale[str(size)] = stamp({**row, "load_average": row["queries"].get("load_average")}, run)
+            # written after every size: a long run stopped at 100k keeps what it measured at 1k and 10k
+            results["scale"] = dict(sorted(scale.items(), key=lambda item: int(item[0])))
+            args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         measured = dict(scale)
         for size in (int(s) for s in args.extrapolate.split(",") if s.strip()):
             if measured and str(size) not in measured:

@@ -107,15 +107,17 @@ class NameIndex:
 
     # --- building ------------------------------------------------------------------------------------
     @classmethod
-    def build(cls, articles: Iterable, paragraphs: Iterable) -> NameIndex:
+    def build(cls, articles: Iterable, paragraphs: Iterable, tag=None) -> NameIndex:
         """From the documents: titles, section headings and layout metadata name what an article is about;
-        jieba's nr/ns/nt tags find the people, places and organisations its text mentions."""
+        jieba's nr/ns/nt tags find the people, places and organisations its text mentions. `tag` replaces
+        tagged_names (the index passes one that reuses the tags of unchanged paragraphs)."""
+        tag = tag or tagged_names
         about: dict[tuple[str, str], set[str]] = defaultdict(set)
         mentioned: dict[tuple[str, str], set[str]] = defaultdict(set)
         for article in articles:
             if article.title:
                 about[(article.title.strip(), TITLE)].add(article.id)
-                for word, kind in _tagged_names(article.title):
+                for word, kind in tag(article.title):
                     about[(word, kind)].add(article.id)
             for key, value in _metadata(article).items():
                 if key not in _NOT_NAMES and isinstance(value, str) and 2 <= len(value.strip()) <= 40:
@@ -125,9 +127,9 @@ class NameIndex:
             for heading in _sections(paragraph):
                 if (paragraph.article_id, heading) not in seen_headings:
                     seen_headings.add((paragraph.article_id, heading))
-                    for word, kind in _tagged_names(heading):
+                    for word, kind in tag(heading):
                         about[(word, kind)].add(paragraph.article_id)
-            for word, kind in _tagged_names(paragraph.text, guess_unknown=False):
+            for word, kind in tag(paragraph.text, guess_unknown=False):
                 mentioned[(word, kind)].add(paragraph.article_id)
         entries: dict[str, tuple[str, str, list[str], list[str]]] = {}
         # Names an article is about first: an alias keeps its first owner's canonical form and kind.
@@ -208,7 +210,7 @@ def _sections(paragraph) -> tuple[str, ...]:
     return (section,) if isinstance(section, str) else tuple(section)
 
 
-def _tagged_names(text: str, guess_unknown: bool = True) -> list[tuple[str, str]]:
+def tagged_names(text: str, guess_unknown: bool = True) -> list[tuple[str, str]]:
     """People, places and organisations jieba tags in the text (two characters or more); guessing words
     outside its dictionary (HMM) costs four times as much, so body text goes without it."""
     return [(pair.word, _TAG_KINDS[pair.flag]) for pair in posseg.lcut(text, HMM=guess_unknown)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .corpus import district_aliases
 from .names import NameIndex, names_of
 from .question import Question
 from .store import LoadedIndex
-from .text import content_tokens, normalise
-from .types import SECTION_SEPARATOR, Article, Passage
+from .text import content_tokens
+from .types import SECTION_SEPARATOR, Passage
 
 MODES = ("hybrid", "bm25", "dense")
 # Weight of the keyword side in the fused score, chosen on eval/questions.jsonl (see README):
@@ -30,22 +27,14 @@ class Hit:
     score: float = 0.0
 
 
-def allowed_articles(filters: dict | None, articles: list[Article]) -> list[str] | None:
+def allowed_articles(filters: dict | None, index: LoadedIndex) -> list[str] | None:
     """Article ids a filter allows: {"article_id": [...]} and/or {"district": [...]}; None = all."""
     if not filters:
         return None
     unknown = set(filters) - {"article_id", "district"}
     if unknown:
         raise ValueError(f"unknown filter {', '.join(sorted(unknown))}: use article_id and/or district")
-    wanted_ids = set(_as_list(filters.get("article_id")))
-    wanted_districts = {normalise(d) for d in _as_list(filters.get("district"))}
-    allowed = [
-        a.id
-        for a in articles
-        if a.id in wanted_ids
-        or (wanted_districts & {normalise(x) for x in district_aliases(a.district) + [a.interviewee] if x})
-    ]
-    return allowed
+    return index.articles_matching(_as_list(filters.get("article_id")), _as_list(filters.get("district")))
 
 
 def _as_list(value) -> list[str]:
@@ -60,9 +49,6 @@ class Retriever:
         self.embed_model = embed_model
         self.article_list = list(index.articles.values())
         self.names: NameIndex = names_of(index)
-        self._chunk_article = np.array(
-            [index.paragraphs[index.chunks[c].paragraph_id].article_id for c in index.chunk_ids]
-        )
 
     def search(self, question: str | Question, k: int = 5, filters: dict | None = None,
                mode: str = "hybrid") -> list[Passage]:
@@ -80,23 +66,20 @@ class Retriever:
             raise ValueError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of passages, at least 1 (got {k!r})")
-        allowed = allowed_articles(filters, self.article_list)
+        allowed = allowed_articles(filters, self.index)
         if allowed is not None and not allowed:
             return []
         hits: dict[str, Hit] = {}
         depth = max(4 * k, 20)
         if mode in ("hybrid", "bm25"):
-            mask = None if allowed is None else np.isin(self._chunk_article, allowed).astype(np.float32)
-            scores = self.index.bm25_scores(content_tokens(question), mask)
-            top = np.argpartition(-scores, depth)[:depth] if len(scores) > depth else np.arange(len(scores))
-            top = top[np.argsort(-scores[top])]
-            best = float(scores[top[0]]) if len(top) else 0.0
-            for i in top:
-                if scores[i] <= 0:
-                    break
-                chunk = self.index.chunks[self.index.chunk_ids[i]]
-                hit = hits.setdefault(chunk.paragraph_id, Hit(chunk.paragraph_id))
-                hit.bm25 = max(hit.bm25, float(scores[i] / best))
+            # a filter scores its own articles' rows only, found by look-up, not by a mask over every chunk
+            rows = None if allowed is None else self.index.rows_of_articles(allowed)
+            top = self.index.bm25_top(content_tokens(question), depth, rows)
+            best = top[0][1] if top else 0.0
+            for row, score in top:
+                paragraph_id = self.index.row_paragraph[row]
+                hit = hits.setdefault(paragraph_id, Hit(paragraph_id))
+                hit.bm25 = max(hit.bm25, score / best)
         if mode in ("hybrid", "dense"):
             query_embedding = self.embed_model.get_query_embedding(question)
             dense = self.index.dense(query_embedding, depth, allowed)

@@ -48,6 +48,7 @@ def test_bench_runs_at_a_tiny_size(tmp_path):
         str(out),
         "--workdir",
         str(tmp_path / "work"),
+        "--profile",
     ]
     assert bench.main(argv) == 0
 
@@ -59,3 +60,16 @@ def test_bench_runs_at_a_tiny_size(tmp_path):
     assert extrapolated["build"]["extrapolated"] is True
     assert results["incremental"]["only_changed_file_embedded"] is True
     assert "| 40 |" in bench.markdown(results)
+
+    # every measured part says which run, code and load it comes from; a part of an earlier run is marked
+    assert measured["run"] == results["latest_run"] == results["incremental"]["run"]
+    assert measured["code"] and isinstance(measured["load_average"], float)
+    assert "³" not in bench.markdown(results)
+    assert measured["profile"]["own_time_ms_per_question"] and any(
+        "qa/engine.py" in name for name, *_ in measured["profile"]["qa_cumulative_ms_per_question"])
+    # the targets are judged on rows of the latest run only, never on an earlier run's figures
+    results["scale"]["100000"] = results["scale"]["1000"] = measured
+    assert "| `qa.ask` p95, 100k ÷ 1k (same run) | ≤ 2× | 1.00× | yes |" in bench.markdown(results)
+    results["scale"]["40"]["run"] = "2020-01-01T00:00:00+0000"
+    table = bench.markdown(results)
+    assert "³" in table.split("| 40 |")[1].splitlines()[0] and "100k ÷ 1k" not in table

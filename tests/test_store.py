@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import free_port
 
@@ -209,3 +210,27 @@ def test_an_update_tokenises_only_what_changed_and_a_deleted_file_leaves_everywh
     assert all(a.source != "notes.md" for a in index.articles.values())
     assert index.vector_store._collection.count() == report.chunks
     assert all("社区食堂" not in p.text for p in engine.retrieve("社区食堂", k=5))
+
+
+def test_a_filter_to_one_document_keeps_its_rows_and_scores_them_as_bm25_does(small_corpus, tmp_path):
+    engine = make_engine(small_corpus, tmp_path / "index")
+    engine.build_index(show_bar=False)
+    index = engine.store.load()
+    try:
+        article = next(a for a in index.articles.values() if a.source == "notes.md")
+        rows = index.rows_of_articles([article.id, "no-such-article"])
+        assert len(rows) > 0 and {index.paragraphs[index.row_paragraph[r]].article_id for r in rows} == {article.id}
+        assert len(index.rows_of_articles(index.articles)) == len(index.chunk_ids)
+        assert index.articles_matching([article.id, "no-such-article"]) == [article.id]
+        saihan = [a.id for a in index.articles.values() if a.district == "赛罕区"]
+        assert saihan and index.articles_matching(names=["赛罕区"]) == saihan
+        assert [p.number for p in index.paragraphs_of_article(article.id)] == list(
+            range(1, len(index.paragraphs_of_article(article.id)) + 1))
+
+        query = ["社区", "食堂", "赛罕区", "社区"]
+        assert np.allclose(index.bm25_scores(query), index.bm25.get_scores(query), atol=1e-5)
+        best = index.bm25_top(query, 3, rows)
+        assert best and all(row in set(rows.tolist()) for row, _ in best)
+        assert "社区食堂" in index.chunks[index.chunk_ids[best[0][0]]].text
+    finally:
+        index.close()

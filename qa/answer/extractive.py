@@ -396,8 +396,7 @@ class ExtractiveAnswerer:
         article = self.index.articles.get(article_id)
         stated = str(getattr(article, "date", "") or "")[:4]
         if not stated:
-            named = [y for p in self.index.paragraphs.values() if p.article_id == article_id
-                     for y in _YEAR.findall(p.text)]
+            named = [y for p in self.index.paragraphs_of_article(article_id) for y in _YEAR.findall(p.text)]
             stated = max(set(named), key=named.count) if named else ""
         with self._lock:
             self._years[article_id] = stated
