@@ -382,7 +382,7 @@ def is_numeric_fact(fact: str) -> bool:
 
 
 def entities_in(text: str, entities: Iterable[str]) -> set[str]:
-    """Which of the known names occur in the text (case and spaces aside: "Yin Shugang", "yin shugang"),
+    """Which of the known names occur in the text (case and spaces aside: "Zhang San", "zhang san"),
     a longer name hiding the shorter ones inside it."""
     found: set[str] = set()
     remaining = normalise(text)
