@@ -45,6 +45,7 @@ class Mention:
     article_ids: tuple[str, ...]  # the articles the name is about (title, heading, metadata) or the few naming it
     start: int = 0
     end: int = 0
+    about: bool = False  # the articles are ones it is about (title, heading, metadata), not ones naming it
 
 
 def _key(text: str) -> str:
@@ -174,7 +175,7 @@ class NameIndex:
             taken.append((start, end))
             name, kind, about, mentioned = self.entries[alias]
             ids = about or (mentioned if len(mentioned) <= MAX_ARTICLES_PER_MENTION else [])
-            mentions.append(Mention(key[start:end], name, kind, tuple(ids), start, end))
+            mentions.append(Mention(key[start:end], name, kind, tuple(ids), start, end, bool(about)))
         return sorted(mentions, key=lambda m: m.start)
 
     def articles_named(self, text: str) -> set[str]:

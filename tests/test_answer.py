@@ -65,6 +65,8 @@ def test_an_english_question_is_answered_from_the_chinese_text(engine):
         "回民区2025年计划实施多少个重点项目？",
         "新城医院建成后有多少张床位？",
         "玉泉区建设高标准农田的总投资是多少？",
+        # the school count is another district's; 新建/续建 are tagged as names in some article's text
+        "玉泉区今年要新建、续建几所中小学？",
     ],
 )
 def test_it_refuses_rather_than_guesses(engine, question):
@@ -72,6 +74,12 @@ def test_it_refuses_rather_than_guesses(engine, question):
     assert not answer.answered
     assert answer.text.startswith("文档中")
     assert answer.citations == [] and answer.passages  # the closest passages are still shown
+
+
+def test_an_age_question_is_not_answered_with_a_date(engine):
+    answer = engine.ask("How old is Yin Shugang, head of Xincheng District?")
+    assert not answer.answered and answer.citations == []
+    assert "日" not in answer.text
 
 
 def test_a_refusal_says_what_the_documents_do_not_mention_in_the_questions_language(engine):

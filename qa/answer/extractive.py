@@ -41,6 +41,8 @@ MAX_CHINESE_SENTENCES_TO_EMBED = 0
 TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.6
 # A number, date or duration question whose sentence holds none is less likely answered by it.
 UNTYPED_PENALTY = 0.15
+# More when the question names the unit it wants (an age in 岁, "多少家") and the sentence's amounts are in others.
+UNIT_MISSING_FACTOR = 3
 CHINESE_DENSE_WEIGHT = 0.15
 ENTITY_PENALTY = 0.3
 # A term said by the article's title or metadata counts for each of its sentences, a little less than when
@@ -58,7 +60,9 @@ _DATE = re.compile(
     r"|November|December)\s+\d{1,2},?\s+\d{4}"
 )
 _REASON = re.compile(r"因为|由于|因此|所以|为了|导致|造成|原因|因而|以致|because|due to|since", re.I)
-_COMPARE = re.compile(r"多几|少几|相差|差多少|多出|差距|多多少|少多少|more than|fewer than|difference", re.I)
+# "至少/最少/最多多少" (at least, at most) bound an amount; they do not ask for a difference.
+_COMPARE = re.compile(r"(?<![至最])多几|(?<![至最])少几|相差|差多少|多出|差距|(?<![至最])多多少|(?<![至最])少多少"
+                      r"|more than|fewer than|difference", re.I)
 _TOTAL = re.compile(r"一共|合计|加起来|总共|之和|总计|in total|combined|altogether", re.I)
 _WHICH_MORE = re.compile(r"哪.{0,6}(更多|最多|更大|最大|更高|最高)|which .*(more|most|larger|largest|higher)", re.I)
 _WHICH_LESS = re.compile(r"哪.{0,6}(更少|最少|更小|最小|更低|最低)|which .*(fewer|fewest|smaller|smallest|least)", re.I)
@@ -217,8 +221,16 @@ class ExtractiveAnswerer:
         confidence = best.score - (YEAR_PENALTY if self._year_mismatch(question, best) else 0.0)
         if question.answer_type in (NUMBER, DATE, DURATION) and not best.typed:
             # Asked for an amount in a unit ("多少家", an investment) that the sentence does not give.
-            confidence -= UNTYPED_PENALTY * (2 if question.units else 1)
+            confidence -= UNTYPED_PENALTY * (UNIT_MISSING_FACTOR if self._other_units_only(question, best) else 1)
         return Decision([best], confidence, terms=terms)
+
+    @staticmethod
+    def _other_units_only(question: Question, candidate: Candidate) -> bool:
+        """Asked for an amount in a unit (an age in 岁, "多少家") and every amount the sentence gives is in
+        another unit it names: it answers something else. A bare number may carry a unit we cannot read."""
+        if not question.units:
+            return False
+        return all(q.unit for q in numbers.parse_quantities(candidate.sentence) if q.unit != "年份")
 
     def _names_only(self, question: Question, terms: dict[str, float]) -> bool:
         names = {normalise(m.text) for m in question.entities} | {normalise(m.canonical) for m in question.entities}
@@ -228,9 +240,10 @@ class ExtractiveAnswerer:
                    named: set[str] | None = None) -> list[Candidate]:
         """Every sentence of the top passages, scored, best first."""
         total = sum(terms.values()) or 1.0
+        subjects = _subjects(question.entities)
         if named is None:
-            named = {i for m in question.entities for i in m.article_ids}
-        entity_forms = [normalise(m.canonical) for m in question.entities] + [m.text for m in question.entities]
+            named = {i for m in subjects for i in m.article_ids}
+        entity_forms = [normalise(m.canonical) for m in subjects] + [m.text for m in subjects]
         asked = _bigrams(question.standalone)
         top = max(p.score for p in passages) or 1.0
         found: list[Candidate] = []
@@ -255,7 +268,9 @@ class ExtractiveAnswerer:
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context))
         if self.embed_model is not None and found and (question.language != "zh" or MAX_CHINESE_SENTENCES_TO_EMBED):
             self._add_meaning(question, found)
-        found.sort(key=lambda c: c.score, reverse=True)
+        # Sums over sets of terms differ in their last bits from run to run: a tie is a tie, and goes to the
+        # earlier sentence (of the better passage), where an article states what it is about.
+        found.sort(key=lambda c: round(c.score, 9), reverse=True)
         return found
 
     def _add_meaning(self, question: Question, found: list[Candidate]) -> None:
@@ -371,7 +386,7 @@ class ExtractiveAnswerer:
     def _other_entity(self, question: Question, best: Candidate) -> str:
         """The name the question is about when the best sentence is about something else: from another
         article than the ones the name points at, and not naming it either."""
-        named = [m for m in question.entities if m.article_ids]
+        named = _subjects(question.entities)
         if not named:
             return ""
         text = normalise(best.sentence)
@@ -588,6 +603,14 @@ def _metadata_fact(article, text: str, zh: bool, asks_reporter: bool, asks_role:
         spelled = (pinyin_spellings(interviewee, "person") or ("",))[0].title()
         return f"{interviewee} ({spelled}), {role}" if spelled else f"{interviewee}, {role}", subtitle
     return "", ""
+
+
+def _subjects(entities: list) -> list:
+    """The names that say which articles a question is about: those that articles are about (by title, heading
+    or metadata) when the question has any, since a word jieba tagged as a name in body text (a verb read as a
+    person) would otherwise vouch for any article that happens to use it."""
+    named = [m for m in entities if m.article_ids]
+    return [m for m in named if getattr(m, "about", False)] or named
 
 
 def _bigrams(text: str) -> set[str]:
