@@ -45,7 +45,7 @@ ROOT = EVAL_DIR.parent
 DEFAULT_QUESTIONS = EVAL_DIR / "questions.jsonl"
 CMRC_DIR = EVAL_DIR / "cmrc2018-trial"
 # Indexes of the eval corpora, keyed by corpus hash and model: a repeat run costs seconds, not an embedding pass.
-DEFAULT_CACHE = ROOT / "index" / "eval-cache"
+DEFAULT_CACHE = ROOT / ".eval-cache"  # beside the index folder, never inside it: that folder holds one index
 # The embedding backends `--compare` and `--calibrate` try by default (names as qa.embeddings.make_embedding takes).
 COMPARE_EMBED_MODELS = ("multilingual-e5-small", "use-multilingual")
 LLM_OPTIONS = {

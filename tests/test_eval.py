@@ -322,3 +322,10 @@ def test_the_cmrc_dev_split_scores_at_least_the_floors_and_beats_the_baseline(cm
     _check(summary, CMRC_FLOORS, CMRC_CEILINGS)
     baseline = evaluation.summarise(evaluation.baseline_items(corpus, "dev"))
     assert summary["answer_accuracy"] > baseline["answer_accuracy"]
+
+
+def test_the_eval_cache_lives_outside_the_index_folder_the_page_serves():
+    """`make test` then `make run`: a cache inside index/ would make that folder someone else's files."""
+    from qa.config import Settings
+
+    assert not eval_run.DEFAULT_CACHE.resolve().is_relative_to(Settings().index_dir.resolve())
