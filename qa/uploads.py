@@ -183,21 +183,15 @@ def add_documents(engine, files: list[tuple[str, bytes]], replace: bool = False,
         try:
             for (name, data), base in zip(files, names, strict=True):
                 target = _inside(Path(settings.data_dir), base)
-                if replace and target.is_file() and not target.is_symlink():
+                replacing = replace and target.is_file() and not target.is_symlink()
+                if replacing:
                     set_aside[target] = _set_aside(target)
-                    try:
-                        save_upload(settings, name, data, replace=False)
-                    except UploadError as error:
-                        problems.append(error)
-                        continue
-                    report.replaced.append(base)
-                else:
-                    try:
-                        save_upload(settings, name, data, replace=False)
-                    except UploadError as error:
-                        problems.append(error)
-                        continue
-                    report.added.append(base)
+                try:
+                    save_upload(settings, name, data, replace=False)
+                except UploadError as error:
+                    problems.append(error)
+                    continue
+                (report.replaced if replacing else report.added).append(base)
                 written.append(target)
             _raise_all(problems)
             report.build = engine.build_index(progress=progress, show_bar=False, wait=BUILD_WAIT_SECONDS)
