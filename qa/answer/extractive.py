@@ -59,6 +59,9 @@ _DATE = re.compile(
     r"|(?:19|20)\d\d(?:-\d\d){0,2}|(?:January|February|March|April|May|June|July|August|September|October"
     r"|November|December)\s+\d{1,2},?\s+\d{4}"
 )
+# A result stated after its cause; words that open a sentence and point back at the one before.
+_CONSEQUENCE = re.compile(r"因此|所以|于是|因而|故而|从而|以致|故此")
+_LEANS_BACK = re.compile(r"(?:此|这|该|后来|之后|随后|赛后|战后)")
 _REASON = re.compile(r"因为|由于|因此|所以|为了|导致|造成|原因|因而|以致|because|due to|since", re.I)
 # "至少/最少/最多多少" (at least, at most) bound an amount; they do not ask for a difference.
 _COMPARE = re.compile(r"(?<![至最])多几|(?<![至最])少几|相差|差多少|多出|差距|(?<![至最])多多少|(?<![至最])少多少"
@@ -108,7 +111,37 @@ class Decision:
 
 
 def sentences_of(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    """The sentences of a text; an end mark inside a title (《…！》) does not end one."""
+    sentences: list[str] = []
+    for piece in _SENTENCE.findall(text):
+        if sentences and sentences[-1].count("《") > sentences[-1].count("》"):
+            sentences[-1] += piece
+        else:
+            sentences.append(piece)
+    return [s.strip() for s in sentences if s.strip()]
+
+
+def context_of(question: Question, sentence: str, passage_text: str) -> str:
+    """The chosen sentence with the sentence before it when it leans on that one: a why-question answered by
+    a consequence (因此…, or a sentence that gives no cause), or a sentence that opens with a word pointing
+    back (此战…, 这次…, 赛后…). As written in the passage, so the quote stays verbatim."""
+    sentences = sentences_of(passage_text)
+    if sentence not in sentences:
+        return sentence
+    position = sentences.index(sentence)
+    if position == 0:
+        return sentence
+    leans_back = bool(_LEANS_BACK.match(sentence))
+    if question.answer_type == REASON:
+        leans_back = leans_back or bool(_CONSEQUENCE.search(sentence)) or not _REASON.search(sentence)
+    if not leans_back:
+        return sentence
+    before = sentences[position - 1]
+    start = passage_text.find(before)
+    end = passage_text.find(sentence, start + len(before))
+    if start < 0 or end < 0:
+        return sentence
+    return passage_text[start:end + len(sentence)].strip()
 
 
 class ExtractiveAnswerer:
@@ -480,13 +513,16 @@ class ExtractiveAnswerer:
     def compose(self, question: Question, decision: Decision, passages: list[Passage]) -> Answer:
         citations: list[Citation] = []
         marker_of: dict[str, int] = {}
+        # One sentence answering alone is quoted with the one before it when it leans on that one.
+        quoted = {id(choice): context_of(question, choice.sentence, choice.passage.text)
+                  if len(decision.chosen) == 1 else choice.sentence for choice in decision.chosen}
         for choice in decision.chosen:
             paragraph_id = choice.passage.paragraph_id
             if paragraph_id not in marker_of:
                 marker_of[paragraph_id] = len(citations) + 1
-                citations.append(Citation.of(choice.passage, marker_of[paragraph_id], choice.sentence))
-            elif choice.sentence not in citations[marker_of[paragraph_id] - 1].quote:
-                citations[marker_of[paragraph_id] - 1].quote += choice.sentence
+                citations.append(Citation.of(choice.passage, marker_of[paragraph_id], quoted[id(choice)]))
+            elif quoted[id(choice)] not in citations[marker_of[paragraph_id] - 1].quote:
+                citations[marker_of[paragraph_id] - 1].quote += quoted[id(choice)]
         leads = []
         spans = []
         for choice in decision.chosen:
@@ -501,7 +537,7 @@ class ExtractiveAnswerer:
             lines.append(computed)
         if leads:
             lines.append("；".join(leads) if question.language == "zh" else "; ".join(leads))
-        lines.append("".join(f"{c.sentence}[{marker_of[c.passage.paragraph_id]}]" for c in decision.chosen))
+        lines.append("".join(f"{quoted[id(c)]}[{marker_of[c.passage.paragraph_id]}]" for c in decision.chosen))
         return Answer(question.text, "\n\n".join(lines), True, citations=citations, passages=passages,
                       notice=question.notice)
 
