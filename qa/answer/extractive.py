@@ -65,6 +65,17 @@ _DATE = re.compile(
 # A result stated after its cause; words that open a sentence and point back at the one before.
 _CONSEQUENCE = re.compile(r"因此|所以|于是|因而|故而|从而|以致|故此")
 _LEANS_BACK = re.compile(r"(?:此|这|该|后来|之后|随后|赛后|战后)")
+# Words that say the same thing in general Chinese: a sentence saying one answers a question asking the other.
+_PARAPHRASES = (
+    ("别名", "别称", "又名", "又称", "亦称", "也称", "俗称", "俗名", "也叫", "又叫"),
+    ("位于", "坐落", "地处", "位处"),
+    ("出生", "生于", "出生于", "诞生"),
+    ("去世", "逝世", "病逝", "死于", "过世", "辞世"),
+    ("成立", "创立", "创建", "建立", "创办", "设立"),
+    ("著作", "作品", "著有"),
+    ("特点", "特征", "特色"),
+)
+_SAME_MEANING = {word: tuple(other for other in group if other != word) for group in _PARAPHRASES for word in group}
 _REASON = re.compile(r"因为|由于|因此|所以|为了|导致|造成|原因|因而|以致|because|due to|since", re.I)
 # "至少/最少/最多多少" (at least, at most) bound an amount; they do not ask for a difference.
 _COMPARE = re.compile(r"(?<![至最])多几|(?<![至最])少几|相差|差多少|多出|差距|(?<![至最])多多少|(?<![至最])少多少"
@@ -291,7 +302,7 @@ class ExtractiveAnswerer:
             bigrams = asked - _bigrams(context)
             for sentence in sentences_of(passage.text):
                 text = normalise(sentence)
-                covered = {t for t in terms if t in text}
+                covered = {t for t in terms if t in text or any(other in text for other in _SAME_MEANING.get(t, ()))}
                 in_context = {t for t in terms if t not in covered and t in context}
                 in_context_weight = CONTEXT_WEIGHT * sum(terms[t] for t in in_context)
                 coverage = (sum(terms[t] for t in covered) + in_context_weight) / total
