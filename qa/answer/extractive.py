@@ -36,7 +36,8 @@ from .prompts import refusal_for
 
 MAX_PASSAGES = 4  # candidate sentences come from this many top passages
 MAX_SENTENCES_TO_EMBED = 24
-MAX_CHINESE_SENTENCES_TO_EMBED = 0
+import os
+MAX_CHINESE_SENTENCES_TO_EMBED = int(os.environ.get("CE", "0"))
 # Weights of the sentence score; the refusal threshold on the resulting confidence is calibrated per model.
 TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.6
 # A number, date or duration question whose sentence holds none is less likely answered by it.
@@ -76,6 +77,7 @@ _PARAPHRASES = (
     ("特点", "特征", "特色"),
 )
 _SAME_MEANING = {word: tuple(other for other in group if other != word) for group in _PARAPHRASES for word in group}
+_PRONOUN_START = re.compile(r"(?:他|她|它|牠|祂|其)(?!他|它|余|中|实|次)")
 _REASON = re.compile(r"因为|由于|因此|所以|为了|导致|造成|原因|因而|以致|because|due to|since", re.I)
 # "至少/最少/最多多少" (at least, at most) bound an amount; they do not ask for a difference.
 _COMPARE = re.compile(r"(?<![至最])多几|(?<![至最])少几|相差|差多少|多出|差距|(?<![至最])多多少|(?<![至最])少多少"
@@ -300,10 +302,14 @@ class ExtractiveAnswerer:
             context = normalise(self._context(passage))
             # What the article is about is said by its title for every sentence: it cannot tell them apart.
             bigrams = asked - _bigrams(context)
+            previous = ""
             for sentence in sentences_of(passage.text):
                 text = normalise(sentence)
                 covered = {t for t in terms if t in text or any(other in text for other in _SAME_MEANING.get(t, ()))}
-                in_context = {t for t in terms if t not in covered and t in context}
+                # A sentence opening with a pronoun is about what the sentence before it named.
+                said_before = previous if _PRONOUN_START.match(text) else ""
+                previous = text
+                in_context = {t for t in terms if t not in covered and (t in context or t in said_before)}
                 in_context_weight = CONTEXT_WEIGHT * sum(terms[t] for t in in_context)
                 coverage = (sum(terms[t] for t in covered) + in_context_weight) / total
                 overlap = len(bigrams & _bigrams(sentence)) / max(len(bigrams), 1)
