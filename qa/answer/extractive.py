@@ -36,8 +36,7 @@ from .prompts import refusal_for
 
 MAX_PASSAGES = 4  # candidate sentences come from this many top passages
 MAX_SENTENCES_TO_EMBED = 24
-import os
-MAX_CHINESE_SENTENCES_TO_EMBED = int(os.environ.get("CE", "0"))
+MAX_CHINESE_SENTENCES_TO_EMBED = 0
 # Weights of the sentence score; the refusal threshold on the resulting confidence is calibrated per model.
 TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.6
 # A number, date or duration question whose sentence holds none is less likely answered by it.
@@ -54,6 +53,12 @@ YEAR_PENALTY = 0.5
 # Sentences that share only some characters of a question word (担任/任, 颜色/色) are preferred among equals;
 # this orders candidates and adds nothing to the confidence, or a question about something unsaid would pass.
 PARTIAL_WEIGHT = 0.3
+# How well retrieval matched at all (the best passage's fused score, capped at 1), added to every sentence's
+# score: a question whose document is not indexed finds passages that match it less well.
+RETRIEVAL_WEIGHT = 0.2
+# Chinese questions: the few sentences scored within MEANING_MARGIN of the best are ordered by their similarity
+# to the question as well (up to MEANING_WEIGHT), which catches paraphrases; only they are embedded.
+MEANING_FINALISTS, MEANING_MARGIN, MEANING_WEIGHT = 5, 0.1, 0.1
 
 # A sentence: up to 。！？ (a semicolon does not end what one sentence says), closing quotes kept with it.
 _SENTENCE = re.compile(r"[^。！？!?\n]+(?:[。！？!?]+[”’」』\"')）]*|$)")
@@ -319,6 +324,7 @@ class ExtractiveAnswerer:
                 typed = self.has_type(question.answer_type, sentence, text, question.units)
                 score = TERM_WEIGHT * coverage + BIGRAM_WEIGHT * overlap
                 score += PASSAGE_WEIGHT * max(passage.score, 0) / top
+                score += RETRIEVAL_WEIGHT * min(max(top, 0.0), 1.0)
                 if typed and question.answer_type in (NUMBER, DATE, DURATION):
                     score += TYPE_WEIGHT
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
@@ -330,7 +336,26 @@ class ExtractiveAnswerer:
         # Sums over sets of terms differ in their last bits from run to run: a tie is a tie, and goes to the
         # earlier sentence (of the better passage), where an article states what it is about.
         found.sort(key=lambda c: round(c.score + c.preference, 9), reverse=True)
+        if question.language == "zh" and self.embed_model is not None and MEANING_FINALISTS:
+            self._prefer_by_meaning(question, found)
         return found
+
+    def _prefer_by_meaning(self, question: Question, found: list[Candidate]) -> None:
+        """Among the few sentences scored close to the best, the one nearest the question in meaning goes
+        first (a paraphrase shares few words). Ordering only: the confidence stays what the words say, and
+        only those finalists are embedded."""
+        lead = found[0].score + found[0].preference
+        finalists = [c for c in found[:MEANING_FINALISTS] if c.score + c.preference >= lead - MEANING_MARGIN]
+        if len(finalists) < 2:
+            return
+        query = np.asarray(self.embed_model.get_query_embedding(question.standalone))
+        similarities = self._vectors_of([c.sentence for c in finalists]) @ query
+        low, high = float(similarities.min()), float(similarities.max())
+        if high <= low:
+            return
+        for candidate, similarity in zip(finalists, similarities, strict=True):
+            candidate.preference += MEANING_WEIGHT * (float(similarity) - low) / (high - low)
+        found.sort(key=lambda c: round(c.score + c.preference, 9), reverse=True)
 
     def _add_meaning(self, question: Question, found: list[Candidate]) -> None:
         """The sentence's similarity to the question, for paraphrases; for an English question over Chinese
