@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import jieba
 import jieba.posseg as posseg
 
+from .bilingual import chinese_words
 from .text import STOPWORDS, is_chinese, normalise
 
 # Answer types, from the question word and the noun it governs.
@@ -41,7 +42,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     (PLACE, re.compile(rf"哪里|哪儿|何处|何地|在哪|哪一?(?:个|座)?(?:{_PLACE_NOUNS})|什么(?:{_PLACE_NOUNS})"
                        r"|\bwhere\b|which (?:country|city|place|province|region|district)", re.I)),
     (ORGANISATION, re.compile(rf"哪一?(?:个|家|所|支)?(?:{_ORG_NOUNS})|什么(?:{_ORG_NOUNS})"
-                              r"|which (?:company|organi[sz]ation|team|university|school|party)", re.I)),
+                              r"|which (?:compan(?:y|ies)|organi[sz]ations?|teams?|universit(?:y|ies)|schools?"
+                              r"|part(?:y|ies)|firms?|enterprises?|banks?)", re.I)),
     (LIST, re.compile(r"哪些|有什么|哪几|包括什么|包含什么|\bwhat are\b|\blist\b", re.I)),
     (DEFINITION, re.compile(r"是什么|什么是|指什么|是指|是啥|\bwhat is\b|\bwhat's\b|\bdefine\b", re.I)),
     (YES_NO, re.compile(r"是否|能否|可否|是不是|有没有|能不能|会不会|吗[？?]?$"
@@ -72,6 +74,8 @@ class Question:
     units: tuple[str, ...] = ()  # for a number question, the units an answer may have (empty: any)
     entities: list = field(default_factory=list)  # names.Mention of the standalone question
     notice: str = ""  # why a follow-up could not be completed, when it could not
+    # For an English question: its content phrases with the Chinese words a dictionary gives for them.
+    translations: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
 
 # What kind of amount a number question asks for, from the counter after 多少/几 or the noun it asks about;
@@ -185,6 +189,17 @@ def analyse(question: str, history: list[dict] | None = None, names=None) -> Que
             standalone = subject or question
     entities = names.find(standalone) if names else []
     kind = answer_type(standalone)
-    return Question(text=question, standalone=standalone, language=language_of(standalone), answer_type=kind,
+    language = language_of(standalone)
+    return Question(text=question, standalone=standalone, language=language, answer_type=kind,
                     focus=content_terms(standalone), units=expected_units(standalone, kind), entities=entities,
-                    notice=notice)
+                    notice=notice, translations=_translations(standalone, entities) if language == "en" else [])
+
+
+def _translations(question: str, entities: list) -> list[tuple[str, tuple[str, ...]]]:
+    """The dictionary's Chinese for the question's English phrases, leaving out the names the name index
+    already matched (their written form is among the terms)."""
+    text = question
+    for mention in sorted(entities, key=lambda m: -m.start):
+        if mention.end > mention.start:
+            text = text[:mention.start] + " . " + text[mention.end:]
+    return chinese_words(text)

@@ -38,13 +38,15 @@ MAX_PASSAGES = 4  # candidate sentences come from this many top passages
 MAX_SENTENCES_TO_EMBED = 24
 MAX_CHINESE_SENTENCES_TO_EMBED = 0
 # Weights of the sentence score; the refusal threshold on the resulting confidence is calibrated per model.
-TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.6
+TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.15
 # A number, date or duration question whose sentence holds none is less likely answered by it.
 UNTYPED_PENALTY = 0.15
 # More when the question names the unit it wants (an age in 岁, "多少家") and the sentence's amounts are in others.
 UNIT_MISSING_FACTOR = 3
 CHINESE_DENSE_WEIGHT = 0.15
 ENTITY_PENALTY = 0.3
+# An English question over Chinese text: the share of its phrases a sentence says, by a dictionary's translations.
+TRANSLATION_WEIGHT = 0.5
 # A term said by the article's title or metadata counts for each of its sentences, a little less than when
 # the sentence says it; a single character (花, 根) carries little on its own.
 CONTEXT_WEIGHT = 1.0
@@ -283,15 +285,35 @@ class ExtractiveAnswerer:
         query = np.asarray(self.embed_model.get_query_embedding(question.standalone))
         similarities = self._vectors_of([c.sentence for c in pool]) @ query
         low, high = float(similarities.min()), float(similarities.max())
+        # Similarities of one question's sentences differ in their second decimal: what tells them apart is
+        # where each lies between the least and the most similar, not the shared level of all.
+        weight = DENSE_WEIGHT if english else CHINESE_DENSE_WEIGHT
         for candidate, similarity in zip(pool, similarities, strict=True):
-            if english:
-                candidate.score += DENSE_WEIGHT * float(similarity)
-            elif high > low:
-                candidate.score += CHINESE_DENSE_WEIGHT * (float(similarity) - low) / (high - low)
+            if high > low:
+                candidate.score += weight * (float(similarity) - low) / (high - low)
         if english:
-            for candidate in found:
+            for candidate, coverage in zip(found, self._translated_coverage(question, found), strict=True):
+                candidate.score += TRANSLATION_WEIGHT * coverage
                 if candidate not in pool:
                     candidate.score -= 1.0
+
+    def _translated_coverage(self, question: Question, found: list[Candidate]) -> list[float]:
+        """For an English question over Chinese text: the idf-weighted share of its phrases a sentence says in
+        Chinese (by the dictionary's translations); a phrase counts by the rarest of its words the sentence has."""
+        texts = [normalise(c.sentence) for c in found]
+        weights = [[0.0] * len(found) for _ in question.translations]
+        for row, (_, options) in zip(weights, question.translations, strict=True):
+            for option in options:
+                hits = [i for i, text in enumerate(texts) if option in text]
+                if not hits:
+                    continue
+                idf = self.idf(option)
+                for i in hits:
+                    row[i] = max(row[i], idf)
+        total = sum(max(row) for row in weights)
+        if not total:
+            return [0.0] * len(found)
+        return [sum(row[i] for row in weights) / total for i in range(len(found))]
 
     def _vectors_of(self, sentences: list[str]) -> np.ndarray:
         """Sentence vectors, cached; the missing ones embedded in one batch."""
