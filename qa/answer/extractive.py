@@ -8,7 +8,7 @@ import math
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import jieba
 import jieba.posseg as posseg
@@ -66,8 +66,13 @@ _REASON = re.compile(r"因为|由于|因此|所以|为了|导致|造成|原因|�
 _COMPARE = re.compile(r"(?<![至最])多几|(?<![至最])少几|相差|差多少|多出|差距|(?<![至最])多多少|(?<![至最])少多少"
                       r"|more than|fewer than|difference", re.I)
 _TOTAL = re.compile(r"一共|合计|加起来|总共|之和|总计|in total|combined|altogether", re.I)
-_WHICH_MORE = re.compile(r"哪.{0,6}(更多|最多|更大|最大|更高|最高)|which .*(more|most|larger|largest|higher)", re.I)
-_WHICH_LESS = re.compile(r"哪.{0,6}(更少|最少|更小|最小|更低|最低)|which .*(fewer|fewest|smaller|smallest|least)", re.I)
+_WHICH_MORE = re.compile(r"哪[^，。？,?]{0,12}(更多|最多|更大|最大|更高|最高)"
+                         r"|which .*(more|most|larger|largest|higher)", re.I)
+_WHICH_LESS = re.compile(r"哪[^，。？,?]{0,12}(更少|最少|更小|最小|更低|最低)"
+                         r"|which .*(fewer|fewest|smaller|smallest|least)", re.I)
+_MORE_OR_LESS = r"更多|最多|更大|最大|更高|最高|更少|最少|更小|最小|更低|最低"
+_EACH = re.compile(r"各有|各自|各是|各为|分别|各")
+_OPERATION = re.compile("|".join([*(p.pattern for p in (_COMPARE, _TOTAL, _EACH)), _MORE_OR_LESS]), re.I)
 _PART_BREAK = re.compile(r"和|与|及|以及|、|，|,|还有|并且|还要|\band\b|\bvs\.?\b", re.I)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,9}\b|\b\d+G\b")
 _QUESTION_CHARACTERS = set("哪谁何几多少啥么吗呢吧啊什怎样为被把从向给让比较更最很还又再就才"
@@ -209,7 +214,7 @@ class ExtractiveAnswerer:
             why = ("问题只说了关于谁或哪里，没有说想知道什么。" if question.language == "zh"
                    else "The question names only whom or what it is about: say what you want to know.")
             return Decision([], 0.0, question.notice and refusal_for(question.standalone) or why)
-        parts = self._parts(question, terms, passages) if question.answer_type in (NUMBER, DURATION) else []
+        parts = self._parts(question, terms, passages) if _asks_amounts(question) else []
         if parts:
             return Decision(parts, min(c.score for c in parts), terms=terms)
         candidates = self.candidates(question, terms, passages)
@@ -375,20 +380,32 @@ class ExtractiveAnswerer:
         mentions = [self.names.find(piece) for piece in pieces]
         names = {normalise(m.canonical) for found in mentions for m in found} | {
             m.text for found in mentions for m in found}
-        own_terms = [{t: w for t, w in terms.items() if t in normalise(piece)} for piece in pieces]
+        # "各有", "加起来", "相差": how the parts are to be combined, not what each part is about.
+        asked = [normalise(_OPERATION.sub(" ", piece)) for piece in pieces]
+        # A word of the question that no passage uses ("项目数" for 项目) cannot tell one part's sentence from another.
+        retrieved = normalise(" ".join(p.text + " " + self._context(p) for p in passages[:MAX_PASSAGES]))
+        own_terms = [{t: w for t, w in terms.items() if t in piece and t in retrieved and not _COUNTED.fullmatch(t)}
+                     for piece in asked]
+        # "…，哪个规模目标更大": the piece that asks which is more names what is compared, for every part.
+        compared = [not found and bool(_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece))
+                    for piece, found in zip(pieces, mentions, strict=True)]
+        attribute = {t: w for own, asks in zip(own_terms, compared, strict=True) if asks for t, w in own.items()}
         shared: dict[str, float] = {}
-        for own in reversed(own_terms):
-            if shared := {t: w for t, w in own.items() if t not in names}:
+        for own, piece in zip(reversed(own_terms), reversed(asked), strict=True):
+            # "X、Y和Z的重点项目数": what follows the last 的 is asked of every part, what precedes it is Z.
+            tail = piece.rsplit("的", 1)[-1]
+            if shared := {t: w for t, w in own.items() if t not in names and t in tail}:
                 break
         chosen: list[Candidate] = []
-        for piece, own, found_names in zip(pieces, own_terms, mentions, strict=True):
-            if not own:
+        piece_labels: list[str] = []
+        for piece, own, found_names, bare, asks in zip(pieces, own_terms, mentions, asked, compared, strict=True):
+            if not own or (asks and len(pieces) > 2):
                 continue
             only_names = all(t in names for t in own)
             if len(chosen) >= 2 and (_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece)) and only_names:
                 continue
-            weighted = {**{t: w for t, w in shared.items()}, **own} if only_names else own
-            part = Question(question.text, piece, question.language, question.answer_type, entities=found_names,
+            weighted = {**{t: w for t, w in shared.items()}, **own} if only_names else {**attribute, **own}
+            part = Question(question.text, piece, question.language, _amount_type(question), entities=found_names,
                             units=question.units)
             named = {i for m in found_names for i in m.article_ids}
             candidates = self.candidates(part, weighted, passages, named=named)
@@ -403,6 +420,13 @@ class ExtractiveAnswerer:
             best.label = found_names[0].canonical if found_names else ""
             if all(best.sentence != c.sentence for c in chosen):
                 chosen.append(best)
+                piece_labels.append(_piece_words(bare, names))
+        if len({c.label for c in chosen}) < len(chosen) or not all(c.label for c in chosen):
+            # The parts are about one thing (or name none): each is told apart by what it asks about, less
+            # what all of them ask about.
+            common = set.intersection(*(set(words) for words in piece_labels)) if piece_labels else set()
+            for candidate, words in zip(chosen, piece_labels, strict=True):
+                candidate.label = "".join(w for w in words if w not in common) or "".join(words) or candidate.label
         return chosen if len(chosen) >= 2 else []
 
     def _other_entity(self, question: Question, best: Candidate) -> str:
@@ -511,8 +535,12 @@ class ExtractiveAnswerer:
                 citations[marker_of[paragraph_id] - 1].quote += choice.sentence
         leads = []
         spans = []
+        asked = question
+        if len(decision.chosen) > 1 and question.answer_type != _amount_type(question):
+            # "Which is more" is answered by a name, but each part by its amount.
+            asked = replace(question, answer_type=_amount_type(question))
         for choice in decision.chosen:
-            span = self.lead_span(question, decision.terms, choice.sentence)
+            span = self.lead_span(asked, decision.terms, choice.sentence)
             spans.append(span)
             if span:
                 label = choice.label
@@ -625,6 +653,27 @@ def _metadata_fact(article, text: str, zh: bool, asks_reporter: bool, asks_role:
         spelled = (pinyin_spellings(interviewee, "person") or ("",))[0].title()
         return f"{interviewee} ({spelled}), {role}" if spelled else f"{interviewee}, {role}", subtitle
     return "", ""
+
+
+def _asks_amounts(question: Question) -> bool:
+    """Amounts to be found part by part: a number question, or "which is more" between named things."""
+    text = question.standalone
+    return question.answer_type in (NUMBER, DURATION) or bool(_WHICH_MORE.search(text) or _WHICH_LESS.search(text))
+
+
+def _amount_type(question: Question) -> str:
+    return question.answer_type if question.answer_type in (NUMBER, DURATION) else NUMBER
+
+
+_COUNTED = re.compile(r"[\d一二两三四五六七八九十几]+[个者项位种家所条类]|[一二两三四五六七八九十几]+")
+
+
+def _piece_words(piece: str, names: set[str]) -> list[str]:
+    """What one part of a question asks about, in its own words: "经开区今年500万元以上项目" → 500 万元 以上 项目
+    (no names, question words, "which is more" or counts such as 两个/三者)."""
+    piece = _WHICH_LESS.sub(" ", _WHICH_MORE.sub(" ", piece))
+    return [w for w in jieba.lcut(piece) if re.search(r"\w", w) and normalise(w) not in names
+            and normalise(w) not in STOPWORDS and not set(w) <= _QUESTION_CHARACTERS and not _COUNTED.fullmatch(w)]
 
 
 def _subjects(entities: list) -> list:
