@@ -35,7 +35,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     (DURATION, re.compile(r"多久|多长时间|多少年|多少天|多少个月|几年|几天|几个月|how long", re.I)),
     (DATE, re.compile(rf"何时|什么时候|哪一?(?:{_TIME_NOUNS})|几月|几号|几点|什么(?:{_TIME_NOUNS})|\bwhen\b"
                       r"|what (?:year|date|time|month|day|century)|which (?:year|date|month|century)", re.I)),
-    (PERSON, re.compile(rf"谁|哪一?(?:{_PERSON_NOUNS})|什么人|叫什么名字|姓名|\bwho\b|\bwhom\b|\bwhose\b", re.I)),
+    (PERSON, re.compile(rf"谁|哪[一两二三四几]?(?:{_PERSON_NOUNS})|什么人|叫什么名字|姓名"
+                        r"|\bwho\b|\bwhom\b|\bwhose\b", re.I)),
     (NUMBER, re.compile(rf"多少|(?<!哪)几(?:{_COUNTERS})?|多大|多高|多长|多重|多远|多深|多宽|多快|比例|百分之|人口|面积"
                         r"|how (?:many|much|big|large|tall|high|long|far|old|deep|wide|fast)|what (?:number|percentage)"
                         r"|number of", re.I)),

@@ -80,13 +80,16 @@ _QUESTION_CHARACTERS = set("哪谁何几多少啥么吗呢吧啊什怎样为被�
                             "所之其此彼各每某")
 _DURATION_UNITS = ("年", "月", "天", "小时", "分钟", "秒", "周")
 _NOT_IN_BIGRAM = re.compile(r"[，。？！、,.?!：:；;（）()]")
-_ASKING_WORDS = {"名字", "姓名", "名称", "叫什么", "称呼", "name"}
+_ASKING_WORDS = {"名字", "姓名", "名称", "叫什么", "叫", "称呼", "name"}
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 MIN_PART_COVERAGE = 0.5
 # Metadata questions: who reported, who was interviewed, in what role, under what headline.
 _REPORTER = re.compile(r"记者|谁采访|采访者|采访的是|采访了谁|采访了哪|interview|reporter|journalist|byline", re.I)
 _ROLE = re.compile(r"职务|职位|担任|身份|什么官|position|\brole\b|\bjob\b|title of", re.I)
 _HEADLINE = re.compile(r"标题|题目|headline", re.I)
+_INTERVIEWEE = re.compile(r"受访者|受访|interviewee", re.I)
+# Share of a question's terms a passage must say to be the one a "which interviewee said …" question quotes.
+QUOTED_COVERAGE = 0.7
 _HEAD = re.compile(r"受访者|负责人|interviewee|\bhead\b|leader", re.I)
 _ENTITY_TAGS = {"nr": PERSON, "nrfg": PERSON, "nrt": PERSON, "ns": PLACE, "nt": ORGANISATION}
 _TYPE_TAGS = {PERSON: ("nr", "nrfg", "nrt"), PLACE: ("ns",), ORGANISATION: ("nt",)}
@@ -484,11 +487,12 @@ class ExtractiveAnswerer:
     def metadata_answer(self, question: Question, passages: list[Passage]) -> Answer | None:
         """Who reported, who was interviewed and in what role, a headline: answered from an article's
         metadata and header when the question names the article by a metadata value, citing the header."""
-        if question.answer_type in (NUMBER, DATE, DURATION, LIST, REASON):
-            return None
         text = normalise(question.standalone)
-        asks_reporter = bool(_REPORTER.search(text))
         asks_role = bool(_ROLE.search(text))
+        # "还有什么身份" reads as a list question, but asks for a role.
+        if question.answer_type in (NUMBER, DATE, DURATION, REASON) or (question.answer_type == LIST and not asks_role):
+            return None
+        asks_reporter = bool(_REPORTER.search(text))
         asks_headline = bool(_HEADLINE.search(text))
         asks_person = question.answer_type == PERSON and bool(_HEAD.search(text) or asks_reporter)
         asks_header = question.answer_type in (PERSON, PLACE) and self._asked_of_header(question)
@@ -501,6 +505,8 @@ class ExtractiveAnswerer:
             for article_id in mention.article_ids:
                 if article_id not in ids and article_id in self.index.articles:
                     ids.append(article_id)
+        if not ids and asks_person and _INTERVIEWEE.search(text):
+            ids = self._articles_saying(question, passages)
         if not ids or len(ids) > 3:
             return None
         zh = question.language == "zh"
@@ -521,6 +527,27 @@ class ExtractiveAnswerer:
                         passages=passages, notice=question.notice)
         answer.confidence = 1.0
         return answer
+
+    def _articles_saying(self, question: Question, passages: list[Passage]) -> list[str]:
+        """"哪位受访者提出…", "哪两位受访者都提到…": the articles (of interviews) whose passages say what the
+        question quotes, as many as it asks for (one unless it counts them)."""
+        terms = {t: w for t, w in self.question_terms(question.standalone, []).items()
+                 if not _INTERVIEWEE.search(t) and t not in _ASKING_WORDS and not _COUNTED.fullmatch(t)}
+        total = sum(terms.values())
+        if not total:
+            return []
+        wanted = 1
+        if match := re.search(r"哪([两二三四几])[位个名]", question.standalone):
+            wanted = {"两": 2, "二": 2, "三": 3, "四": 4, "几": 3}[match.group(1)]
+        ids: list[str] = []
+        for passage in passages:
+            article = self.index.articles.get(passage.article_id)
+            said = normalise(passage.text + " " + passage.title)
+            coverage = sum(w for t, w in terms.items() if t in said) / total
+            if (article and getattr(article, "interviewee", "") and passage.article_id not in ids
+                    and coverage >= QUOTED_COVERAGE):
+                ids.append(passage.article_id)
+        return ids[:wanted] if len(ids) >= wanted else []
 
     # --- writing the answer ----------------------------------------------------------------------------
     def compose(self, question: Question, decision: Decision, passages: list[Passage]) -> Answer:
