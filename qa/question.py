@@ -77,6 +77,8 @@ class Question:
     notice: str = ""  # why a follow-up could not be completed, when it could not
     # For an English question: its content phrases with the Chinese words a dictionary gives for them.
     translations: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    # Chinese words to search for an English question: its names as written and its telling phrases' translations.
+    keywords: list[str] = field(default_factory=list)
 
 
 # What kind of amount a number question asks for, from the counter after 多少/几 or the noun it asks about;
@@ -191,9 +193,18 @@ def analyse(question: str, history: list[dict] | None = None, names=None) -> Que
     entities = names.find(standalone) if names else []
     kind = answer_type(standalone)
     language = language_of(standalone)
+    translations = _translations(standalone, entities) if language == "en" else []
+    keywords = []
+    if language == "en":
+        keywords = [m.canonical for m in entities if not m.canonical.isascii()]
+        keywords += [word for _, options in translations if len(options) <= MAX_SEARCH_TRANSLATIONS for word in options]
     return Question(text=question, standalone=standalone, language=language, answer_type=kind,
                     focus=content_terms(standalone), units=expected_units(standalone, kind), entities=entities,
-                    notice=notice, translations=_translations(standalone, entities) if language == "en" else [])
+                    notice=notice, translations=translations, keywords=list(dict.fromkeys(keywords)))
+
+
+# A phrase the dictionary translates more ways than this (a general verb, "new") is too vague to search for.
+MAX_SEARCH_TRANSLATIONS = 8
 
 
 def _translations(question: str, entities: list) -> list[tuple[str, tuple[str, ...]]]:

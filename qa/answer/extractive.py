@@ -45,8 +45,9 @@ UNTYPED_PENALTY = 0.15
 UNIT_MISSING_FACTOR = 3
 CHINESE_DENSE_WEIGHT = 0.15
 ENTITY_PENALTY = 0.3
-# An English question over Chinese text: the share of its phrases a sentence says, by a dictionary's translations.
-TRANSLATION_WEIGHT = 0.5
+# An English question over Chinese text: the share of its phrases a sentence says by a dictionary's translations,
+# in place of the character pairs a Chinese question shares with it (so both languages score on one scale).
+TRANSLATION_WEIGHT = BIGRAM_WEIGHT
 # A term said by the article's title or metadata counts for each of its sentences, a little less than when
 # the sentence says it; a single character (花, 根) carries little on its own.
 CONTEXT_WEIGHT = 1.0
@@ -307,15 +308,17 @@ class ExtractiveAnswerer:
 
     def _translated_coverage(self, question: Question, found: list[Candidate]) -> list[float]:
         """For an English question over Chinese text: the idf-weighted share of its phrases a sentence says in
-        Chinese (by the dictionary's translations); a phrase counts by the rarest of its words the sentence has."""
+        Chinese (by the dictionary's translations); a phrase counts by the rarest of its words the sentence has,
+        and less when the dictionary gives it many translations (a general verb such as "build")."""
         texts = [normalise(c.sentence) for c in found]
         weights = [[0.0] * len(found) for _ in question.translations]
         for row, (_, options) in zip(weights, question.translations, strict=True):
+            specificity = 1 / math.log2(2 + len(options))
             for option in options:
                 hits = [i for i, text in enumerate(texts) if option in text]
                 if not hits:
                     continue
-                idf = self.idf(option)
+                idf = self.idf(option) * specificity
                 for i in hits:
                     row[i] = max(row[i], idf)
         total = sum(max(row) for row in weights)
