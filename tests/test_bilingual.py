@@ -9,25 +9,25 @@ from qa.bilingual import chinese_words
 from qa.config import Settings
 from qa.engine import Engine
 
-TOWNS = {
-    "donghu.md": "# 东湖镇\n\n"
-                 "东湖镇今年计划新建12个停车场，并改造3个街心公园。"
-                 "镇里将引进15家软件企业，打造数字产业园。"
-                 "东湖镇还将与两家银行签约，共建一座数据中心。\n\n"
+DISTRICTS = {
+    "donghu.md": "# 东湖区\n\n"
+                 "东湖区今年计划建设12个停车场，并改造3个街心公园。"
+                 "区里将引进15家软件企业，打造数字产业园。"
+                 "东湖区还将与两家银行签约，共建一座数据中心。\n\n"
                  "全年计划修建乡村道路40公里，总投资2.5亿元。\n",
-    "xishan.md": "# 西山镇\n\n"
-                 "西山镇今年计划新建9个停车场。"
-                 "西山镇将新建一所中学，可容纳1200名学生。\n\n"
-                 "西山镇的果园面积将扩大到8000亩。\n",
+    "nanshan.md": "# 南山区\n\n"
+                 "南山区今年计划建设9个停车场。"
+                 "南山区将建设一所中学，可容纳1200名学生。\n\n"
+                 "南山区的果园面积将扩大到8000亩。\n",
 }
 
 
 @pytest.fixture(scope="module")
-def towns(tmp_path_factory):
-    data = tmp_path_factory.mktemp("towns")
-    for name, text in TOWNS.items():
+def districts(tmp_path_factory):
+    data = tmp_path_factory.mktemp("districts")
+    for name, text in DISTRICTS.items():
         (data / name).write_text(text, encoding="utf-8")
-    engine = Engine(Settings(data_dir=data, index_dir=tmp_path_factory.mktemp("towns-index")))
+    engine = Engine(Settings(data_dir=data, index_dir=tmp_path_factory.mktemp("districts-index")))
     engine.build_index(show_bar=False)
     return engine
 
@@ -42,39 +42,39 @@ def test_the_dictionary_gives_chinese_words_for_english_phrases():
 @pytest.mark.parametrize(
     "question, expected, sentence",
     [
-        ("How many software companies will Donghu bring in?", "15家", "引进15家软件企业"),
-        ("How many parking lots will Donghu build this year?", "12个", "新建12个停车场"),
-        ("How many students can the new middle school in Xishan hold?", "1200名", "可容纳1200名学生"),
+        ("How many software companies will Donghu District bring in?", "15家", "引进15家软件企业"),
+        ("How many parking lots will Donghu District build this year?", "12个", "建设12个停车场"),
+        ("How many students can the new middle school in Nanshan District hold?", "1200名", "可容纳1200名学生"),
     ],
 )
-def test_an_english_question_is_answered_from_the_chinese_sentence_that_says_it(towns, question, expected, sentence):
-    answer = towns.ask(question)
+def test_an_english_question_is_answered_from_the_chinese_sentence_saying_it(districts, question, expected, sentence):
+    answer = districts.ask(question)
     assert answer.answered, answer.text
     assert answer.text.startswith(expected)
     assert sentence in answer.citations[0].quote
 
 
-def test_an_english_question_the_documents_do_not_answer_is_refused(towns):
-    assert not towns.ask("How old is the mayor of Donghu?").answered
+def test_an_english_question_the_documents_do_not_answer_is_refused(districts):
+    assert not districts.ask("How old is the head of Donghu District?").answered
 
 
-def test_which_is_more_is_answered_with_the_name_and_each_side_labelled(towns):
-    answer = towns.ask("东湖镇和西山镇，哪个镇今年新建的停车场更多？")
+def test_which_is_more_is_answered_with_the_name_and_each_side_labelled(districts):
+    answer = districts.ask("东湖区和南山区，哪个区今年建设的停车场更多？")
     assert answer.answered
     first, labelled, *_ = answer.text.split("\n\n")
-    assert first == "东湖镇（12个）"
-    assert "东湖镇：12个" in labelled and "西山镇：9个" in labelled
-    assert {c.title for c in answer.citations} == {"东湖镇", "西山镇"}
+    assert first == "东湖区（12个）"
+    assert "东湖区：12个" in labelled and "南山区：9个" in labelled
+    assert {c.title for c in answer.citations} == {"东湖区", "南山区"}
 
 
-def test_a_total_over_two_places_shows_each_part(towns):
-    answer = towns.ask("东湖镇和西山镇今年新建的停车场加起来一共多少个？")
+def test_a_total_over_two_places_shows_each_part(districts):
+    answer = districts.ask("东湖区和南山区今年建设的停车场加起来一共多少个？")
     assert answer.answered
-    assert answer.text.splitlines()[0] == "合计21个（东湖镇 12个 + 西山镇 9个）"
+    assert answer.text.splitlines()[0] == "合计21个（东湖区 12个 + 南山区 9个）"
 
 
-def test_parts_about_one_place_are_labelled_by_what_each_asks(towns):
-    answer = towns.ask("东湖镇的停车场和街心公园各有多少个？")
+def test_parts_about_one_place_are_labelled_by_what_each_asks(districts):
+    answer = districts.ask("东湖区的停车场和街心公园各有多少个？")
     assert answer.answered
     lead = answer.text.split("\n\n")[0]
     assert "停车场：12个" in lead and "公园：3个" in lead

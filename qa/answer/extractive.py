@@ -386,6 +386,9 @@ class ExtractiveAnswerer:
         mentions = [self.names.find(piece) for piece in pieces]
         names = {normalise(m.canonical) for found in mentions for m in found} | {
             m.text for found in mentions for m in found}
+        def naming(term: str) -> bool:  # a name, or a piece of one ("和林格尔" of 和林格尔新区)
+            return term in names or any(term in name for name in names if not name.isascii())
+
         # "各有", "加起来", "相差": how the parts are to be combined, not what each part is about.
         asked = [normalise(_OPERATION.sub(" ", piece)) for piece in pieces]
         # A word of the question that no passage uses ("项目数" for 项目) cannot tell one part's sentence from another.
@@ -400,14 +403,14 @@ class ExtractiveAnswerer:
         for own, piece in zip(reversed(own_terms), reversed(asked), strict=True):
             # "X、Y和Z的重点项目数": what follows the last 的 is asked of every part, what precedes it is Z.
             tail = piece.rsplit("的", 1)[-1]
-            if shared := {t: w for t, w in own.items() if t not in names and t in tail}:
+            if shared := {t: w for t, w in own.items() if not naming(t) and t in tail}:
                 break
         chosen: list[Candidate] = []
         piece_labels: list[str] = []
         for piece, own, found_names, bare, asks in zip(pieces, own_terms, mentions, asked, compared, strict=True):
             if not own or (asks and len(pieces) > 2):
                 continue
-            only_names = all(t in names for t in own)
+            only_names = all(naming(t) for t in own)
             if len(chosen) >= 2 and (_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece)) and only_names:
                 continue
             weighted = {**{t: w for t, w in shared.items()}, **own} if only_names else {**attribute, **own}
@@ -424,9 +427,15 @@ class ExtractiveAnswerer:
             if share < MIN_PART_COVERAGE:
                 return []
             best.label = found_names[0].canonical if found_names else ""
-            if all(best.sentence != c.sentence for c in chosen):
+            # Two parts may be answered by one sentence ("12个停车场，并改造3个街心公园"), each by its own amount.
+            asked_here = {t for t in best.covered if t in own and not naming(t)}
+            if all(best.sentence != c.sentence or (asked_here and c.covered and asked_here != c.covered)
+                   for c in chosen):
+                best.covered = asked_here
                 chosen.append(best)
                 piece_labels.append(_piece_words(bare, names))
+        if question.language != "zh" and not all(c.label for c in chosen):
+            return []  # English parts are told apart by the names they mention ("… Economic and Technological …")
         if len({c.label for c in chosen}) < len(chosen) or not all(c.label for c in chosen):
             # The parts are about one thing (or name none): each is told apart by what it asks about, less
             # what all of them ask about.
@@ -570,7 +579,9 @@ class ExtractiveAnswerer:
             # "Which is more" is answered by a name, but each part by its amount.
             asked = replace(question, answer_type=_amount_type(question))
         for choice in decision.chosen:
-            span = self.lead_span(asked, decision.terms, choice.sentence)
+            # Each part's amount is the one nearest to what that part asks about.
+            anchors = {t: 1.0 for t in choice.covered} if len(decision.chosen) > 1 else {}
+            span = self.lead_span(asked, anchors or decision.terms, choice.sentence)
             spans.append(span)
             if span:
                 label = choice.label
@@ -581,7 +592,8 @@ class ExtractiveAnswerer:
             lines.append(computed)
         if leads:
             lines.append("；".join(leads) if question.language == "zh" else "; ".join(leads))
-        lines.append("".join(f"{c.sentence}[{marker_of[c.passage.paragraph_id]}]" for c in decision.chosen))
+        shown = dict.fromkeys((c.sentence, marker_of[c.passage.paragraph_id]) for c in decision.chosen)
+        lines.append("".join(f"{sentence}[{marker}]" for sentence, marker in shown))
         return Answer(question.text, "\n\n".join(lines), True, citations=citations, passages=passages,
                       notice=question.notice)
 
