@@ -405,11 +405,12 @@ class ExtractiveAnswerer:
             tail = piece.rsplit("的", 1)[-1]
             if shared := {t: w for t, w in own.items() if not naming(t) and t in tail}:
                 break
+        each = bool(_EACH.search(text) or _TOTAL.search(text) or _COMPARE.search(text))
         chosen: list[Candidate] = []
         piece_labels: list[str] = []
         for piece, own, found_names, bare, asks in zip(pieces, own_terms, mentions, asked, compared, strict=True):
-            if not own or (asks and len(pieces) > 2):
-                continue
+            if not own or (asks and len(pieces) > 2) or all(_YEAR.fullmatch(t) for t in own):
+                continue  # "在2005年，…": a clause that sets the time is not a part
             only_names = all(naming(t) for t in own)
             if len(chosen) >= 2 and (_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece)) and only_names:
                 continue
@@ -427,9 +428,10 @@ class ExtractiveAnswerer:
             if share < MIN_PART_COVERAGE:
                 return []
             best.label = found_names[0].canonical if found_names else ""
-            # Two parts may be answered by one sentence ("12个停车场，并改造3个街心公园"), each by its own amount.
+            # Two parts asked for each ("…和…各有多少") may be answered by one sentence ("12个停车场，并改造3个
+            # 街心公园"), each by its own amount: what one part asks and the other does not.
             asked_here = {t for t in best.covered if t in own and not naming(t)}
-            if all(best.sentence != c.sentence or (asked_here and c.covered and asked_here != c.covered)
+            if all(best.sentence != c.sentence or (each and asked_here - c.covered and c.covered - asked_here)
                    for c in chosen):
                 best.covered = asked_here
                 chosen.append(best)
@@ -580,7 +582,9 @@ class ExtractiveAnswerer:
             asked = replace(question, answer_type=_amount_type(question))
         for choice in decision.chosen:
             # Each part's amount is the one nearest to what that part asks about.
-            anchors = {t: 1.0 for t in choice.covered} if len(decision.chosen) > 1 else {}
+            others = set().union(*(c.covered for c in decision.chosen
+                                   if c is not choice and c.sentence == choice.sentence))
+            anchors = {t: 1.0 for t in choice.covered - others} if len(decision.chosen) > 1 else {}
             span = self.lead_span(asked, anchors or decision.terms, choice.sentence)
             spans.append(span)
             if span:
