@@ -409,7 +409,7 @@ class ExtractiveAnswerer:
         chosen: list[Candidate] = []
         piece_labels: list[str] = []
         for piece, own, found_names, bare, asks in zip(pieces, own_terms, mentions, asked, compared, strict=True):
-            if not own or (asks and len(pieces) > 2) or all(_YEAR.fullmatch(t) for t in own):
+            if not own or (asks and len(pieces) > 2) or all(_YEAR.fullmatch(t) or _DATE.fullmatch(t) for t in own):
                 continue  # "在2005年，…": a clause that sets the time is not a part
             only_names = all(naming(t) for t in own)
             if len(chosen) >= 2 and (_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece)) and only_names:
@@ -433,7 +433,8 @@ class ExtractiveAnswerer:
             asked_here = {t for t in best.covered if t in own and not naming(t)}
             if all(best.sentence != c.sentence or (each and asked_here - c.covered and c.covered - asked_here)
                    for c in chosen):
-                best.covered = asked_here
+                # What every part asks ("平均年收入" in "男子和女子的平均年收入") does not tell their amounts apart.
+                best.covered = asked_here - set(shared) or asked_here
                 chosen.append(best)
                 piece_labels.append(_piece_words(bare, names))
         if question.language != "zh" and not all(c.label for c in chosen):
