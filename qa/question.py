@@ -38,6 +38,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     (PERSON, re.compile(rf"谁|哪[一两二三四几]?(?:{_PERSON_NOUNS})|什么人|叫什么名字|姓名"
                         r"|\bwho\b|\bwhom\b|\bwhose\b", re.I)),
     (NUMBER, re.compile(rf"多少|(?<!哪)几(?:{_COUNTERS})?|多大|多高|多长|多重|多远|多深|多宽|多快|比例|百分之|人口|面积"
+                        r"|什么(?:规模|产能|容量|水平)|规模(?:是|有)?多大"
+                        r"|what (?:capacity|scale|size|total)"
                         r"|how (?:many|much|big|large|tall|high|long|far|old|deep|wide|fast)|what (?:number|percentage)"
                         r"|number of", re.I)),
     (PLACE, re.compile(rf"哪里|哪儿|何处|何地|在哪|哪一?(?:个|座)?(?:{_PLACE_NOUNS})|什么(?:{_PLACE_NOUNS})"
@@ -88,7 +90,9 @@ _UNIT_CLASSES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"多大年纪|多大岁数|几岁|多少岁|年龄|岁数|年纪|how old|\bage\b", re.I), ("岁",)),
     (re.compile(r"投资|金额|资金|收入|营业额|营收|预算|成本|价格|造价|花费|多少钱|税收|产值|销售额|how much money"
                 r"|\bcost\b|\bprice\b|investment|revenue|income", re.I), _CURRENCIES),
-    (re.compile(r"面积|占地|area\b", re.I), ("亩", "平方米", "平方公里", "公顷")),
+    # "area" asks for a size only when asked as one ("how large an area", "the area of"), not in "New Area".
+    (re.compile(r"面积|占地|(?:what|how (?:large|big)(?: an?)?) area\b|\barea of\b|\bcovers?\b", re.I),
+     ("亩", "平方米", "平方公里", "公顷")),
     (re.compile(r"多长|多高|多远|多深|多宽|身高|长度|高度|距离|how (?:long|tall|high|far|deep|wide)", re.I),
      ("米", "公里", "厘米", "毫米")),
     (re.compile(r"多重|重量|体重|how heavy|weight", re.I), ("千克", "吨", "克")),
