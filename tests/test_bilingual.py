@@ -18,7 +18,8 @@ DISTRICTS = {
     "nanshan.md": "# 南山区\n\n"
                  "南山区今年计划建设9个停车场。"
                  "南山区将建设一所中学，可容纳1200名学生。\n\n"
-                 "南山区的果园面积将扩大到8000亩。\n",
+                 "南山区的果园面积将扩大到8000亩。"
+                 "全区8家物流企业今年计划实现营业收入12亿元。\n",
 }
 
 
@@ -78,3 +79,9 @@ def test_parts_about_one_place_are_labelled_by_what_each_asks(districts):
     assert answer.answered
     lead = answer.text.split("\n\n")[0]
     assert "停车场：12个" in lead and "公园：3个" in lead
+
+
+def test_an_amount_per_unit_divides_the_amount_by_the_count(districts):
+    answer = districts.ask("南山区的物流企业平均每家要实现多少营业收入？")
+    assert answer.answered
+    assert answer.text.splitlines()[0] == "平均每家约1.5亿元（12亿元 ÷ 8家）"

@@ -72,6 +72,8 @@ _WHICH_MORE = re.compile(r"哪[^，。？,?]{0,12}(更多|最多|更大|最大|�
 _WHICH_LESS = re.compile(r"哪[^，。？,?]{0,12}(更少|最少|更小|最小|更低|最低)"
                          r"|which .*(fewer|fewest|smaller|smallest|least)", re.I)
 _MORE_OR_LESS = r"更多|最多|更大|最大|更高|最高|更少|最少|更小|最小|更低|最低"
+# An amount per unit: "平均每家", "人均"; the counter says what the amount is divided by.
+_PER = re.compile(r"平均每一?(个|家|人|户|名|位|所|项|座|亩|台|辆|年)|(?:人均)")
 _EACH = re.compile(r"各有|各自|各是|各为|分别|各")
 _OPERATION = re.compile("|".join([*(p.pattern for p in (_COMPARE, _TOTAL, _EACH)), _MORE_OR_LESS]), re.I)
 _PART_BREAK = re.compile(r"和|与|及|以及|、|，|,|还有|并且|还要|\band\b|\bvs\.?\b", re.I)
@@ -593,7 +595,7 @@ class ExtractiveAnswerer:
                 shown = f"{label}：{span}" if label and len(decision.chosen) > 1 else span
                 leads.append(f"{shown}[{marker_of[choice.passage.paragraph_id]}]")
         lines = []
-        if computed := self.reasoned(question, decision.chosen, spans):
+        if computed := self.reasoned(question, decision.chosen, spans, decision.terms):
             lines.append(computed)
         if leads:
             lines.append("；".join(leads) if question.language == "zh" else "; ".join(leads))
@@ -635,8 +637,12 @@ class ExtractiveAnswerer:
                 return max(clauses, key=lambda c: c.count("、")).strip()
         return ""
 
-    def reasoned(self, question: Question, chosen: list[Candidate], spans: list[str]) -> str:
-        """A difference, a total or which is more, over the parsed quantities of each part, each labelled."""
+    def reasoned(self, question: Question, chosen: list[Candidate], spans: list[str],
+                 terms: dict[str, float] | None = None) -> str:
+        """A difference, a total or which is more, over the parsed quantities of each part, each labelled; an
+        amount per unit ("平均每家") from one sentence's amount and count."""
+        if len(chosen) == 1 and (per := _PER.search(question.standalone)):
+            return _per_unit(question, chosen[0].sentence, per.group(1) or "人", terms or {})
         if len(chosen) < 2:
             return ""
         compare, add = _COMPARE.search(question.standalone), _TOTAL.search(question.standalone)
@@ -700,6 +706,27 @@ def _metadata_fact(article, text: str, zh: bool, asks_reporter: bool, asks_role:
         spelled = (pinyin_spellings(interviewee, "person") or ("",))[0].title()
         return f"{interviewee} ({spelled}), {role}" if spelled else f"{interviewee}, {role}", subtitle
     return "", ""
+
+
+def _per_unit(question: Question, sentence: str, counter: str, terms: dict[str, float]) -> str:
+    """"平均每家要实现多少营业收入" over "入统规上企业450家，实现营业收入500亿元": 500亿元 ÷ 450家, the count
+    being the one nearest the question's words; nothing when the sentence lacks either."""
+    quantities = [q for q in numbers.parse_quantities(sentence) if q.unit != "年份"]
+    counts = [q for q in quantities if q.unit == counter and q.value]
+    amounts = [q for q in quantities if q.unit != counter and (not question.units or q.unit in question.units)]
+    if not counts or not amounts:
+        return ""
+    text = normalise(sentence)
+    anchors = [m.start() for t in terms for m in re.finditer(re.escape(t), text)] or [0]
+
+    def nearest(found: list[numbers.Quantity]) -> numbers.Quantity:
+        return min(found, key=lambda q: min(abs(q.start - a) for a in anchors))
+
+    amount, count = nearest(amounts), nearest(counts)
+    value = numbers.format_value(amount.value / count.value, amount.unit)
+    if question.language == "zh":
+        return f"平均每{counter}约{value}（{amount.text} ÷ {count.text}）"
+    return f"About {value} per {counter} ({amount.text} ÷ {count.text})"
 
 
 def _asks_amounts(question: Question) -> bool:
