@@ -420,6 +420,11 @@ class ExtractiveAnswerer:
             part = Question(question.text, piece, question.language, _amount_type(question), entities=found_names,
                             units=question.units)
             named = {i for m in found_names for i in m.article_ids}
+            if named:  # what the named article's passages never say cannot be asked of it ("安排" for 实施)
+                said = normalise(" ".join(p.text + " " + self._context(p) for p in passages if p.article_id in named))
+                kept = {t: w for t, w in weighted.items() if t in own or t in said}
+                if any(t not in own for t in kept):  # it still asks something of the article
+                    weighted = kept
             candidates = self.candidates(part, weighted, passages, named=named)
             if named:
                 candidates = [c for c in candidates if c.passage.article_id in named] or candidates
