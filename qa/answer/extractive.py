@@ -388,22 +388,22 @@ class ExtractiveAnswerer:
         mentions = [self.names.find(piece) for piece in pieces]
         names = {normalise(m.canonical) for found in mentions for m in found} | {
             m.text for found in mentions for m in found}
-        def naming(term: str) -> bool:  # a name, or a piece of one ("和林格尔" of 和林格尔新区)
+        def naming(term: str) -> bool:  # a name, or a piece of one ("东湖" of 东湖新区)
             return term in names or any(term in name for name in names if not name.isascii())
 
         # "各有", "加起来", "相差": how the parts are to be combined, not what each part is about.
         asked = [normalise(_OPERATION.sub(" ", piece)) for piece in pieces]
-        # A word of the question that no passage uses ("项目数" for 项目) cannot tell one part's sentence from another.
+        # A word of the question that no passage uses ("学校数" for 学校) cannot tell one part's sentence from another.
         retrieved = normalise(" ".join(p.text + " " + self._context(p) for p in passages[:MAX_PASSAGES]))
         own_terms = [{t: w for t, w in terms.items() if t in piece and t in retrieved and not _COUNTED.fullmatch(t)}
                      for piece in asked]
-        # "…，哪个规模目标更大": the piece that asks which is more names what is compared, for every part.
+        # "…，哪个产量更大": the piece that asks which is more names what is compared, for every part.
         compared = [not found and bool(_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece))
                     for piece, found in zip(pieces, mentions, strict=True)]
         attribute = {t: w for own, asks in zip(own_terms, compared, strict=True) if asks for t, w in own.items()}
         shared: dict[str, float] = {}
         for own, piece in zip(reversed(own_terms), reversed(asked), strict=True):
-            # "X、Y和Z的重点项目数": what follows the last 的 is asked of every part, what precedes it is Z.
+            # "X、Y和Z的学校数": what follows the last 的 is asked of every part, what precedes it is Z.
             tail = piece.rsplit("的", 1)[-1]
             if shared := {t: w for t, w in own.items() if not naming(t) and t in tail}:
                 break
@@ -412,7 +412,7 @@ class ExtractiveAnswerer:
         piece_labels: list[str] = []
         for piece, own, found_names, bare, asks in zip(pieces, own_terms, mentions, asked, compared, strict=True):
             if not own or (asks and len(pieces) > 2) or all(_YEAR.fullmatch(t) or _DATE.fullmatch(t) for t in own):
-                continue  # "在2005年，…": a clause that sets the time is not a part
+                continue  # "在某年，…" ("in 1990, …"): a clause that sets the time is not a part
             only_names = all(naming(t) for t in own)
             if len(chosen) >= 2 and (_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece)) and only_names:
                 continue
@@ -420,7 +420,7 @@ class ExtractiveAnswerer:
             part = Question(question.text, piece, question.language, _amount_type(question), entities=found_names,
                             units=question.units)
             named = {i for m in found_names for i in m.article_ids}
-            if named:  # what the named article's passages never say cannot be asked of it ("安排" for 实施)
+            if named:  # what the named article's passages never say cannot be asked of it (a verb it words otherwise)
                 said = normalise(" ".join(p.text + " " + self._context(p) for p in passages if p.article_id in named))
                 kept = {t: w for t, w in weighted.items() if t in own or t in said}
                 if any(t not in own for t in kept):  # it still asks something of the article
@@ -440,12 +440,12 @@ class ExtractiveAnswerer:
             asked_here = {t for t in best.covered if t in own and not naming(t)}
             if all(best.sentence != c.sentence or (each and asked_here - c.covered and c.covered - asked_here)
                    for c in chosen):
-                # What every part asks ("平均年收入" in "男子和女子的平均年收入") does not tell their amounts apart.
+                # What every part asks ("学生数" in "甲校和乙校的学生数") does not tell their amounts apart.
                 best.covered = asked_here - set(shared) or asked_here
                 chosen.append(best)
                 piece_labels.append(_piece_words(bare, names))
         if question.language != "zh" and not all(c.label for c in chosen):
-            return []  # English parts are told apart by the names they mention ("… Economic and Technological …")
+            return []  # English parts are told apart by the names they mention ("… Science and Technology Park …")
         if len({c.label for c in chosen}) < len(chosen) or not all(c.label for c in chosen):
             # The parts are about one thing (or name none): each is told apart by what it asks about, less
             # what all of them ask about.
@@ -511,7 +511,7 @@ class ExtractiveAnswerer:
         metadata and header when the question names the article by a metadata value, citing the header."""
         text = normalise(question.standalone)
         asks_role = bool(_ROLE.search(text))
-        # "还有什么身份" reads as a list question, but asks for a role.
+        # "有什么身份" reads as a list question, but asks for a role.
         if question.answer_type in (NUMBER, DATE, DURATION, REASON) or (question.answer_type == LIST and not asks_role):
             return None
         asks_reporter = bool(_REPORTER.search(text))
@@ -551,7 +551,7 @@ class ExtractiveAnswerer:
         return answer
 
     def _articles_saying(self, question: Question, passages: list[Passage]) -> list[str]:
-        """"哪位受访者提出…", "哪两位受访者都提到…": the articles (of interviews) whose passages say what the
+        """"哪位受访者说过…", "哪两位受访者都说…": the articles (of interviews) whose passages say what the
         question quotes, as many as it asks for (one unless it counts them)."""
         terms = {t: w for t, w in self.question_terms(question.standalone, []).items()
                  if not _INTERVIEWEE.search(t) and t not in _ASKING_WORDS and not _COUNTED.fullmatch(t)}
@@ -714,7 +714,7 @@ def _metadata_fact(article, text: str, zh: bool, asks_reporter: bool, asks_role:
 
 
 def _per_unit(question: Question, sentence: str, counter: str, terms: dict[str, float]) -> str:
-    """"平均每家要实现多少营业收入" over "入统规上企业450家，实现营业收入500亿元": 500亿元 ÷ 450家, the count
+    """"平均每家工厂的产值是多少" over "全区8家工厂，产值12亿元": 12亿元 ÷ 8家, the count
     being the one nearest the question's words; nothing when the sentence lacks either."""
     quantities = [q for q in numbers.parse_quantities(sentence) if q.unit != "年份"]
     counts = [q for q in quantities if q.unit == counter and q.value]
@@ -748,7 +748,7 @@ _COUNTED = re.compile(r"[\d一二两三四五六七八九十几]+[个者项位�
 
 
 def _piece_words(piece: str, names: set[str]) -> list[str]:
-    """What one part of a question asks about, in its own words: "经开区今年500万元以上项目" → 500 万元 以上 项目
+    """What one part of a question asks about, in its own words: "东湖区今年新建的中学" → 新建 中学
     (no names, question words, "which is more" or counts such as 两个/三者)."""
     piece = _WHICH_LESS.sub(" ", _WHICH_MORE.sub(" ", piece))
     return [w for w in jieba.lcut(piece) if re.search(r"\w", w) and normalise(w) not in names
