@@ -17,6 +17,7 @@ from pathlib import Path
 import ahocorasick
 import jieba
 import jieba.posseg as posseg
+import orjson
 from pypinyin import lazy_pinyin
 
 NAMES_FILE = "names.json"
@@ -146,7 +147,7 @@ class NameIndex:
     # --- storing -------------------------------------------------------------------------------------
     def save(self, folder: Path | str) -> Path:
         path = Path(folder) / NAMES_FILE
-        path.write_text(json.dumps(self.entries, ensure_ascii=False), encoding="utf-8")
+        path.write_bytes(orjson.dumps(self.entries))  # read back by json too; orjson writes it 5x faster
         return path
 
     @classmethod

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+import orjson
 from filelock import FileLock, Timeout
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.types import (
@@ -74,6 +75,9 @@ DOCUMENTS = "documents.json"
 _GENERATION = re.compile(r"gen-[0-9a-f]{12}")
 _CHROMA_DIR = re.compile(r"chroma-[0-9a-f]{12}")
 STORE_BATCH = 1024
+# ... or what was embedded in this many seconds, whichever comes first: a killed build resumes from what is
+# stored, and with a real model 1,024 chunks are minutes of embedding.
+STORE_SECONDS = 10.0
 EMBED_BATCH = 16
 FOREIGN_FOLDER = ("the index folder holds files that interview-qa did not write, so it is not used; set QA_INDEX_DIR "
                   "to an empty or new folder (nothing in this one was changed)")
@@ -585,6 +589,7 @@ class IndexStore:
     def _embed_and_store(self, collection, chunks, embed_texts, article_of, todo, progress, show_bar, embed_model):
         # Chroma is written in large batches: 16 vectors a write cost 6x more than 1,024 (eval/bench.py).
         pending: list[TextNode] = []
+        stored_at = time.monotonic()
         bar = tqdm(total=len(todo), desc="embedding", unit="chunk", file=sys.stderr, disable=not show_bar)
         # an embedding server takes more texts a call, to keep several requests in flight
         batch = max(EMBED_BATCH, embed_model.embed_batch_size if embed_model is not None else 0)
@@ -602,9 +607,10 @@ class IndexStore:
                 for i, vector in zip(part, vectors, strict=True)
             ]
             pending += nodes
-            if len(pending) >= STORE_BATCH or start + batch >= len(todo):
+            if (len(pending) >= STORE_BATCH or start + batch >= len(todo)
+                    or time.monotonic() - stored_at >= STORE_SECONDS):
                 collection.add(pending)
-                pending = []
+                pending, stored_at = [], time.monotonic()
             bar.update(len(part))
             if progress:
                 progress(min(start + batch, len(todo)), len(todo), "embedding")
@@ -631,14 +637,11 @@ class IndexStore:
                                  "chunks": [vars(c) for c in item.chunks]}
             for part, target in table.items():
                 target += rows[part]
-        (folder / "corpus.json").write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+        (folder / "corpus.json").write_bytes(orjson.dumps(table))
         keys = [key for item in indexed for key in item.keys]
         token_lists = [found for item in indexed for found in item.tokens]
-        (folder / TOKENS).write_text(json.dumps({"keys": keys, "tokens": token_lists},
-                                                ensure_ascii=False), encoding="utf-8")
-        bm25 = bm25s.BM25()
-        bm25.index(token_lists, show_progress=False)
-        bm25.save(str(folder / "bm25"), show_progress=False)
+        (folder / TOKENS).write_bytes(orjson.dumps({"keys": keys, "tokens": token_lists}))
+        keyword_index(token_lists).save(str(folder / "bm25"), show_progress=False)
 
     def _stored_documents(self, manifest: dict, reuse_parsed: bool) -> dict[str, _StoredDocument]:
         """The live generation's files by source: their rows, tokens and names, to reuse what has not
@@ -646,9 +649,9 @@ class IndexStore:
         cannot be read, and the update then parses and tokenises every file."""
         try:
             folder = self._inside(manifest.get("generation"), _GENERATION)
-            records = json.loads((folder / DOCUMENTS).read_text(encoding="utf-8"))["documents"]
-            table = json.loads((folder / "corpus.json").read_text(encoding="utf-8"))
-            stored_tokens = json.loads((folder / TOKENS).read_text(encoding="utf-8"))
+            records = orjson.loads((folder / DOCUMENTS).read_bytes())["documents"]
+            table = orjson.loads((folder / "corpus.json").read_bytes())
+            stored_tokens = orjson.loads((folder / TOKENS).read_bytes())
             found: dict[str, _StoredDocument] = {}
             at = {"articles": 0, "paragraphs": 0, "chunks": 0}
             for record in records:
@@ -662,7 +665,7 @@ class IndexStore:
             if any(at[part] != len(table[part]) for part in at) or len(stored_tokens["keys"]) != at["chunks"]:
                 return {}
             return found
-        except (OSError, ValueError, KeyError, TypeError, IndexUnavailable):
+        except (OSError, ValueError, KeyError, TypeError, IndexUnavailable):  # orjson's error is a ValueError
             return {}
 
     def _write_names(self, folder: Path, indexed: list[_IndexedDocument], previous: dict[str, _StoredDocument]
@@ -708,7 +711,7 @@ class IndexStore:
                 "paragraphs": len(document.paragraphs), "chunks": len(item.chunks),
                 "names": item.names, "tags": item.tags, "aliases": {key: derived[key] for key in own},
             })
-        (folder / DOCUMENTS).write_text(json.dumps({"documents": records}, ensure_ascii=False), encoding="utf-8")
+        (folder / DOCUMENTS).write_bytes(orjson.dumps({"documents": records}))
 
     def _clean_up(self, old: dict | None, new: dict, collection: VectorCollection, live_ids: set[str]) -> int:
         """Remove what the new index no longer uses, and only what a build of ours wrote."""
@@ -733,6 +736,40 @@ class IndexStore:
         if stale:
             collection.delete(stale)
         return len(stale)
+
+
+def keyword_index(token_lists: list[list[str]]) -> bm25s.BM25:
+    """bm25s's Lucene BM25 over the chunks' tokens, its scores computed in numpy arrays: bm25s computes them
+    chunk by chunk in Python, 1.8 s of a 10k-paragraph update, and every update needs them all again (a
+    changed chunk changes the average length and the document frequencies). Loaded by bm25s as its own."""
+    bm25 = bm25s.BM25()
+    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+    if bm25.method != "lucene" or not lengths.sum():
+        bm25.index(token_lists, show_progress=False)
+        return bm25
+    vocab: dict[str, int] = {}
+    token_ids = np.fromiter((vocab.setdefault(token, len(vocab)) for chunk in token_lists for token in chunk),
+                            dtype=np.int64, count=int(lengths.sum()))
+    rows = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths)
+    # (row, token) pairs, each once, with how often the token occurs in the row
+    pairs, counts = np.unique(rows * len(vocab) + token_ids, return_counts=True)
+    rows, columns = pairs // len(vocab), pairs % len(vocab)
+    documents = len(token_lists)
+    frequencies = np.bincount(columns, minlength=len(vocab))
+    idf = np.log(1 + (documents - frequencies + 0.5) / (frequencies + 0.5)).astype(bm25.dtype)
+    tf = counts.astype(bm25.dtype)
+    length_norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[rows] / lengths.mean())
+    scores = (idf[columns] * (tf / (length_norm + tf))).astype(bm25.dtype)
+    order = np.lexsort((rows, columns))  # by token, then by row: bm25s's column-major layout
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(frequencies, out=indptr[1:])
+    bm25.scores = {"data": scores[order], "indices": rows[order].astype(bm25.int_dtype), "indptr": indptr,
+                   "num_docs": documents}
+    vocab.setdefault("", len(vocab))  # bm25s's empty token, so an empty query has an id
+    bm25.vocab_dict = vocab
+    bm25.unique_token_ids_set = set(vocab.values())
+    bm25.nonoccurrence_array = None
+    return bm25
 
 
 @dataclass
