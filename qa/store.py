@@ -66,7 +66,9 @@ LOCK = ".build.lock"
 BUILDER_PID = ".build.pid"
 # A full build in progress: the next build resumes it (chunk ids are content hashes) instead of starting over.
 PENDING = ".pending-build.json"
-TOKENS = "keyword-tokens.json"
+# Every chunk's keyword tokens as ids into one vocabulary, in corpus order, with the hash of the text they
+# were cut from: numpy arrays, read in milliseconds (as JSON, reading and writing them was seconds at 10k).
+TOKENS = "keyword-tokens.npz"
 # Per file, in corpus order: its hash, how many articles, paragraphs and chunks it has in corpus.json, the
 # names found in it and the names jieba tagged in its texts (by a hash of the text). An update takes an
 # unchanged file's rows from here and from corpus.json and keyword-tokens.json, and parses, chunks,
@@ -435,7 +437,8 @@ class IndexStore:
             or old.get("chroma") != self.vector_backend.location
         )
         parser = [PARSER_VERSION, self.settings.max_paragraph_chars]
-        previous = {} if full else self._stored_documents(old, reuse_parsed=old.get("parser") == parser)
+        previous, vocabulary = ({}, _Vocabulary([])) if full else self._stored_documents(
+            old, reuse_parsed=old.get("parser") == parser)
         documents, warnings = load_corpus(data_dir, max_paragraph_chars=self.settings.max_paragraph_chars,
                                           follow_symlinks=self.settings.follow_symlinks,
                                           parsed=lambda source, sha256: _parsed(previous, source, sha256))
@@ -453,7 +456,7 @@ class IndexStore:
             report.seconds = time.perf_counter() - started
             return report
 
-        indexed = [self._indexed(document, previous) for document in documents]
+        indexed = [self._indexed(document, previous, vocabulary) for document in documents]
         chunks = [chunk for item in indexed for chunk in item.chunks]
         report.chunks = len(chunks)
 
@@ -490,7 +493,7 @@ class IndexStore:
             report.embed_seconds = time.perf_counter() - embed_started
 
             generation = self._owned_folder("gen")
-            self._write_generation(self.root / generation, indexed)
+            self._write_generation(self.root / generation, indexed, vocabulary)
             self._write_names(self.root / generation, indexed, previous)
             manifest = {
                 "format": FORMAT_VERSION,
@@ -517,15 +520,16 @@ class IndexStore:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _indexed(self, document: Document, previous: dict[str, _StoredDocument]) -> _IndexedDocument:
+    def _indexed(self, document: Document, previous: dict[str, _StoredDocument], vocabulary: _Vocabulary
+                 ) -> _IndexedDocument:
         """A document's chunks and keyword tokens: an unchanged file's as stored; a changed one's made
         again, tokenising only text the file's previous version did not hold."""
         stored = previous.get(document.source)
         if stored is not None and stored.document is document:
-            return _IndexedDocument(document, stored.chunks(), stored.keys, stored.tokens, stored.record["names"],
-                                    stored.record["tags"], stored.rows)
+            return _IndexedDocument(document, stored.chunks(), stored.keys, stored.token_ids, stored.lengths,
+                                    stored.record["names"], stored.record["tags"], stored.rows)
         known = _previous_version(previous, document)
-        known_tokens = dict(zip(known.keys, known.tokens, strict=True)) if known else {}
+        known_tokens = known.tokens_by_key(vocabulary.tokens) if known else {}
         by_article = {a.id: a for a in document.articles}
         chunks, keys, token_lists = [], [], []
         for paragraph in document.paragraphs:
@@ -540,7 +544,9 @@ class IndexStore:
                 keys.append(key)
                 found = known_tokens.get(key)
                 token_lists.append(found if found is not None else tokens(keyword_text))
-        return _IndexedDocument(document, chunks, keys, token_lists, None, known.record["tags"] if known else {})
+        return _IndexedDocument(document, chunks, np.array(keys, dtype=KEY_DTYPE),
+                                vocabulary.ids(token_lists), np.fromiter(map(len, token_lists), np.int64, len(chunks)),
+                                None, known.record["tags"] if known else {})
 
     def _target(self, old: dict | None, full: bool) -> dict:
         """Where the vectors go: the live collection for an update; for a full build, a new folder and
@@ -626,7 +632,7 @@ class IndexStore:
         except (OSError, ValueError, KeyError, TypeError, IndexUnavailable):
             return {}
 
-    def _write_generation(self, folder: Path, indexed: list[_IndexedDocument]) -> None:
+    def _write_generation(self, folder: Path, indexed: list[_IndexedDocument], vocabulary: _Vocabulary) -> None:
         """The paragraph table, the keyword tokens and the BM25 index, all in corpus order."""
         # An unchanged file's rows are written as they were read; vars(), not asdict(), for the others:
         # asdict deep-copies every field (2.5 s of a 10k-paragraph update).
@@ -638,20 +644,26 @@ class IndexStore:
             for part, target in table.items():
                 target += rows[part]
         (folder / "corpus.json").write_bytes(orjson.dumps(table))
-        keys = [key for item in indexed for key in item.keys]
-        token_lists = [found for item in indexed for found in item.tokens]
-        (folder / TOKENS).write_bytes(orjson.dumps({"keys": keys, "tokens": token_lists}))
-        keyword_index(token_lists).save(str(folder / "bm25"), show_progress=False)
+        token_ids = np.concatenate([item.token_ids for item in indexed])
+        lengths = np.concatenate([item.lengths for item in indexed])
+        bm25, token_ids, vocabulary_used = keyword_index_of_ids(token_ids, lengths, vocabulary.tokens)
+        with open(folder / TOKENS, "wb") as file:
+            np.savez(file, ids=token_ids, lengths=lengths, keys=np.concatenate([item.keys for item in indexed]),
+                     vocabulary=np.array(vocabulary_used, dtype=str))
+        bm25.save(str(folder / "bm25"), show_progress=False)
 
-    def _stored_documents(self, manifest: dict, reuse_parsed: bool) -> dict[str, _StoredDocument]:
+    def _stored_documents(self, manifest: dict, reuse_parsed: bool) -> tuple[dict[str, _StoredDocument], _Vocabulary]:
         """The live generation's files by source: their rows, tokens and names, to reuse what has not
-        changed (their parse too when `reuse_parsed`); empty when the generation predates documents.json or
-        cannot be read, and the update then parses and tokenises every file."""
+        changed (their parse too when `reuse_parsed`), and its keyword vocabulary; nothing when the generation
+        predates documents.json or cannot be read, and the update then parses and tokenises every file."""
         try:
             folder = self._inside(manifest.get("generation"), _GENERATION)
             records = orjson.loads((folder / DOCUMENTS).read_bytes())["documents"]
             table = orjson.loads((folder / "corpus.json").read_bytes())
-            stored_tokens = orjson.loads((folder / TOKENS).read_bytes())
+            with np.load(folder / TOKENS, allow_pickle=False) as stored:
+                token_ids, lengths, keys = stored["ids"], stored["lengths"], stored["keys"]
+                vocabulary = _Vocabulary(stored["vocabulary"].tolist())
+            token_starts = np.concatenate(([0], np.cumsum(lengths)))
             found: dict[str, _StoredDocument] = {}
             at = {"articles": 0, "paragraphs": 0, "chunks": 0}
             for record in records:
@@ -660,13 +672,15 @@ class IndexStore:
                     rows[part] = table[part][at[part] : at[part] + record[part]]
                     at[part] += record[part]
                 begin, end = at["chunks"] - record["chunks"], at["chunks"]
-                found[record["source"]] = _StoredDocument(record, rows, stored_tokens["keys"][begin:end],
-                                                          stored_tokens["tokens"][begin:end], reuse_parsed)
-            if any(at[part] != len(table[part]) for part in at) or len(stored_tokens["keys"]) != at["chunks"]:
-                return {}
-            return found
+                found[record["source"]] = _StoredDocument(
+                    record, rows, keys[begin:end], token_ids[token_starts[begin] : token_starts[end]],
+                    lengths[begin:end], reuse_parsed)
+            if (any(at[part] != len(table[part]) for part in at) or len(keys) != at["chunks"]
+                    or len(lengths) != at["chunks"] or token_starts[-1] != len(token_ids)):
+                return {}, _Vocabulary([])
+            return found, vocabulary
         except (OSError, ValueError, KeyError, TypeError, IndexUnavailable):  # orjson's error is a ValueError
-            return {}
+            return {}, _Vocabulary([])
 
     def _write_names(self, folder: Path, indexed: list[_IndexedDocument], previous: dict[str, _StoredDocument]
                      ) -> None:
@@ -739,37 +753,45 @@ class IndexStore:
 
 
 def keyword_index(token_lists: list[list[str]]) -> bm25s.BM25:
-    """bm25s's Lucene BM25 over the chunks' tokens, its scores computed in numpy arrays: bm25s computes them
-    chunk by chunk in Python, 1.8 s of a 10k-paragraph update, and every update needs them all again (a
-    changed chunk changes the average length and the document frequencies). Loaded by bm25s as its own."""
-    bm25 = bm25s.BM25()
+    """bm25s's Lucene BM25 over the chunks' tokens (see keyword_index_of_ids)."""
+    vocabulary = _Vocabulary([])
+    token_ids = vocabulary.ids(token_lists)
     lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-    if bm25.method != "lucene" or not lengths.sum():
-        bm25.index(token_lists, show_progress=False)
-        return bm25
-    vocab: dict[str, int] = {}
-    token_ids = np.fromiter((vocab.setdefault(token, len(vocab)) for chunk in token_lists for token in chunk),
-                            dtype=np.int64, count=int(lengths.sum()))
-    rows = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths)
+    return keyword_index_of_ids(token_ids, lengths, vocabulary.tokens)[0]
+
+
+def keyword_index_of_ids(token_ids: np.ndarray, lengths: np.ndarray, vocabulary: list[str]
+                         ) -> tuple[bm25s.BM25, np.ndarray, list[str]]:
+    """bm25s's Lucene BM25 over the chunks' tokens, given as ids into `vocabulary` and each chunk's count, its
+    scores computed in numpy arrays: bm25s computes them chunk by chunk in Python (1.8 s of a 10k-paragraph
+    update), and every update needs them all again (a changed chunk changes the average length and the
+    document frequencies). Loaded by bm25s as its own. Also gives the ids and the vocabulary without the
+    tokens no chunk holds any more (a deleted file's)."""
+    bm25 = bm25s.BM25()  # Lucene scoring, bm25s's default
+    used = np.bincount(token_ids, minlength=len(vocabulary)) > 0
+    token_ids = (np.cumsum(used) - 1)[token_ids] if len(token_ids) else token_ids.astype(np.int64)
+    vocab = {token: i for i, token in enumerate(t for t, keep in zip(vocabulary, used, strict=True) if keep)}
+    tokens_kept = list(vocab)
+    rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     # (row, token) pairs, each once, with how often the token occurs in the row
-    pairs, counts = np.unique(rows * len(vocab) + token_ids, return_counts=True)
-    rows, columns = pairs // len(vocab), pairs % len(vocab)
-    documents = len(token_lists)
+    pairs, counts = np.unique(rows * max(len(vocab), 1) + token_ids, return_counts=True)
+    rows, columns = pairs // max(len(vocab), 1), pairs % max(len(vocab), 1)
+    documents = len(lengths)
     frequencies = np.bincount(columns, minlength=len(vocab))
     idf = np.log(1 + (documents - frequencies + 0.5) / (frequencies + 0.5)).astype(bm25.dtype)
     tf = counts.astype(bm25.dtype)
-    length_norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[rows] / lengths.mean())
+    length_norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[rows] / max(lengths.mean(), 1e-9))
     scores = (idf[columns] * (tf / (length_norm + tf))).astype(bm25.dtype)
     order = np.lexsort((rows, columns))  # by token, then by row: bm25s's column-major layout
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.cumsum(frequencies, out=indptr[1:])
     bm25.scores = {"data": scores[order], "indices": rows[order].astype(bm25.int_dtype), "indptr": indptr,
                    "num_docs": documents}
-    vocab.setdefault("", len(vocab))  # bm25s's empty token, so an empty query has an id
+    vocab.setdefault("", len(vocab))  # bm25s's empty token
     bm25.vocab_dict = vocab
     bm25.unique_token_ids_set = set(vocab.values())
     bm25.nonoccurrence_array = None
-    return bm25
+    return bm25, token_ids, tokens_kept
 
 
 @dataclass
@@ -778,8 +800,9 @@ class _StoredDocument:
 
     record: dict
     rows: dict[str, list[dict]]  # its articles, paragraphs and chunks as corpus.json holds them
-    keys: list[str]  # its chunks' keyword-text hashes
-    tokens: list[list[str]]  # and keyword tokens
+    keys: np.ndarray  # its chunks' keyword-text hashes
+    token_ids: np.ndarray  # their keyword tokens, ids into the stored vocabulary, chunk after chunk
+    lengths: np.ndarray  # how many tokens each chunk has
     reuse_parsed: bool  # parsed by this version of the parser, with this paragraph bound
     _document: Document | None = None
 
@@ -796,6 +819,12 @@ class _StoredDocument:
     def chunks(self) -> list[Chunk]:
         return [Chunk(**c) for c in self.rows["chunks"]]
 
+    def tokens_by_key(self, vocabulary: list[str]) -> dict[str, list[str]]:
+        """Its chunks' keyword tokens by the hash of their text."""
+        starts = np.concatenate(([0], np.cumsum(self.lengths)))
+        return {key.decode(): [vocabulary[i] for i in self.token_ids[starts[n] : starts[n + 1]]]
+                for n, key in enumerate(self.keys.tolist())}
+
     def chunk_articles(self) -> Iterator[tuple[str, str]]:
         """Each chunk id with the id of its document."""
         article_of = {p["id"]: p["article_id"] for p in self.rows["paragraphs"]}
@@ -809,11 +838,35 @@ class _IndexedDocument:
 
     document: Document
     chunks: list[Chunk]
-    keys: list[str]
-    tokens: list[list[str]]
+    keys: np.ndarray  # as in _StoredDocument
+    token_ids: np.ndarray
+    lengths: np.ndarray
     names: dict | None  # None until found (see names_found)
     tags: dict[str, list]  # name tags by text hash: the stored file's, or those of its previous version
     rows: dict[str, list[dict]] | None = None  # an unchanged file's rows, written as they were read
+
+
+KEY_DTYPE = "S16"  # a stable_id
+
+
+class _Vocabulary:
+    """Keyword tokens and their ids: the stored generation's, then those new text brings."""
+
+    def __init__(self, tokens: list[str]):
+        self.tokens = tokens
+        self._ids = {token: i for i, token in enumerate(tokens)}
+
+    def ids(self, token_lists: list[list[str]]) -> np.ndarray:
+        """The chunks' tokens as ids, one array, chunk after chunk; a new token gets the next id."""
+        found = []
+        for chunk in token_lists:
+            for token in chunk:
+                i = self._ids.get(token)
+                if i is None:
+                    i = self._ids[token] = len(self.tokens)
+                    self.tokens.append(token)
+                found.append(i)
+        return np.array(found, dtype=np.int64)
 
 
 def _parsed(previous: dict[str, _StoredDocument], source: str, sha256: str) -> Document | None:

@@ -46,7 +46,7 @@ def snapshot(index_dir: Path) -> dict:
             "files": manifest["files"],
             "counts": manifest["counts"],
             "table": json.loads((generation / "corpus.json").read_text(encoding="utf-8")),
-            "tokens": json.loads((generation / "keyword-tokens.json").read_text(encoding="utf-8")),
+            "tokens": stored_tokens(generation),
             "names": loaded.names.entries,
             "documents": json.loads((generation / "documents.json").read_text(encoding="utf-8")),
             "bm25": [loaded.bm25_top(query, 5) for query in QUERIES],
@@ -55,6 +55,15 @@ def snapshot(index_dir: Path) -> dict:
         }
     finally:
         loaded.close()
+
+
+def stored_tokens(generation: Path) -> list[tuple[str, list[str]]]:
+    """Each chunk's keyword-text hash and tokens, as words (ids are an index's own)."""
+    with np.load(generation / "keyword-tokens.npz") as stored:
+        vocabulary, ids, lengths = stored["vocabulary"].tolist(), stored["ids"].tolist(), stored["lengths"]
+        starts = np.concatenate(([0], np.cumsum(lengths)))
+        return [(key.decode(), [vocabulary[i] for i in ids[starts[n] : starts[n + 1]]])
+                for n, key in enumerate(stored["keys"].tolist())]
 
 
 def test_an_update_ends_with_the_index_a_full_rebuild_gives(small_corpus, tmp_path):
