@@ -772,21 +772,21 @@ def keyword_index_of_ids(token_ids: np.ndarray, lengths: np.ndarray, vocabulary:
     token_ids = (np.cumsum(used) - 1)[token_ids] if len(token_ids) else token_ids.astype(np.int64)
     vocab = {token: i for i, token in enumerate(t for t, keep in zip(vocabulary, used, strict=True) if keep)}
     tokens_kept = list(vocab)
-    rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    # (row, token) pairs, each once, with how often the token occurs in the row
-    pairs, counts = np.unique(rows * max(len(vocab), 1) + token_ids, return_counts=True)
-    rows, columns = pairs // max(len(vocab), 1), pairs % max(len(vocab), 1)
     documents = len(lengths)
+    # (token, row) pairs sorted by token, then row (bm25s's column-major layout), each once with its count
+    pairs = token_ids * documents + np.repeat(np.arange(documents, dtype=np.int64), lengths)
+    pairs.sort()
+    starts = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1]))) if len(pairs) else pairs
+    counts = np.diff(np.append(starts, len(pairs)))
+    columns, rows = np.divmod(pairs[starts], documents)
     frequencies = np.bincount(columns, minlength=len(vocab))
     idf = np.log(1 + (documents - frequencies + 0.5) / (frequencies + 0.5)).astype(bm25.dtype)
     tf = counts.astype(bm25.dtype)
     length_norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[rows] / max(lengths.mean(), 1e-9))
-    scores = (idf[columns] * (tf / (length_norm + tf))).astype(bm25.dtype)
-    order = np.lexsort((rows, columns))  # by token, then by row: bm25s's column-major layout
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.cumsum(frequencies, out=indptr[1:])
-    bm25.scores = {"data": scores[order], "indices": rows[order].astype(bm25.int_dtype), "indptr": indptr,
-                   "num_docs": documents}
+    bm25.scores = {"data": (idf[columns] * (tf / (length_norm + tf))).astype(bm25.dtype),
+                   "indices": rows.astype(bm25.int_dtype), "indptr": indptr, "num_docs": documents}
     vocab.setdefault("", len(vocab))  # bm25s's empty token
     bm25.vocab_dict = vocab
     bm25.unique_token_ids_set = set(vocab.values())
