@@ -71,8 +71,8 @@ PENDING = ".pending-build.json"
 TOKENS = "keyword-tokens.npz"
 # Per file, in corpus order: its hash, how many articles, paragraphs and chunks it has in corpus.json, the
 # names found in it and the names jieba tagged in its texts (by a hash of the text). An update takes an
-# unchanged file's rows from here and from corpus.json and keyword-tokens.json, and parses, chunks,
-# tokenises and tags changed files only (tagging alone is minutes at 100k paragraphs).
+# unchanged file's rows from here, corpus.json and TOKENS, and parses, chunks, tokenises and tags changed
+# files only (tagging alone is minutes at 100k paragraphs). Unchanged names keep their derived aliases.
 DOCUMENTS = "documents.json"
 _GENERATION = re.compile(r"gen-[0-9a-f]{12}")
 _CHROMA_DIR = re.compile(r"chroma-[0-9a-f]{12}")
