@@ -315,6 +315,9 @@ class ExtractiveAnswerer:
         entity_forms = [normalise(m.canonical) for m in subjects] + [m.text for m in subjects]
         asked = _bigrams(question.standalone)
         top = max(p.score for p in passages) or 1.0
+        # A question in another language than the text matches its keywords only through translation: its
+        # fused score does not say whether its document is indexed, so it counts in full.
+        retrieved = min(max(top, 0.0), 1.0) if question.language == "zh" else 1.0
         found: list[Candidate] = []
         for rank, passage in enumerate(passages[:MAX_PASSAGES]):
             context = normalise(self._context(passage))
@@ -337,7 +340,7 @@ class ExtractiveAnswerer:
                 typed = self.has_type(question.answer_type, sentence, text, question.units)
                 score = TERM_WEIGHT * coverage + BIGRAM_WEIGHT * overlap
                 score += PASSAGE_WEIGHT * max(passage.score, 0) / top
-                score += RETRIEVAL_WEIGHT * min(max(top, 0.0), 1.0)
+                score += RETRIEVAL_WEIGHT * retrieved
                 if typed and question.answer_type in (NUMBER, DATE, DURATION):
                     score += TYPE_WEIGHT
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
