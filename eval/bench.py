@@ -636,45 +636,65 @@ def embedding_rate(data_dir: Path, sample: int) -> dict:
     }
 
 
-def bench_size(
-    size: int, workdir: Path, questions, real_build: bool, embed_sample: int, incremental: bool,
-    profile: bool = False,
-) -> dict:
-    """One corpus size, in its own process (for its peak RSS): storage path with stand-in vectors, the
-    real model's rate (a full build or a sample), query latency, and optionally an incremental update."""
+CACHE_DIR = ROOT / ".bench-cache"
+# Bumped when the generator writes other text for the same seed: a cached stand-in index of the old text is unused.
+GENERATOR_VERSION = 1
+
+
+def stand_in_key(size: int) -> str:
+    """Names a stand-in index that later runs may reuse: same size, generator seed and version, index format
+    and shipped page (the generator's source text)."""
+    from qa.store import FORMAT_VERSION
+
+    source = hashlib.sha256()
+    for path in sorted(p for p in SHIPPED_DATA.rglob("*") if p.is_file()):
+        source.update(path.read_bytes())
+    return f"stand-in-{size}-seed{SEED}-gen{GENERATOR_VERSION}-format{FORMAT_VERSION}-{source.hexdigest()[:12]}"
+
+
+def prepare_size(size: int, workdir: Path, real_build: bool, embed_sample: int, cache: Path | None) -> dict:
+    """The corpus and its stand-in index (built here, or reused from `cache` when an earlier run built the same
+    one), and the real model's rate (a full build or a sample). Run in a process of its own, so that the build's
+    peak RSS is not counted as the serving one's."""
     from qa.engine import Engine
 
     install_stand_in()
-    data = workdir / f"data-{size}"
-    for folder in (data, workdir / f"index-{size}", workdir / f"index-{size}-real"):
-        shutil.rmtree(folder, ignore_errors=True)
-    started = time.perf_counter()
-    files = generate_corpus(data, size)
-    result: dict = {
-        "paragraphs": size,
-        "files": len(files),
-        "generate_seconds": round(time.perf_counter() - started, 2),
-        "data_bytes": folder_bytes(data),
-    }
-
-    log(f"{size}: storage path with stand-in vectors ({STAND_IN_MODEL}: random 384-d, to isolate storage)")
-    STAND_IN_PHASE["real_texts"] = False
-    engine = Engine(Settings(data_dir=data, index_dir=workdir / f"index-{size}", embed_model=STAND_IN_MODEL))
-    stand_in = timed_build(engine)
-    result["stand_in_build"] = stand_in
-    result["chunks"] = stand_in["chunks"]
-    result["index_bytes"] = engine.store.size_bytes()
-    result["rss_mib_after_build"] = peak_rss_mib()
-    log(
-        f"{size}: stored {stand_in['chunks']} chunks in {stand_in['total_seconds']:.1f} s "
-        f"(chroma {stand_in['store_seconds']:.1f} s, bm25+table {stand_in['bm25_and_table_seconds']:.1f} s)"
-    )
+    place = cache / stand_in_key(size) if cache else workdir / f"stand-in-{size}"
+    data, index, record = place / "data", place / "index", place / "build.json"
+    if cache and record.exists() and (index / "manifest.json").exists():
+        result = json.loads(record.read_text(encoding="utf-8"))
+        result["stand_in_reused"] = True
+        log(f"{size}: reusing the stand-in index built {result.get('stand_in_built_at', '?')[:16]} ({place.name})")
+    else:
+        shutil.rmtree(place, ignore_errors=True)
+        started = time.perf_counter()
+        files = generate_corpus(data, size)
+        result = {
+            "paragraphs": size,
+            "files": len(files),
+            "generate_seconds": round(time.perf_counter() - started, 2),
+            "data_bytes": folder_bytes(data),
+        }
+        log(f"{size}: storage path with stand-in vectors ({STAND_IN_MODEL}: random 384-d, to isolate storage)")
+        STAND_IN_PHASE["real_texts"] = False
+        engine = Engine(Settings(data_dir=data, index_dir=index, embed_model=STAND_IN_MODEL))
+        stand_in = timed_build(engine)
+        result.update(stand_in_build=stand_in, chunks=stand_in["chunks"], index_bytes=engine.store.size_bytes(),
+                      build_peak_rss_mib=peak_rss_mib(), stand_in_built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                      stand_in_code=code_version())
+        log(f"{size}: stored {stand_in['chunks']} chunks in {stand_in['total_seconds']:.1f} s "
+            f"(chroma {stand_in['store_seconds']:.1f} s, bm25+table {stand_in['bm25_and_table_seconds']:.1f} s)")
+        engine.store.load().close()  # a build that cannot be loaded is not kept
+        if cache:
+            record.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        result["stand_in_reused"] = False
+    result["data_dir"], result["index_dir"] = str(data), str(index)
 
     if real_build:
         log(f"{size}: full build with {DEFAULT_MODEL} (real vectors)")
-        real_engine = Engine(
-            Settings(data_dir=data, index_dir=workdir / f"index-{size}-real", embed_model=DEFAULT_MODEL)
-        )
+        real_index = workdir / f"index-{size}-real"
+        shutil.rmtree(real_index, ignore_errors=True)
+        real_engine = Engine(Settings(data_dir=data, index_dir=real_index, embed_model=DEFAULT_MODEL))
         real = timed_build(real_engine)
         real["index_bytes"] = real_engine.store.size_bytes()
         result["real_build"] = real
@@ -684,15 +704,23 @@ def bench_size(
             "source": "measured: full build",
         }
         log(f"{size}: real build {real['total_seconds']:.1f} s, embedding {real['embed_seconds']:.1f} s")
-        del real_engine
     else:
         log(f"{size}: {DEFAULT_MODEL} rate on a sample of {embed_sample} chunks")
-        rate = {
-            **embedding_rate(data, embed_sample),
-            "source": "measured on a sample; build time extrapolated",
-        }
+        rate = {**embedding_rate(data, embed_sample), "source": "measured on a sample; build time extrapolated"}
     result["embedding_rate"] = rate
+    result["build_peak_rss_mib"] = max(result.get("build_peak_rss_mib", 0), peak_rss_mib())
+    return result
 
+
+def bench_size(size: int, workdir: Path, questions, prepared: dict, incremental: bool, profile: bool = False) -> dict:
+    """Questions at one corpus size, in a process that only loads the index (its peak RSS is the serving one),
+    and optionally an incremental update, on a copy of the corpus when the index is a cached one."""
+    from qa.engine import Engine
+
+    install_stand_in()
+    result = dict(prepared)
+    data, index = Path(result.pop("data_dir")), Path(result.pop("index_dir"))
+    stand_in, rate = result["stand_in_build"], result["embedding_rate"]
     # Build throughput bounded by the model: the real model's time plus everything else the build does.
     embed_seconds = result["chunks"] / rate["chunks_per_second"]
     overhead = stand_in["total_seconds"] - stand_in["embed_seconds"]
@@ -704,13 +732,17 @@ def bench_size(
         "paragraphs_per_second": round(size / (embed_seconds + overhead), 2),
         "embed_only_paragraphs_per_second": round(size / embed_seconds, 2),
         "storing_paragraphs_per_second": round(size / overhead, 1),
-        "extrapolated": not real_build,
+        "extrapolated": "real_build" not in result,
         "note": "overhead = stand-in build minus its vector generation: parsing, Chroma, BM25, table, clean-up",
     }
 
     log(f"{size}: query latency over {len(questions)} questions (stored vectors random, query vectors real)")
     STAND_IN_PHASE["real_texts"] = True
-    engine = Engine(Settings(data_dir=data, index_dir=workdir / f"index-{size}", embed_model=STAND_IN_MODEL))
+    engine = Engine(Settings(data_dir=data, index_dir=index, embed_model=STAND_IN_MODEL))
+    started = time.perf_counter()
+    engine.status()  # loads the index
+    result["load_seconds"] = round(time.perf_counter() - started, 2)
+    result["rss_mib_after_load"] = peak_rss_mib()
     queries = query_figures(measure_questions({"ours": engine_pipeline(engine)}, questions)["ours"])
     queries.pop("quality")  # the questions are about the shipped page, not this corpus
     queries["retrieve_parts_p50_ms"] = retrieval_parts(engine, questions)
@@ -719,10 +751,18 @@ def bench_size(
         log(f"{size}: profiling qa.ask")
         result["profile"] = profile_asks(engine, questions)
     log(f"{size}: retrieve p50 {queries['retrieve']['p50_ms']} ms, ask p50 {queries['ask']['p50_ms']} ms")
+    result["peak_rss_mib"] = peak_rss_mib()  # serving: load and questions
 
     if incremental:
+        if not index.resolve().is_relative_to(workdir.resolve()):
+            copy = workdir / f"incremental-{size}"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(data, copy / "data")
+            shutil.copytree(index, copy / "index", symlinks=True)
+            data, index = copy / "data", copy / "index"
+            engine = Engine(Settings(data_dir=data, index_dir=index, embed_model=STAND_IN_MODEL))
+        files = sorted(data.glob("page-*.txt"))
         result["incremental"] = bench_incremental(engine, data, files, rate["chunks_per_second"])
-    result["peak_rss_mib"] = peak_rss_mib()
     return result
 
 
@@ -792,26 +832,18 @@ def extrapolate(measured: dict[str, dict], size: int) -> dict:
 
 
 def run_size_worker(size: int, args: argparse.Namespace, workdir: Path) -> dict:
-    """bench_size in a child process, so each size's peak RSS is its own."""
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--worker-size",
-        str(size),
-        "--workdir",
-        str(workdir),
-        "--questions",
-        str(args.questions),
-        "--questions-limit",
-        str(args.questions_limit),
-        "--embed-sample",
-        str(args.embed_sample),
-        "--real-build-max",
-        str(args.real_build_max),
-        "--incremental-size",
-        str(args.incremental_size),
-        *(["--profile"] if args.profile else []),
-    ]
+    """One size in two child processes: the build (or the reuse of a cached one), then the questions, so
+    each size's peak RSS is its own and the serving one is not the build's."""
+    prepared = workdir / f"prepared-{size}.json"
+    common = [sys.executable, str(Path(__file__).resolve()), "--workdir", str(workdir)]
+    build = [*common, "--worker-prepare", str(size), "--embed-sample", str(args.embed_sample),
+             "--real-build-max", str(args.real_build_max), "--cache-from", str(args.cache_from),
+             *(["--no-cache"] if args.no_cache else [])]
+    prepared.write_text(subprocess.run(build, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+                        .splitlines()[-1], encoding="utf-8")
+    command = [*common, "--worker-size", str(size), "--prepared", str(prepared), "--questions", str(args.questions),
+               "--questions-limit", str(args.questions_limit), "--incremental-size", str(args.incremental_size),
+               *(["--profile"] if args.profile else [])]
     output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -1089,7 +1121,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", action="store_true", help="print the tables of --out and stop")
     parser.add_argument("--profile", action="store_true",
                         help="also profile qa.ask at each size (cProfile; the functions that take the time)")
+    parser.add_argument("--cache-from", type=int, default=50000,
+                        help=f"stand-in indexes of this many paragraphs or more are kept in {CACHE_DIR.name}/ and "
+                             "reused by later runs (same seed, generator and index format)")
+    parser.add_argument("--no-cache", action="store_true", help="build every stand-in index afresh")
     parser.add_argument("--worker-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-prepare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--prepared", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -1098,14 +1136,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print(markdown(json.loads(args.out.read_text(encoding="utf-8"))))
         return 0
+    if args.worker_prepare:
+        cache = None if args.no_cache or args.worker_prepare < args.cache_from else CACHE_DIR
+        result = prepare_size(args.worker_prepare, args.workdir, real_build=args.worker_prepare <= args.real_build_max,
+                              embed_sample=args.embed_sample, cache=cache)
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
     questions = load_questions(args.questions)
     if args.worker_size:
         result = bench_size(
             args.worker_size,
             args.workdir,
             scale_questions(questions, args.questions_limit),
-            real_build=args.worker_size <= args.real_build_max,
-            embed_sample=args.embed_sample,
+            prepared=json.loads(args.prepared.read_text(encoding="utf-8")),
             incremental=args.worker_size == args.incremental_size,
             profile=args.profile,
         )
