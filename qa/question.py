@@ -72,6 +72,8 @@ class Question:
     units: tuple[str, ...] = ()  # for a number question, the units an answer may have (empty: any)
     entities: list = field(default_factory=list)  # names.Mention of the standalone question
     notice: str = ""  # why a follow-up could not be completed, when it could not
+    # the standalone text's query vector, set by retrieval so that the answerer does not embed it again
+    query_embedding: list[float] | None = None
 
 
 # What kind of amount a number question asks for, from the counter after 多少/几 or the noun it asks about;

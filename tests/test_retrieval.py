@@ -134,3 +134,17 @@ def test_a_filtered_question_over_many_articles_answers_from_those_articles_only
     assert all(c.paragraph_id in allowed_paragraphs for c in answer.citations)
     everywhere = engine.retrieve("全年实施多少个重点项目？", k=5)
     assert {p.article_id for p in everywhere} - set(chosen)  # without the filter, other articles answer
+
+
+@pytest.mark.parametrize("question", ["How many district-level key projects will Xincheng carry out this year?",
+                                      "新城区今年要推进多少个区级重点项目？"])
+def test_a_question_is_embedded_once_for_retrieval_and_answer(engine, monkeypatch, question):
+    engine.ask("预热")  # loads the index and the model
+    model_class = type(engine._embed_model)
+    original = model_class._get_query_embedding
+    embedded: list[str] = []
+    monkeypatch.setattr(model_class, "_get_query_embedding",
+                        lambda self, text: embedded.append(text) or original(self, text))
+    answer = engine.ask(question)
+    assert "128" in answer.text
+    assert len(embedded) == 1
