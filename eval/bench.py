@@ -911,15 +911,20 @@ def _question_parts(scale: dict, latest: str | None) -> list[str]:
     if not rows:
         return []
     lines = ["", f"| paragraphs | question embedding p50 ms | BM25 top-k p50 ms | vector query p50 ms "
-             f"| vector query, {FILTERED_ARTICLES} articles, p50 ms | largest own time in `qa.ask` (ms per question) |",
-             "|---:|---:|---:|---:|---:|---|"]
+             f"| vector query, {FILTERED_ARTICLES} articles, p50 ms | `qa.ask` p50/p95 ms, Chinese · English questions "
+             f"| largest own time in `qa.ask` (ms per question) |",
+             "|---:|---:|---:|---:|---:|---:|---|"]
     for size, row in sorted(rows, key=lambda item: item[0]):
         parts = row["queries"]["retrieve_parts_p50_ms"]
         profile = (row.get("profile") or {}).get("own_time_ms_per_question") or []
         top = ", ".join(f"`{name}` {ms}" for name, ms, *_ in profile[:3]) or "-"
         mark = " ³" if _earlier(row, latest) else ""
+        languages = row["queries"].get("ask_by_lang") or {}
+        by_language = " · ".join(
+            f"{_ms(languages.get(lang), 'p50_ms')}/{_ms(languages.get(lang), 'p95_ms')} ({lang}, "
+            f"{(languages.get(lang) or {}).get('n', 0)})" for lang in ("zh", "en"))
         lines.append(f"| {size:,}{mark} | {parts.get('query_embedding', '-')} | {parts.get('bm25', '-')} | "
-                     f"{parts.get('dense', '-')} | {parts.get('dense_filtered', '-')} | {top} |")
+                     f"{parts.get('dense', '-')} | {parts.get('dense_filtered', '-')} | {by_language} | {top} |")
     return lines
 
 
@@ -1059,6 +1064,8 @@ def markdown(results: dict) -> str:
             load_average = row.get("load_average") or (queries or {}).get("load_average") or "-"
             when = f"extrapolated from {int(row['extrapolated_from']):,}" if "extrapolated_from" in row else (
                 _when(row, latest))
+            if row.get("stand_in_reused"):
+                when += f"; stand-in index built {row['stand_in_built_at'][:10]}, {row.get('stand_in_code', '?')} ⁴"
             lines.append(
                 f"| {int(size):,} | {row['chunks']:,} | {build['paragraphs_per_second']}{mark} | {share:.1%} | "
                 f"+{build['overhead_share_of_embedding']:.1%} | {row['index_bytes'] / 2**20:.1f} | {rss} | "
@@ -1086,6 +1093,10 @@ def markdown(results: dict) -> str:
             f"≈{incremental['seconds_with_real_embedding']:.1f} s with {DEFAULT_MODEL} (extrapolated); only that "
             f"file's paragraphs touched: {incremental['only_changed_file_embedded']}."
         )
+    if any(row.get("stand_in_reused") for row in scale.values()):
+        lines.append("")
+        lines.append("⁴ the stand-in index was built by an earlier run and reused (same size, seed, generator and "
+                     "index format): its storing figures are that run's, the query figures this one's.")
     if any(_earlier(part, latest) for part in _measured_parts(results)):
         lines.append("")
         lines.append(f"³ from an earlier run than the latest ({latest[:10] if latest else 'undated'}), on older "
