@@ -5,6 +5,7 @@ complete), one at a time (an inter-process lock), and never remove a file this p
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
@@ -274,6 +275,43 @@ class LoadedIndex:
         self.vectors.close()
 
 
+def _read_table(path: Path) -> tuple[dict[str, Article], dict[str, Paragraph], dict[str, Chunk], list[str]]:
+    """The paragraph table, in the least memory: each part of the parsed JSON is dropped once its objects are
+    made, and an id or text the table repeats (a chunk's paragraph id, a whole paragraph as one chunk) is one
+    string, not a copy per row (together 60 MiB less at 100k paragraphs)."""
+    table = json.loads(path.read_text(encoding="utf-8"))
+    articles = {a["id"]: Article(**a) for a in table.pop("articles")}
+    paragraphs = {}
+    for row in table.pop("paragraphs"):
+        article = articles.get(row["article_id"])
+        if article is not None:
+            row["article_id"] = article.id
+        paragraphs[row["id"]] = Paragraph(**row)
+    chunks, chunk_ids = {}, []
+    for row in table.pop("chunks"):
+        paragraph = paragraphs.get(row["paragraph_id"])
+        if paragraph is not None:
+            row["paragraph_id"] = paragraph.id
+            if row["text"] == paragraph.text:
+                row["text"] = paragraph.text
+        chunk = Chunk(**row)
+        chunks[chunk.id] = chunk
+        chunk_ids.append(chunk.id)
+    del table
+    _return_freed_memory()
+    return articles, paragraphs, chunks, chunk_ids
+
+
+def _return_freed_memory() -> None:
+    """Give the parsed JSON's freed heap back to the system (glibc keeps it otherwise), so that the vector
+    index loaded next does not add to it."""
+    import ctypes
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class IndexStore:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -317,11 +355,9 @@ class IndexStore:
             raise IndexUnavailable(f"the index has an older format; {REBUILD_HINT}", str(self.root))
         generation = self._inside(manifest.get("generation"), _GENERATION)
         try:
-            table = json.loads((generation / "corpus.json").read_text(encoding="utf-8"))
-            articles = {a["id"]: Article(**a) for a in table["articles"]}
-            paragraphs = {p["id"]: Paragraph(**p) for p in table["paragraphs"]}
-            chunks = {c["id"]: Chunk(**c) for c in table["chunks"]}
-            bm25 = bm25s.BM25.load(str(generation / "bm25"), show_progress=False)
+            articles, paragraphs, chunks, chunk_ids = _read_table(generation / "corpus.json")
+            # The BM25 arrays are mapped, not read: only the postings questions touch take memory (70 MiB at 100k).
+            bm25 = bm25s.BM25.load(str(generation / "bm25"), show_progress=False, mmap=True)
             # An index written before the name index existed gets one built at its first question.
             names = NameIndex.load(generation) if (generation / NAMES_FILE).exists() else None
         except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
@@ -332,7 +368,7 @@ class IndexStore:
             articles=articles,
             paragraphs=paragraphs,
             chunks=chunks,
-            chunk_ids=[c["id"] for c in table["chunks"]],
+            chunk_ids=chunk_ids,
             bm25=bm25,
             vectors=vectors,
             signature=signature,
