@@ -1118,7 +1118,8 @@ def markdown(results: dict) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    parser.add_argument("--sizes", default="1000", help="comma-separated corpus sizes in paragraphs to run")
+    parser.add_argument("--sizes", default="1000,10000,100000",
+                        help="comma-separated corpus sizes in paragraphs to run (100k builds once, then is reused)")
     parser.add_argument(
         "--extrapolate",
         default="10000,100000",
