@@ -1207,13 +1207,14 @@ def main(argv: list[str] | None = None) -> int:
                 shipped["ratio"] = ratios(shipped["ours"], shipped["baseline"])
             shipped["questions"] = len(questions)
             results["shipped"] = stamp(shipped, run)
+            args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
             clients = [int(c) for c in args.load_clients.split(",") if c.strip()]
             if clients:
                 from eval.load import bench_load
 
                 log(f"load: {', '.join(map(str, clients))} concurrent clients through the HTTP API")
                 results["load"] = bench_load(workdir / "shipped" / "ours", SHIPPED_DATA,
-                                             [q["question"] for q in questions], clients)
+                                             [q.question for q in questions], clients)
                 stamp(results["load"], run)
         if args.embedding_server_chunks > 0:
             from eval.embedding_server import corpus_texts, embedding_server_overhead
