@@ -577,6 +577,8 @@ def build_baseline(workdir: Path):
 
 
 def bench_shipped(workdir: Path, questions, with_baseline: bool) -> dict:
+    for folder in (workdir / "ours", workdir / "baseline"):  # a folder of an earlier run would be reused
+        shutil.rmtree(folder, ignore_errors=True)
     ours, ours_pipeline, engine = build_ours(workdir)
     pipelines = {"ours": ours_pipeline}
     shipped = {"ours": ours}
