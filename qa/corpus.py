@@ -7,6 +7,7 @@ import logging
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +35,9 @@ _ABBREVIATIONS = {"经济技术开发区": "经开区", "高新技术产业开�
 # Metadata that is bookkeeping, not words a question may use.
 _NOT_CONTEXT = {"layout", "header_lines", "byline", "subtitle", "page_title", "description"}
 MAX_CONTEXT_VALUE_CHARS = 40
+# Raise it whenever a layout, the repairs or the numbering change what a file parses to: an index remembers
+# the version its documents were parsed with, and an update re-parses only files whose bytes changed.
+PARSER_VERSION = 1
 
 
 class UnreadableFile(Exception):
@@ -58,6 +62,7 @@ class Document:
     articles: list[Article]
     paragraphs: list[Paragraph]
     layout: str = ""
+    notes: tuple[str, ...] = ()  # what reading it repaired (e.g. replaced bytes), reported with every build
 
 
 # --- reading files ------------------------------------------------------------------------------------
@@ -126,9 +131,11 @@ def corpus_files(data_dir: Path, follow_symlinks: bool = False) -> tuple[list[Pa
 
 
 def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
-                follow_symlinks: bool = False) -> tuple[list[Document], list[str]]:
+                follow_symlinks: bool = False, parsed: Callable[[str, str], Document | None] | None = None
+                ) -> tuple[list[Document], list[str]]:
     """Parse every readable file; return the documents and the warnings (one per skipped file, and one per
-    file read with repairs such as replaced bytes). One bad file never stops the others."""
+    file read with repairs such as replaced bytes). One bad file never stops the others. `parsed(source,
+    sha256)` returns a document parsed before from the same bytes, which is then used instead of parsing."""
     if max_paragraph_chars < MIN_PARAGRAPH_CAP:
         raise ValueError(f"the paragraph size bound (QA_MAX_PARAGRAPH_CHARS={max_paragraph_chars}) must be at least "
                          f"{MIN_PARAGRAPH_CAP} characters")
@@ -138,7 +145,7 @@ def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
     for path in files:
         source = path.relative_to(data_dir).as_posix()
         try:
-            document, notes = read_document(path, source, max_paragraph_chars)
+            document, notes = read_document(path, source, max_paragraph_chars, parsed)
         except (UnreadableFile, OSError) as error:
             warnings.append(f"skipped {source}: {error}")
             continue
@@ -155,12 +162,16 @@ def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
     return documents, warnings
 
 
-def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS
-                  ) -> tuple[Document, list[str]]:
+def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
+                  parsed: Callable[[str, str], Document | None] | None = None) -> tuple[Document, list[str]]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableFile(f"unsupported file type {suffix or '(none)'}")
     data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    known = parsed(source, sha256) if parsed is not None else None
+    if known is not None:
+        return known, list(known.notes)
     text, notes = None, []
     if suffix in TEXT_SUFFIXES:
         text, replaced = decode_text(data)
@@ -170,7 +181,7 @@ def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGR
     layout = detect(path, text)
     articles, paragraphs = number_articles(source, layout.name, layout.parse(source, data, text),
                                            max_paragraph_chars)
-    return Document(source, hashlib.sha256(data).hexdigest(), articles, paragraphs, layout.name), notes
+    return Document(source, sha256, articles, paragraphs, layout.name, tuple(notes)), notes
 
 
 def parse_document(text: str, source: str, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS

@@ -17,6 +17,7 @@ from pathlib import Path
 import ahocorasick
 import jieba
 import jieba.posseg as posseg
+import orjson
 from pypinyin import lazy_pinyin
 
 NAMES_FILE = "names.json"
@@ -112,40 +113,41 @@ class NameIndex:
         """From the documents: titles, section headings and layout metadata name what an article is about;
         jieba's nr/ns/nt tags find the people, places and organisations its text mentions. `tag` replaces
         tagged_names (the index passes one that reuses the tags of unchanged paragraphs)."""
-        tag = tag or tagged_names
+        return cls.from_found([names_found(articles, paragraphs, tag)])
+
+    @classmethod
+    def from_found(cls, found: Iterable[dict], alias_keys=None) -> NameIndex:
+        """From what names_found gave for each document, in corpus order (the same index as one build over
+        the whole corpus). `alias_keys(name, kind)` replaces the matching forms of a name's aliases (the
+        index passes one that reuses those of names it held before)."""
+        alias_keys = alias_keys or matching_aliases
+        found = list(found)
         about: dict[tuple[str, str], set[str]] = defaultdict(set)
         mentioned: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for article in articles:
-            if article.title:
-                about[(article.title.strip(), TITLE)].add(article.id)
-                for word, kind in tag(article.title):
-                    about[(word, kind)].add(article.id)
-            for key, value in _metadata(article).items():
-                if key not in _NOT_NAMES and isinstance(value, str) and 2 <= len(value.strip()) <= 40:
-                    about[(value.strip(), _METADATA_KINDS.get(key, METADATA))].add(article.id)
-        seen_headings = set()
-        for paragraph in paragraphs:
-            for heading in _sections(paragraph):
-                if (paragraph.article_id, heading) not in seen_headings:
-                    seen_headings.add((paragraph.article_id, heading))
-                    for word, kind in tag(heading):
-                        about[(word, kind)].add(paragraph.article_id)
-            for word, kind in tag(paragraph.text, guess_unknown=False):
-                mentioned[(word, kind)].add(paragraph.article_id)
+        # The order one build over the corpus meets them in: every article's own names, then every heading's.
+        for part, target in (("articles", about), ("headings", about), ("mentioned", mentioned)):
+            for document in found:
+                for name, kind, article_id in document[part]:
+                    target[(name, kind)].add(article_id)
         entries: dict[str, tuple[str, str, list[str], list[str]]] = {}
+        members: dict[tuple[str, bool], set[str]] = {}
         # Names an article is about first: an alias keeps its first owner's canonical form and kind.
-        for is_about, found in ((True, about), (False, mentioned)):
-            for (name, kind), ids in found.items():
-                for alias in aliases(name, kind):
-                    entry = entries.setdefault(_key(alias), (name, kind, [], []))
+        for is_about, names in ((True, about), (False, mentioned)):
+            for (name, kind), ids in names.items():
+                for alias in alias_keys(name, kind):
+                    entry = entries.setdefault(alias, (name, kind, [], []))
                     target = entry[2] if is_about else entry[3]
-                    target.extend(i for i in sorted(ids) if i not in target)
+                    seen = members.setdefault((alias, is_about), set())
+                    for article_id in sorted(ids):
+                        if article_id not in seen:
+                            seen.add(article_id)
+                            target.append(article_id)
         return cls(entries)
 
     # --- storing -------------------------------------------------------------------------------------
     def save(self, folder: Path | str) -> Path:
         path = Path(folder) / NAMES_FILE
-        path.write_text(json.dumps(self.entries, ensure_ascii=False), encoding="utf-8")
+        path.write_bytes(orjson.dumps(self.entries))  # read back by json too; orjson writes it 5x faster
         return path
 
     @classmethod
@@ -195,6 +197,37 @@ def names_of(index) -> NameIndex:
             names = NameIndex.build(index.articles.values(), index.paragraphs.values())
             index.names = names
         return names
+
+
+def names_found(articles: Iterable, paragraphs: Iterable, tag=None) -> dict[str, list[tuple[str, str, str]]]:
+    """The (name, kind, article id) triples of some documents, in the order they occur: the names each
+    article is about by its title and metadata ("articles") and by its headings ("headings"), and the names its
+    text mentions ("mentioned"). An index keeps them per file, so an update looks again only at changed files."""
+    tag = tag or tagged_names
+    found: dict[str, dict[tuple[str, str, str], None]] = {"articles": {}, "headings": {}, "mentioned": {}}
+    for article in articles:
+        if article.title:
+            found["articles"][(article.title.strip(), TITLE, article.id)] = None
+            for word, kind in tag(article.title):
+                found["articles"][(word, kind, article.id)] = None
+        for key, value in _metadata(article).items():
+            if key not in _NOT_NAMES and isinstance(value, str) and 2 <= len(value.strip()) <= 40:
+                found["articles"][(value.strip(), _METADATA_KINDS.get(key, METADATA), article.id)] = None
+    seen_headings = set()
+    for paragraph in paragraphs:
+        for heading in _sections(paragraph):
+            if (paragraph.article_id, heading) not in seen_headings:
+                seen_headings.add((paragraph.article_id, heading))
+                for word, kind in tag(heading):
+                    found["headings"][(word, kind, paragraph.article_id)] = None
+        for word, kind in tag(paragraph.text, guess_unknown=False):
+            found["mentioned"][(word, kind, paragraph.article_id)] = None
+    return {part: list(triples) for part, triples in found.items()}
+
+
+def matching_aliases(name: str, kind: str) -> list[str]:
+    """A name's aliases in the form they are matched in (see _key), each once, in order."""
+    return list(dict.fromkeys(_key(alias) for alias in aliases(name, kind)))
 
 
 def _metadata(article) -> dict:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import jieba
 import jieba.posseg as posseg
 
+from .bilingual import chinese_words
 from .text import STOPWORDS, is_chinese, normalise
 
 # Answer types, from the question word and the noun it governs.
@@ -34,14 +35,18 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     (DURATION, re.compile(r"多久|多长时间|多少年|多少天|多少个月|几年|几天|几个月|how long", re.I)),
     (DATE, re.compile(rf"何时|什么时候|哪一?(?:{_TIME_NOUNS})|几月|几号|几点|什么(?:{_TIME_NOUNS})|\bwhen\b"
                       r"|what (?:year|date|time|month|day|century)|which (?:year|date|month|century)", re.I)),
-    (PERSON, re.compile(rf"谁|哪一?(?:{_PERSON_NOUNS})|什么人|叫什么名字|姓名|\bwho\b|\bwhom\b|\bwhose\b", re.I)),
+    (PERSON, re.compile(rf"谁|哪[一两二三四几]?(?:{_PERSON_NOUNS})|什么人|叫什么名字|姓名"
+                        r"|\bwho\b|\bwhom\b|\bwhose\b", re.I)),
     (NUMBER, re.compile(rf"多少|(?<!哪)几(?:{_COUNTERS})?|多大|多高|多长|多重|多远|多深|多宽|多快|比例|百分之|人口|面积"
+                        r"|什么(?:规模|产能|容量|水平)|规模(?:是|有)?多大"
+                        r"|what (?:capacity|scale|size|total)"
                         r"|how (?:many|much|big|large|tall|high|long|far|old|deep|wide|fast)|what (?:number|percentage)"
                         r"|number of", re.I)),
     (PLACE, re.compile(rf"哪里|哪儿|何处|何地|在哪|哪一?(?:个|座)?(?:{_PLACE_NOUNS})|什么(?:{_PLACE_NOUNS})"
                        r"|\bwhere\b|which (?:country|city|place|province|region|district)", re.I)),
     (ORGANISATION, re.compile(rf"哪一?(?:个|家|所|支)?(?:{_ORG_NOUNS})|什么(?:{_ORG_NOUNS})"
-                              r"|which (?:company|organi[sz]ation|team|university|school|party)", re.I)),
+                              r"|which (?:compan(?:y|ies)|organi[sz]ations?|teams?|universit(?:y|ies)|schools?"
+                              r"|part(?:y|ies)|firms?|enterprises?|banks?)", re.I)),
     (LIST, re.compile(r"哪些|有什么|哪几|包括什么|包含什么|\bwhat are\b|\blist\b", re.I)),
     (DEFINITION, re.compile(r"是什么|什么是|指什么|是指|是啥|\bwhat is\b|\bwhat's\b|\bdefine\b", re.I)),
     (YES_NO, re.compile(r"是否|能否|可否|是不是|有没有|能不能|会不会|吗[？?]?$"
@@ -72,6 +77,10 @@ class Question:
     units: tuple[str, ...] = ()  # for a number question, the units an answer may have (empty: any)
     entities: list = field(default_factory=list)  # names.Mention of the standalone question
     notice: str = ""  # why a follow-up could not be completed, when it could not
+    # For an English question: its content phrases with the Chinese words a dictionary gives for them.
+    translations: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    # Chinese words to search for an English question: its names as written and its telling phrases' translations.
+    keywords: list[str] = field(default_factory=list)
     # the standalone text's query vector, set by retrieval so that the answerer does not embed it again
     query_embedding: list[float] | None = None
 
@@ -83,7 +92,9 @@ _UNIT_CLASSES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"多大年纪|多大岁数|几岁|多少岁|年龄|岁数|年纪|how old|\bage\b", re.I), ("岁",)),
     (re.compile(r"投资|金额|资金|收入|营业额|营收|预算|成本|价格|造价|花费|多少钱|税收|产值|销售额|how much money"
                 r"|\bcost\b|\bprice\b|investment|revenue|income", re.I), _CURRENCIES),
-    (re.compile(r"面积|占地|area\b", re.I), ("亩", "平方米", "平方公里", "公顷")),
+    # "area" asks for a size only when asked as one ("how large an area", "the area of"), not in "New Area".
+    (re.compile(r"面积|占地|(?:what|how (?:large|big)(?: an?)?) area\b|\barea of\b|\bcovers?\b", re.I),
+     ("亩", "平方米", "平方公里", "公顷")),
     (re.compile(r"多长|多高|多远|多深|多宽|身高|长度|高度|距离|how (?:long|tall|high|far|deep|wide)", re.I),
      ("米", "公里", "厘米", "毫米")),
     (re.compile(r"多重|重量|体重|how heavy|weight", re.I), ("千克", "吨", "克")),
@@ -187,6 +198,26 @@ def analyse(question: str, history: list[dict] | None = None, names=None) -> Que
             standalone = subject or question
     entities = names.find(standalone) if names else []
     kind = answer_type(standalone)
-    return Question(text=question, standalone=standalone, language=language_of(standalone), answer_type=kind,
+    language = language_of(standalone)
+    translations = _translations(standalone, entities) if language == "en" else []
+    keywords = []
+    if language == "en":
+        keywords = [m.canonical for m in entities if not m.canonical.isascii()]
+        keywords += [word for _, options in translations if len(options) <= MAX_SEARCH_TRANSLATIONS for word in options]
+    return Question(text=question, standalone=standalone, language=language, answer_type=kind,
                     focus=content_terms(standalone), units=expected_units(standalone, kind), entities=entities,
-                    notice=notice)
+                    notice=notice, translations=translations, keywords=list(dict.fromkeys(keywords)))
+
+
+# A phrase the dictionary translates more ways than this (a general verb, "new") is too vague to search for.
+MAX_SEARCH_TRANSLATIONS = 8
+
+
+def _translations(question: str, entities: list) -> list[tuple[str, tuple[str, ...]]]:
+    """The dictionary's Chinese for the question's English phrases, leaving out the names the name index
+    already matched (their written form is among the terms)."""
+    text = question
+    for mention in sorted(entities, key=lambda m: -m.start):
+        if mention.end > mention.start:
+            text = text[:mention.start] + " . " + text[mention.end:]
+    return chinese_words(text)

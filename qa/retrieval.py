@@ -57,9 +57,10 @@ class Retriever:
     def hits(self, question: str | Question, k: int = 5, filters: dict | None = None,
              mode: str = "hybrid") -> list[Hit]:
         """`question` is an analysed Question (its standalone text and named entities are used) or text."""
+        keywords: list[str] = []
         analysed = question if isinstance(question, Question) else None
         if analysed is not None:
-            text, mentions = analysed.standalone, analysed.entities
+            text, mentions, keywords = analysed.standalone, analysed.entities, analysed.keywords
         else:
             text, mentions = question, self.names.find(question)
         question = text
@@ -75,7 +76,9 @@ class Retriever:
         if mode in ("hybrid", "bm25"):
             # a filter scores its own articles' rows only, found by look-up, not by a mask over every chunk
             rows = None if allowed is None else self.index.rows_of_articles(allowed)
-            top = self.index.bm25_top(content_tokens(question), depth, rows)
+            # An English question over Chinese text searches by the Chinese words its analysis found for it.
+            query = content_tokens(question) + [t for keyword in keywords for t in content_tokens(keyword)]
+            top = self.index.bm25_top(query, depth, rows)
             best = top[0][1] if top else 0.0
             for row, score in top:
                 paragraph_id = self.index.row_paragraph[row]

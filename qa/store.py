@@ -20,14 +20,17 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+import orjson
 from filelock import FileLock, Timeout
 from llama_index.core.schema import TextNode
 from tqdm import tqdm
 
 from .config import Settings
 from .corpus import (
+    PARSER_VERSION,
     SUPPORTED_SUFFIXES,
     Chunk,
+    Document,
     chunk_paragraph,
     context_line,
     district_aliases,
@@ -36,7 +39,7 @@ from .corpus import (
     load_corpus,
 )
 from .embeddings import make_embedding
-from .names import NAMES_FILE, NameIndex, tagged_names
+from .names import NAMES_FILE, NameIndex, matching_aliases, names_found, tagged_names
 from .text import normalise, stable_id, tokens
 from .types import Article, Paragraph
 from .vectorstores import (  # noqa: F401 - IndexUnavailable and native_errors are imported from here too
@@ -59,13 +62,20 @@ LOCK = ".build.lock"
 BUILDER_PID = ".build.pid"
 # A full build in progress: the next build resumes it (chunk ids are content hashes) instead of starting over.
 PENDING = ".pending-build.json"
-TOKENS = "keyword-tokens.json"
-# The names jieba tagged in each title, heading and paragraph, by a hash of the text: an update tags only
-# new text (tagging is the name index's whole cost: minutes at 100k paragraphs).
-NAME_TAGS = "name-tags.json"
+# Every chunk's keyword tokens as ids into one vocabulary, in corpus order, with the hash of the text they
+# were cut from: numpy arrays, read in milliseconds (as JSON, reading and writing them was seconds at 10k).
+TOKENS = "keyword-tokens.npz"
+# Per file, in corpus order: its hash, how many articles, paragraphs and chunks it has in corpus.json, the
+# names found in it and the names jieba tagged in its texts (by a hash of the text). An update takes an
+# unchanged file's rows from here, corpus.json and TOKENS, and parses, chunks, tokenises and tags changed
+# files only (tagging alone is minutes at 100k paragraphs). Unchanged names keep their derived aliases.
+DOCUMENTS = "documents.json"
 _GENERATION = re.compile(r"gen-[0-9a-f]{12}")
 _CHROMA_DIR = re.compile(r"chroma-[0-9a-f]{12}")
 STORE_BATCH = 1024
+# ... or what was embedded in this many seconds, whichever comes first: a killed build resumes from what is
+# stored, and with a real model 1,024 chunks are minutes of embedding.
+STORE_SECONDS = 10.0
 # A filter leaving at most this many chunks is searched exactly over their own vectors (a get by id costs
 # ~0.06 ms a chunk); more go to Chroma restricted to their ids (35 ms for 4,500 of 150k chunks).
 EXACT_SEARCH_MAX_CHUNKS = 1000
@@ -470,12 +480,6 @@ class IndexStore:
                                        f"{self.root}: {error.strerror or error}") from None
 
     def _build(self, data_dir: Path, rebuild: bool, progress, show_bar, embed_model, started) -> BuildReport:
-        documents, warnings = load_corpus(data_dir, max_paragraph_chars=self.settings.max_paragraph_chars,
-                                          follow_symlinks=self.settings.follow_symlinks)
-        if not documents:
-            raise ValueError(
-                f"no readable documents ({', '.join(SUPPORTED_SUFFIXES)}) in {data_dir}; the index was left as it was"
-            )
         try:
             old = self.read_manifest()
         except IndexUnavailable:
@@ -489,27 +493,28 @@ class IndexStore:
             or old.get("embed_model") != self.settings.embed_model
             or old.get("chroma") != self.vector_backend.location
         )
+        parser = [PARSER_VERSION, self.settings.max_paragraph_chars]
+        previous, vocabulary = ({}, _Vocabulary([])) if full else self._stored_documents(
+            old, reuse_parsed=old.get("parser") == parser)
+        documents, warnings = load_corpus(data_dir, max_paragraph_chars=self.settings.max_paragraph_chars,
+                                          follow_symlinks=self.settings.follow_symlinks,
+                                          parsed=lambda source, sha256: _parsed(previous, source, sha256))
+        if not documents:
+            raise ValueError(
+                f"no readable documents ({', '.join(SUPPORTED_SUFFIXES)}) in {data_dir}; the index was left as it was"
+            )
         files = {d.source: d.sha256 for d in documents}
         articles = [a for d in documents for a in d.articles]
         paragraphs = [p for d in documents for p in d.paragraphs]
         report = BuildReport(len(articles), len(paragraphs), full_rebuild=full, warnings=warnings,
                              formats=format_summary(documents, warnings))
-        if not full and old.get("files") == files:
+        if not full and old.get("files") == files and old.get("parser") == parser:
             report.chunks = old.get("counts", {}).get("chunks", 0)
             report.seconds = time.perf_counter() - started
             return report
 
-        by_article = {a.id: a for a in articles}
-        chunks, embed_texts, keyword_texts = [], [], []
-        for paragraph in paragraphs:
-            article = by_article[paragraph.article_id]
-            for part in chunk_paragraph(paragraph):
-                embed_text = f"{context_line(article, paragraph)}\n{part.text}"
-                # The id hashes what is embedded and nothing else: a renamed or moved file costs no
-                # embedding, and the same text twice is one vector.
-                chunks.append(Chunk(stable_id(embed_text), paragraph.id, part.text))
-                embed_texts.append(embed_text)
-                keyword_texts.append(f"{keyword_context(article, paragraph)} {part.text}")
+        indexed = [self._indexed(document, previous, vocabulary) for document in documents]
+        chunks = [chunk for item in indexed for chunk in item.chunks]
         report.chunks = len(chunks)
 
         target = self._target(old, full)
@@ -526,7 +531,9 @@ class IndexStore:
                 # The live table says what the collection holds and under which document: reading every
                 # vector's metadata instead cost most of an update (9 s of 15k chunks). Chroma is asked only
                 # about chunks the table does not list, which an interrupted update may have stored.
-                live = self._live_chunk_articles(old)
+                live = ({chunk_id: article_id for stored in previous.values()
+                         for chunk_id, article_id in stored.chunk_articles()}
+                        if previous else self._live_chunk_articles(old))
                 existing = {c: live[c] for c in wanted if c in live}
                 unlisted = [c for c in wanted if c not in live]
                 existing.update({i: m.get("article_id") for i, m in collection.metadata(unlisted).items()})
@@ -536,23 +543,22 @@ class IndexStore:
             embed_started = time.perf_counter()
             if todo and embed_model is None:
                 embed_model = make_embedding(self.settings.embed_model, self.settings)
+            embed_texts = _embed_texts(articles, paragraphs, chunks, todo)
             self._embed_and_store(collection, chunks, embed_texts, article_of, todo, progress, show_bar,
                                   embed_model)
             report.embedded = len(todo)
             report.embed_seconds = time.perf_counter() - embed_started
 
             generation = self._owned_folder("gen")
-            known_tokens = {} if full else self._stored(old, TOKENS)
-            self._write_generation(self.root / generation, articles, paragraphs, chunks, keyword_texts,
-                                   known_tokens)
-            self._write_names(self.root / generation, articles, paragraphs,
-                              {} if full else self._stored(old, NAME_TAGS))
+            self._write_generation(self.root / generation, indexed, vocabulary)
+            self._write_names(self.root / generation, indexed, previous)
             manifest = {
                 "format": FORMAT_VERSION,
                 "embed_model": self.settings.embed_model,
                 "chroma": self.vector_backend.location,
                 "collection": target["collection"],
                 "generation": generation,
+                "parser": parser,
                 "files": files,
                 "counts": {"articles": len(articles), "paragraphs": len(paragraphs), "chunks": len(chunks)},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -570,6 +576,34 @@ class IndexStore:
             collection.close()
         report.seconds = time.perf_counter() - started
         return report
+
+    def _indexed(self, document: Document, previous: dict[str, _StoredDocument], vocabulary: _Vocabulary
+                 ) -> _IndexedDocument:
+        """A document's chunks and keyword tokens: an unchanged file's as stored; a changed one's made
+        again, tokenising only text the file's previous version did not hold."""
+        stored = previous.get(document.source)
+        if stored is not None and stored.document is document:
+            return _IndexedDocument(document, stored.chunks(), stored.keys, stored.token_ids, stored.lengths,
+                                    stored.record["names"], stored.record["tags"], stored.rows)
+        known = _previous_version(previous, document)
+        known_tokens = known.tokens_by_key(vocabulary.tokens) if known else {}
+        by_article = {a.id: a for a in document.articles}
+        chunks, keys, token_lists = [], [], []
+        for paragraph in document.paragraphs:
+            article = by_article[paragraph.article_id]
+            context, keywords = context_line(article, paragraph), keyword_context(article, paragraph)
+            for part in chunk_paragraph(paragraph):
+                # The id hashes what is embedded and nothing else: a renamed or moved file costs no
+                # embedding, and the same text twice is one vector.
+                chunks.append(Chunk(stable_id(f"{context}\n{part.text}"), paragraph.id, part.text))
+                keyword_text = f"{keywords} {part.text}"
+                key = stable_id(keyword_text)
+                keys.append(key)
+                found = known_tokens.get(key)
+                token_lists.append(found if found is not None else tokens(keyword_text))
+        return _IndexedDocument(document, chunks, np.array(keys, dtype=KEY_DTYPE),
+                                vocabulary.ids(token_lists), np.fromiter(map(len, token_lists), np.int64, len(chunks)),
+                                None, known.record["tags"] if known else {})
 
     def _target(self, old: dict | None, full: bool) -> dict:
         """Where the vectors go: the live collection for an update; for a full build, a new folder and
@@ -618,6 +652,7 @@ class IndexStore:
     def _embed_and_store(self, collection, chunks, embed_texts, article_of, todo, progress, show_bar, embed_model):
         # Chroma is written in large batches: 16 vectors a write cost 6x more than 1,024 (eval/bench.py).
         pending: list[TextNode] = []
+        stored_at = time.monotonic()
         bar = tqdm(total=len(todo), desc="embedding", unit="chunk", file=sys.stderr, disable=not show_bar)
         # an embedding server takes more texts a call, to keep several requests in flight
         batch = max(EMBED_BATCH, embed_model.embed_batch_size if embed_model is not None else 0)
@@ -635,9 +670,10 @@ class IndexStore:
                 for i, vector in zip(part, vectors, strict=True)
             ]
             pending += nodes
-            if len(pending) >= STORE_BATCH or start + batch >= len(todo):
+            if (len(pending) >= STORE_BATCH or start + batch >= len(todo)
+                    or time.monotonic() - stored_at >= STORE_SECONDS):
                 collection.add(pending)
-                pending = []
+                pending, stored_at = [], time.monotonic()
             bar.update(len(part))
             if progress:
                 progress(min(start + batch, len(todo)), len(todo), "embedding")
@@ -653,50 +689,100 @@ class IndexStore:
         except (OSError, ValueError, KeyError, TypeError, IndexUnavailable):
             return {}
 
-    def _write_generation(self, folder: Path, articles, paragraphs, chunks, keyword_texts,
-                          known_tokens: dict[str, list[str]]) -> None:
-        # vars(), not asdict(): asdict deep-copies every field, 2.5 s of a 10k-paragraph update
-        table = {
-            "articles": [vars(a) for a in articles],
-            "paragraphs": [vars(p) for p in paragraphs],
-            "chunks": [vars(c) for c in chunks],
-        }
-        (folder / "corpus.json").write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
-        # Tokenising is most of an update's cost (jieba over every chunk): only new keyword texts are
-        # tokenised, the rest come from the previous generation.
-        keys = [stable_id(text) for text in keyword_texts]
-        token_lists = [known_tokens.get(key) or tokens(text) for key, text in zip(keys, keyword_texts, strict=True)]
-        (folder / TOKENS).write_text(json.dumps({"keys": keys, "tokens": token_lists},
-                                                ensure_ascii=False), encoding="utf-8")
-        bm25 = bm25s.BM25()
-        bm25.index(token_lists, show_progress=False)
+    def _write_generation(self, folder: Path, indexed: list[_IndexedDocument], vocabulary: _Vocabulary) -> None:
+        """The paragraph table, the keyword tokens and the BM25 index, all in corpus order."""
+        # An unchanged file's rows are written as they were read; vars(), not asdict(), for the others:
+        # asdict deep-copies every field (2.5 s of a 10k-paragraph update).
+        table: dict[str, list] = {"articles": [], "paragraphs": [], "chunks": []}
+        for item in indexed:
+            rows = item.rows or {"articles": [vars(a) for a in item.document.articles],
+                                 "paragraphs": [vars(p) for p in item.document.paragraphs],
+                                 "chunks": [vars(c) for c in item.chunks]}
+            for part, target in table.items():
+                target += rows[part]
+        (folder / "corpus.json").write_bytes(orjson.dumps(table))
+        token_ids = np.concatenate([item.token_ids for item in indexed])
+        lengths = np.concatenate([item.lengths for item in indexed])
+        bm25, token_ids, vocabulary_used = keyword_index_of_ids(token_ids, lengths, vocabulary.tokens)
+        with open(folder / TOKENS, "wb") as file:
+            np.savez(file, ids=token_ids, lengths=lengths, keys=np.concatenate([item.keys for item in indexed]),
+                     vocabulary=np.array(vocabulary_used, dtype=str))
         bm25.save(str(folder / "bm25"), show_progress=False)
 
-    def _stored(self, manifest: dict, name: str) -> dict[str, list]:
-        """Keyword tokens or name tags of the live generation, by the hash of their text; empty if unreadable."""
+    def _stored_documents(self, manifest: dict, reuse_parsed: bool) -> tuple[dict[str, _StoredDocument], _Vocabulary]:
+        """The live generation's files by source: their rows, tokens and names, to reuse what has not
+        changed (their parse too when `reuse_parsed`), and its keyword vocabulary; nothing when the generation
+        predates documents.json or cannot be read, and the update then parses and tokenises every file."""
         try:
-            stored = json.loads((self._inside(manifest.get("generation"), _GENERATION) / name)
-                                .read_text(encoding="utf-8"))
-            return dict(zip(stored["keys"], stored["values"] if "values" in stored else stored["tokens"],
-                            strict=True))
-        except (OSError, ValueError, KeyError, TypeError, IndexUnavailable):
-            return {}
+            folder = self._inside(manifest.get("generation"), _GENERATION)
+            records = orjson.loads((folder / DOCUMENTS).read_bytes())["documents"]
+            table = orjson.loads((folder / "corpus.json").read_bytes())
+            with np.load(folder / TOKENS, allow_pickle=False) as stored:
+                token_ids, lengths, keys = stored["ids"], stored["lengths"], stored["keys"]
+                vocabulary = _Vocabulary(stored["vocabulary"].tolist())
+            token_starts = np.concatenate(([0], np.cumsum(lengths)))
+            found: dict[str, _StoredDocument] = {}
+            at = {"articles": 0, "paragraphs": 0, "chunks": 0}
+            for record in records:
+                rows = {}
+                for part in at:
+                    rows[part] = table[part][at[part] : at[part] + record[part]]
+                    at[part] += record[part]
+                begin, end = at["chunks"] - record["chunks"], at["chunks"]
+                found[record["source"]] = _StoredDocument(
+                    record, rows, keys[begin:end], token_ids[token_starts[begin] : token_starts[end]],
+                    lengths[begin:end], reuse_parsed)
+            if (any(at[part] != len(table[part]) for part in at) or len(keys) != at["chunks"]
+                    or len(lengths) != at["chunks"] or token_starts[-1] != len(token_ids)):
+                return {}, _Vocabulary([])
+            return found, vocabulary
+        except (OSError, ValueError, KeyError, TypeError, IndexUnavailable):  # orjson's error is a ValueError
+            return {}, _Vocabulary([])
 
-    def _write_names(self, folder: Path, articles, paragraphs, known_tags: dict[str, list]) -> None:
-        """The name index of this generation, tagging only text the previous generation did not hold."""
-        used: dict[str, list] = {}
+    def _write_names(self, folder: Path, indexed: list[_IndexedDocument], previous: dict[str, _StoredDocument]
+                     ) -> None:
+        """The name index, from the names found in each file: a changed file is tagged again (only text its
+        previous version did not hold), and only names the previous index did not hold get aliases derived."""
+        for item in indexed:
+            if item.names is not None:
+                continue
+            known, used = item.tags, {}
 
-        def tag(text: str, guess_unknown: bool = True) -> list[tuple[str, str]]:
-            key = stable_id(f"{int(guess_unknown)}:{text}")
-            found = known_tags.get(key)
+            def tag(text: str, guess_unknown: bool = True, known=known, used=used) -> list[tuple[str, str]]:
+                key = stable_id(f"{int(guess_unknown)}:{text}")
+                found = known.get(key)
+                if found is None:
+                    found = [list(pair) for pair in tagged_names(text, guess_unknown)]
+                used[key] = found
+                return [(word, kind) for word, kind in found]
+
+            item.names = names_found(item.document.articles, item.document.paragraphs, tag=tag)
+            item.tags = used
+        known_aliases: dict[str, list[str]] = {}
+        for stored in previous.values():
+            known_aliases.update(stored.record.get("aliases", {}))
+        derived: dict[str, list[str]] = {}
+
+        def alias_keys(name: str, kind: str) -> list[str]:
+            key = f"{kind}\t{name}"
+            found = derived.get(key) or known_aliases.get(key)
             if found is None:
-                found = [list(pair) for pair in tagged_names(text, guess_unknown)]
-            used[key] = found
-            return [(word, kind) for word, kind in found]
+                found = matching_aliases(name, kind)
+            derived[key] = found
+            return found
 
-        NameIndex.build(articles, paragraphs, tag=tag).save(folder)
-        (folder / NAME_TAGS).write_text(json.dumps({"keys": list(used), "values": list(used.values())},
-                                                   ensure_ascii=False), encoding="utf-8")
+        NameIndex.from_found((item.names for item in indexed), alias_keys).save(folder)
+        records = []
+        for item in indexed:
+            document = item.document
+            own = {f"{kind}\t{name}" for part in item.names.values() for name, kind, _ in part}
+            records.append({
+                "source": document.source, "sha256": document.sha256, "layout": document.layout,
+                "notes": list(document.notes), "articles": len(document.articles),
+                "paragraphs": len(document.paragraphs), "chunks": len(item.chunks),
+                "names": item.names, "tags": item.tags, "aliases": {key: derived[key] for key in own},
+            })
+        (folder / DOCUMENTS).write_bytes(orjson.dumps({"documents": records}))
 
     def _clean_up(self, old: dict | None, new: dict, collection: VectorCollection, live_ids: set[str]) -> int:
         """Remove what the new index no longer uses, and only what a build of ours wrote."""
@@ -721,3 +807,149 @@ class IndexStore:
         if stale:
             collection.delete(stale)
         return len(stale)
+
+
+def keyword_index(token_lists: list[list[str]]) -> bm25s.BM25:
+    """bm25s's Lucene BM25 over the chunks' tokens (see keyword_index_of_ids)."""
+    vocabulary = _Vocabulary([])
+    token_ids = vocabulary.ids(token_lists)
+    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+    return keyword_index_of_ids(token_ids, lengths, vocabulary.tokens)[0]
+
+
+def keyword_index_of_ids(token_ids: np.ndarray, lengths: np.ndarray, vocabulary: list[str]
+                         ) -> tuple[bm25s.BM25, np.ndarray, list[str]]:
+    """bm25s's Lucene BM25 over the chunks' tokens, given as ids into `vocabulary` and each chunk's count, its
+    scores computed in numpy arrays: bm25s computes them chunk by chunk in Python (1.8 s of a 10k-paragraph
+    update), and every update needs them all again (a changed chunk changes the average length and the
+    document frequencies). Loaded by bm25s as its own. Also gives the ids and the vocabulary without the
+    tokens no chunk holds any more (a deleted file's)."""
+    bm25 = bm25s.BM25()  # Lucene scoring, bm25s's default
+    used = np.bincount(token_ids, minlength=len(vocabulary)) > 0
+    token_ids = (np.cumsum(used) - 1)[token_ids] if len(token_ids) else token_ids.astype(np.int64)
+    vocab = {token: i for i, token in enumerate(t for t, keep in zip(vocabulary, used, strict=True) if keep)}
+    tokens_kept = list(vocab)
+    documents = len(lengths)
+    # (token, row) pairs sorted by token, then row (bm25s's column-major layout), each once with its count
+    pairs = token_ids * documents + np.repeat(np.arange(documents, dtype=np.int64), lengths)
+    pairs.sort()
+    starts = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1]))) if len(pairs) else pairs
+    counts = np.diff(np.append(starts, len(pairs)))
+    columns, rows = np.divmod(pairs[starts], documents)
+    frequencies = np.bincount(columns, minlength=len(vocab))
+    idf = np.log(1 + (documents - frequencies + 0.5) / (frequencies + 0.5)).astype(bm25.dtype)
+    tf = counts.astype(bm25.dtype)
+    length_norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[rows] / max(lengths.mean(), 1e-9))
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(frequencies, out=indptr[1:])
+    bm25.scores = {"data": (idf[columns] * (tf / (length_norm + tf))).astype(bm25.dtype),
+                   "indices": rows.astype(bm25.int_dtype), "indptr": indptr, "num_docs": documents}
+    vocab.setdefault("", len(vocab))  # bm25s's empty token
+    bm25.vocab_dict = vocab
+    bm25.unique_token_ids_set = set(vocab.values())
+    bm25.nonoccurrence_array = None
+    return bm25, token_ids, tokens_kept
+
+
+@dataclass
+class _StoredDocument:
+    """One file as the live generation holds it (see DOCUMENTS)."""
+
+    record: dict
+    rows: dict[str, list[dict]]  # its articles, paragraphs and chunks as corpus.json holds them
+    keys: np.ndarray  # its chunks' keyword-text hashes
+    token_ids: np.ndarray  # their keyword tokens, ids into the stored vocabulary, chunk after chunk
+    lengths: np.ndarray  # how many tokens each chunk has
+    reuse_parsed: bool  # parsed by this version of the parser, with this paragraph bound
+    _document: Document | None = None
+
+    @property
+    def document(self) -> Document | None:
+        """The parsed document, made once from the stored rows (None: it must be parsed again)."""
+        if self._document is None and self.reuse_parsed:
+            self._document = Document(
+                self.record["source"], self.record["sha256"],
+                [Article(**a) for a in self.rows["articles"]], [Paragraph(**p) for p in self.rows["paragraphs"]],
+                self.record["layout"], tuple(self.record["notes"]))
+        return self._document
+
+    def chunks(self) -> list[Chunk]:
+        return [Chunk(**c) for c in self.rows["chunks"]]
+
+    def tokens_by_key(self, vocabulary: list[str]) -> dict[str, list[str]]:
+        """Its chunks' keyword tokens by the hash of their text."""
+        starts = np.concatenate(([0], np.cumsum(self.lengths)))
+        return {key.decode(): [vocabulary[i] for i in self.token_ids[starts[n] : starts[n + 1]]]
+                for n, key in enumerate(self.keys.tolist())}
+
+    def chunk_articles(self) -> Iterator[tuple[str, str]]:
+        """Each chunk id with the id of its document."""
+        article_of = {p["id"]: p["article_id"] for p in self.rows["paragraphs"]}
+        for chunk in self.rows["chunks"]:
+            yield chunk["id"], article_of[chunk["paragraph_id"]]
+
+
+@dataclass
+class _IndexedDocument:
+    """One file of the build: its chunks, their keyword tokens and the names found in it."""
+
+    document: Document
+    chunks: list[Chunk]
+    keys: np.ndarray  # as in _StoredDocument
+    token_ids: np.ndarray
+    lengths: np.ndarray
+    names: dict | None  # None until found (see names_found)
+    tags: dict[str, list]  # name tags by text hash: the stored file's, or those of its previous version
+    rows: dict[str, list[dict]] | None = None  # an unchanged file's rows, written as they were read
+
+
+KEY_DTYPE = "S16"  # a stable_id
+
+
+class _Vocabulary:
+    """Keyword tokens and their ids: the stored generation's, then those new text brings."""
+
+    def __init__(self, tokens: list[str]):
+        self.tokens = tokens
+        self._ids = {token: i for i, token in enumerate(tokens)}
+
+    def ids(self, token_lists: list[list[str]]) -> np.ndarray:
+        """The chunks' tokens as ids, one array, chunk after chunk; a new token gets the next id."""
+        found = []
+        for chunk in token_lists:
+            for token in chunk:
+                i = self._ids.get(token)
+                if i is None:
+                    i = self._ids[token] = len(self.tokens)
+                    self.tokens.append(token)
+                found.append(i)
+        return np.array(found, dtype=np.int64)
+
+
+def _parsed(previous: dict[str, _StoredDocument], source: str, sha256: str) -> Document | None:
+    stored = previous.get(source)
+    if stored is None or stored.record["sha256"] != sha256:
+        return None
+    return stored.document
+
+
+def _previous_version(previous: dict[str, _StoredDocument], document: Document) -> _StoredDocument | None:
+    """What the live index held for this file: under its name, or, for a renamed file, under its old name."""
+    stored = previous.get(document.source)
+    if stored is None:
+        stored = next((s for s in previous.values() if s.record["sha256"] == document.sha256), None)
+    return stored
+
+
+def _embed_texts(articles: list[Article], paragraphs: list[Paragraph], chunks: list[Chunk],
+                 todo: list[int]) -> dict[int, str]:
+    """What is embedded for each chunk to embed: its context line, then its text (see Chunk ids)."""
+    if not todo:
+        return {}
+    by_article = {a.id: a for a in articles}
+    by_paragraph = {p.id: p for p in paragraphs}
+    texts = {}
+    for i in todo:
+        paragraph = by_paragraph[chunks[i].paragraph_id]
+        texts[i] = f"{context_line(by_article[paragraph.article_id], paragraph)}\n{chunks[i].text}"
+    return texts

@@ -162,7 +162,11 @@ class VectorStoreBackend:
         try:
             with native_errors(f"the vector collection is missing or unreadable; {REBUILD_HINT}", where):
                 if create:
-                    found = client.get_or_create_collection(collection, metadata={"hnsw:space": "cosine"})
+                    # Chroma replays the vectors its HNSW file lacks at the first use after an open (up to its
+                    # default 1,000: 2-4 s of every update); syncing every 100 makes that a few ms (8,000 vectors:
+                    # 0.03 s against 2.3 s) and did not slow a build.
+                    found = client.get_or_create_collection(
+                        collection, metadata={"hnsw:space": "cosine", "hnsw:sync_threshold": 100})
                 else:
                     found = client.get_collection(collection)
         except BaseException:

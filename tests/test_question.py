@@ -27,6 +27,10 @@ from qa.types import Article, Paragraph
         ("How many key projects are planned?", "number"),
         ("When was the museum opened?", "date"),
         ("Who interviewed him?", "person"),
+        ("哪两位受访者提到了这个目标？", "person"),
+        ("这两个工厂分别是什么规模？", "number"),
+        ("Which companies will sign the contract?", "organisation"),
+        ("What capacity will the plant have?", "number"),
     ],
 )
 def test_the_expected_answer_type(question, kind):
@@ -62,3 +66,15 @@ def test_a_follow_up_without_an_earlier_question_says_why(names):
     analysed = analyse("回民区呢？", [], names)
     assert analysed.standalone == "回民区" and "追问" in analysed.notice
     assert "follow-up" in analyse("What about Huimin?", None, names).notice
+
+
+def test_an_english_question_carries_chinese_words_to_search_and_match(names):
+    from qa.question import analyse
+
+    question = analyse("How many parking lots will the New Area build?", names=names)
+    assert question.language == "en"
+    assert any("停车场" in options for _, options in question.translations)
+    assert "停车场" in question.keywords  # a telling phrase is searched for
+    assert not any(len(word) == 1 for word in question.keywords)
+    assert question.units == ()  # "New Area" names a place; it does not ask for an area
+    assert analyse("新城区今年计划实施多少个重点项目？", names=names).translations == []

@@ -8,7 +8,7 @@ import math
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import jieba
 import jieba.posseg as posseg
@@ -38,13 +38,16 @@ MAX_PASSAGES = 4  # candidate sentences come from this many top passages
 MAX_SENTENCES_TO_EMBED = 24
 MAX_CHINESE_SENTENCES_TO_EMBED = 0
 # Weights of the sentence score; the refusal threshold on the resulting confidence is calibrated per model.
-TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.6
+TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.15
 # A number, date or duration question whose sentence holds none is less likely answered by it.
 UNTYPED_PENALTY = 0.15
 # More when the question names the unit it wants (an age in 岁, "多少家") and the sentence's amounts are in others.
 UNIT_MISSING_FACTOR = 3
 CHINESE_DENSE_WEIGHT = 0.15
 ENTITY_PENALTY = 0.3
+# An English question over Chinese text: the share of its phrases a sentence says by a dictionary's translations,
+# in place of the character pairs a Chinese question shares with it (so both languages score on one scale).
+TRANSLATION_WEIGHT = BIGRAM_WEIGHT
 # A term said by the article's title or metadata counts for each of its sentences, a little less than when
 # the sentence says it; a single character (花, 根) carries little on its own.
 CONTEXT_WEIGHT = 1.0
@@ -64,8 +67,15 @@ _REASON = re.compile(r"因为|由于|因此|所以|为了|导致|造成|原因|�
 _COMPARE = re.compile(r"(?<![至最])多几|(?<![至最])少几|相差|差多少|多出|差距|(?<![至最])多多少|(?<![至最])少多少"
                       r"|more than|fewer than|difference", re.I)
 _TOTAL = re.compile(r"一共|合计|加起来|总共|之和|总计|in total|combined|altogether", re.I)
-_WHICH_MORE = re.compile(r"哪.{0,6}(更多|最多|更大|最大|更高|最高)|which .*(more|most|larger|largest|higher)", re.I)
-_WHICH_LESS = re.compile(r"哪.{0,6}(更少|最少|更小|最小|更低|最低)|which .*(fewer|fewest|smaller|smallest|least)", re.I)
+_WHICH_MORE = re.compile(r"哪[^，。？,?]{0,12}(更多|最多|更大|最大|更高|最高)"
+                         r"|which .*(more|most|larger|largest|higher)", re.I)
+_WHICH_LESS = re.compile(r"哪[^，。？,?]{0,12}(更少|最少|更小|最小|更低|最低)"
+                         r"|which .*(fewer|fewest|smaller|smallest|least)", re.I)
+_MORE_OR_LESS = r"更多|最多|更大|最大|更高|最高|更少|最少|更小|最小|更低|最低"
+# An amount per unit: "平均每家", "人均"; the counter says what the amount is divided by.
+_PER = re.compile(r"平均每一?(个|家|人|户|名|位|所|项|座|亩|台|辆|年)|(?:人均)")
+_EACH = re.compile(r"各有|各自|各是|各为|分别|各")
+_OPERATION = re.compile("|".join([*(p.pattern for p in (_COMPARE, _TOTAL, _EACH)), _MORE_OR_LESS]), re.I)
 _PART_BREAK = re.compile(r"和|与|及|以及|、|，|,|还有|并且|还要|\band\b|\bvs\.?\b", re.I)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,9}\b|\b\d+G\b")
 _QUESTION_CHARACTERS = set("哪谁何几多少啥么吗呢吧啊什怎样为被把从向给让比较更最很还又再就才"
@@ -73,13 +83,16 @@ _QUESTION_CHARACTERS = set("哪谁何几多少啥么吗呢吧啊什怎样为被�
                             "所之其此彼各每某")
 _DURATION_UNITS = ("年", "月", "天", "小时", "分钟", "秒", "周")
 _NOT_IN_BIGRAM = re.compile(r"[，。？！、,.?!：:；;（）()]")
-_ASKING_WORDS = {"名字", "姓名", "名称", "叫什么", "称呼", "name"}
+_ASKING_WORDS = {"名字", "姓名", "名称", "叫什么", "叫", "称呼", "name"}
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 MIN_PART_COVERAGE = 0.5
 # Metadata questions: who reported, who was interviewed, in what role, under what headline.
 _REPORTER = re.compile(r"记者|谁采访|采访者|采访的是|采访了谁|采访了哪|interview|reporter|journalist|byline", re.I)
 _ROLE = re.compile(r"职务|职位|担任|身份|什么官|position|\brole\b|\bjob\b|title of", re.I)
 _HEADLINE = re.compile(r"标题|题目|headline", re.I)
+_INTERVIEWEE = re.compile(r"受访者|受访|interviewee", re.I)
+# Share of a question's terms a passage must say to be the one a "which interviewee said …" question quotes.
+QUOTED_COVERAGE = 0.7
 _HEAD = re.compile(r"受访者|负责人|interviewee|\bhead\b|leader", re.I)
 _ENTITY_TAGS = {"nr": PERSON, "nrfg": PERSON, "nrt": PERSON, "ns": PLACE, "nt": ORGANISATION}
 _TYPE_TAGS = {PERSON: ("nr", "nrfg", "nrt"), PLACE: ("ns",), ORGANISATION: ("nt",)}
@@ -207,7 +220,7 @@ class ExtractiveAnswerer:
             why = ("问题只说了关于谁或哪里，没有说想知道什么。" if question.language == "zh"
                    else "The question names only whom or what it is about: say what you want to know.")
             return Decision([], 0.0, question.notice and refusal_for(question.standalone) or why)
-        parts = self._parts(question, terms, passages) if question.answer_type in (NUMBER, DURATION) else []
+        parts = self._parts(question, terms, passages) if _asks_amounts(question) else []
         if parts:
             return Decision(parts, min(c.score for c in parts), terms=terms)
         candidates = self.candidates(question, terms, passages)
@@ -285,15 +298,37 @@ class ExtractiveAnswerer:
         query = np.asarray(question.query_embedding)
         similarities = self._vectors_of([c.sentence for c in pool]) @ query
         low, high = float(similarities.min()), float(similarities.max())
+        # Similarities of one question's sentences differ in their second decimal: what tells them apart is
+        # where each lies between the least and the most similar, not the shared level of all.
+        weight = DENSE_WEIGHT if english else CHINESE_DENSE_WEIGHT
         for candidate, similarity in zip(pool, similarities, strict=True):
-            if english:
-                candidate.score += DENSE_WEIGHT * float(similarity)
-            elif high > low:
-                candidate.score += CHINESE_DENSE_WEIGHT * (float(similarity) - low) / (high - low)
+            if high > low:
+                candidate.score += weight * (float(similarity) - low) / (high - low)
         if english:
-            for candidate in found:
+            for candidate, coverage in zip(found, self._translated_coverage(question, found), strict=True):
+                candidate.score += TRANSLATION_WEIGHT * coverage
                 if candidate not in pool:
                     candidate.score -= 1.0
+
+    def _translated_coverage(self, question: Question, found: list[Candidate]) -> list[float]:
+        """For an English question over Chinese text: the idf-weighted share of its phrases a sentence says in
+        Chinese (by the dictionary's translations); a phrase counts by the rarest of its words the sentence has,
+        and less when the dictionary gives it many translations (a general verb such as "build")."""
+        texts = [normalise(c.sentence) for c in found]
+        weights = [[0.0] * len(found) for _ in question.translations]
+        for row, (_, options) in zip(weights, question.translations, strict=True):
+            specificity = 1 / math.log2(2 + len(options))
+            for option in options:
+                hits = [i for i, text in enumerate(texts) if option in text]
+                if not hits:
+                    continue
+                idf = self.idf(option) * specificity
+                for i in hits:
+                    row[i] = max(row[i], idf)
+        total = sum(max(row) for row in weights)
+        if not total:
+            return [0.0] * len(found)
+        return [sum(row[i] for row in weights) / total for i in range(len(found))]
 
     def _vectors_of(self, sentences: list[str]) -> np.ndarray:
         """Sentence vectors, cached; the missing ones embedded in one batch."""
@@ -355,22 +390,43 @@ class ExtractiveAnswerer:
         mentions = [self.names.find(piece) for piece in pieces]
         names = {normalise(m.canonical) for found in mentions for m in found} | {
             m.text for found in mentions for m in found}
-        own_terms = [{t: w for t, w in terms.items() if t in normalise(piece)} for piece in pieces]
+        def naming(term: str) -> bool:  # a name, or a piece of one ("东湖" of 东湖新区)
+            return term in names or any(term in name for name in names if not name.isascii())
+
+        # "各有", "加起来", "相差": how the parts are to be combined, not what each part is about.
+        asked = [normalise(_OPERATION.sub(" ", piece)) for piece in pieces]
+        # A word of the question that no passage uses ("学校数" for 学校) cannot tell one part's sentence from another.
+        retrieved = normalise(" ".join(p.text + " " + self._context(p) for p in passages[:MAX_PASSAGES]))
+        own_terms = [{t: w for t, w in terms.items() if t in piece and t in retrieved and not _COUNTED.fullmatch(t)}
+                     for piece in asked]
+        # "…，哪个产量更大": the piece that asks which is more names what is compared, for every part.
+        compared = [not found and bool(_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece))
+                    for piece, found in zip(pieces, mentions, strict=True)]
+        attribute = {t: w for own, asks in zip(own_terms, compared, strict=True) if asks for t, w in own.items()}
         shared: dict[str, float] = {}
-        for own in reversed(own_terms):
-            if shared := {t: w for t, w in own.items() if t not in names}:
+        for own, piece in zip(reversed(own_terms), reversed(asked), strict=True):
+            # "X、Y和Z的学校数": what follows the last 的 is asked of every part, what precedes it is Z.
+            tail = piece.rsplit("的", 1)[-1]
+            if shared := {t: w for t, w in own.items() if not naming(t) and t in tail}:
                 break
+        each = bool(_EACH.search(text) or _TOTAL.search(text) or _COMPARE.search(text))
         chosen: list[Candidate] = []
-        for piece, own, found_names in zip(pieces, own_terms, mentions, strict=True):
-            if not own:
-                continue
-            only_names = all(t in names for t in own)
+        piece_labels: list[str] = []
+        for piece, own, found_names, bare, asks in zip(pieces, own_terms, mentions, asked, compared, strict=True):
+            if not own or (asks and len(pieces) > 2) or all(_YEAR.fullmatch(t) or _DATE.fullmatch(t) for t in own):
+                continue  # "在某年，…" ("in 1990, …"): a clause that sets the time is not a part
+            only_names = all(naming(t) for t in own)
             if len(chosen) >= 2 and (_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece)) and only_names:
                 continue
-            weighted = {**{t: w for t, w in shared.items()}, **own} if only_names else own
-            part = Question(question.text, piece, question.language, question.answer_type, entities=found_names,
+            weighted = {**{t: w for t, w in shared.items()}, **own} if only_names else {**attribute, **own}
+            part = Question(question.text, piece, question.language, _amount_type(question), entities=found_names,
                             units=question.units)
             named = {i for m in found_names for i in m.article_ids}
+            if named:  # what the named article's passages never say cannot be asked of it (a verb it words otherwise)
+                said = normalise(" ".join(p.text + " " + self._context(p) for p in passages if p.article_id in named))
+                kept = {t: w for t, w in weighted.items() if t in own or t in said}
+                if any(t not in own for t in kept):  # it still asks something of the article
+                    weighted = kept
             candidates = self.candidates(part, weighted, passages, named=named)
             if named:
                 candidates = [c for c in candidates if c.passage.article_id in named] or candidates
@@ -381,8 +437,23 @@ class ExtractiveAnswerer:
             if share < MIN_PART_COVERAGE:
                 return []
             best.label = found_names[0].canonical if found_names else ""
-            if all(best.sentence != c.sentence for c in chosen):
+            # Two parts asked for each ("…和…各有多少") may be answered by one sentence ("12个停车场，并改造3个
+            # 街心公园"), each by its own amount: what one part asks and the other does not.
+            asked_here = {t for t in best.covered if t in own and not naming(t)}
+            if all(best.sentence != c.sentence or (each and asked_here - c.covered and c.covered - asked_here)
+                   for c in chosen):
+                # What every part asks ("学生数" in "甲校和乙校的学生数") does not tell their amounts apart.
+                best.covered = asked_here - set(shared) or asked_here
                 chosen.append(best)
+                piece_labels.append(_piece_words(bare, names))
+        if question.language != "zh" and not all(c.label for c in chosen):
+            return []  # English parts are told apart by the names they mention ("… Science and Technology Park …")
+        if len({c.label for c in chosen}) < len(chosen) or not all(c.label for c in chosen):
+            # The parts are about one thing (or name none): each is told apart by what it asks about, less
+            # what all of them ask about.
+            common = set.intersection(*(set(words) for words in piece_labels)) if piece_labels else set()
+            for candidate, words in zip(chosen, piece_labels, strict=True):
+                candidate.label = "".join(w for w in words if w not in common) or "".join(words) or candidate.label
         return chosen if len(chosen) >= 2 else []
 
     def _other_entity(self, question: Question, best: Candidate) -> str:
@@ -440,11 +511,12 @@ class ExtractiveAnswerer:
     def metadata_answer(self, question: Question, passages: list[Passage]) -> Answer | None:
         """Who reported, who was interviewed and in what role, a headline: answered from an article's
         metadata and header when the question names the article by a metadata value, citing the header."""
-        if question.answer_type in (NUMBER, DATE, DURATION, LIST, REASON):
-            return None
         text = normalise(question.standalone)
-        asks_reporter = bool(_REPORTER.search(text))
         asks_role = bool(_ROLE.search(text))
+        # "有什么身份" reads as a list question, but asks for a role.
+        if question.answer_type in (NUMBER, DATE, DURATION, REASON) or (question.answer_type == LIST and not asks_role):
+            return None
+        asks_reporter = bool(_REPORTER.search(text))
         asks_headline = bool(_HEADLINE.search(text))
         asks_person = question.answer_type == PERSON and bool(_HEAD.search(text) or asks_reporter)
         asks_header = question.answer_type in (PERSON, PLACE) and self._asked_of_header(question)
@@ -457,6 +529,8 @@ class ExtractiveAnswerer:
             for article_id in mention.article_ids:
                 if article_id not in ids and article_id in self.index.articles:
                     ids.append(article_id)
+        if not ids and asks_person and _INTERVIEWEE.search(text):
+            ids = self._articles_saying(question, passages)
         if not ids or len(ids) > 3:
             return None
         zh = question.language == "zh"
@@ -478,6 +552,27 @@ class ExtractiveAnswerer:
         answer.confidence = 1.0
         return answer
 
+    def _articles_saying(self, question: Question, passages: list[Passage]) -> list[str]:
+        """"哪位受访者说过…", "哪两位受访者都说…": the articles (of interviews) whose passages say what the
+        question quotes, as many as it asks for (one unless it counts them)."""
+        terms = {t: w for t, w in self.question_terms(question.standalone, []).items()
+                 if not _INTERVIEWEE.search(t) and t not in _ASKING_WORDS and not _COUNTED.fullmatch(t)}
+        total = sum(terms.values())
+        if not total:
+            return []
+        wanted = 1
+        if match := re.search(r"哪([两二三四几])[位个名]", question.standalone):
+            wanted = {"两": 2, "二": 2, "三": 3, "四": 4, "几": 3}[match.group(1)]
+        ids: list[str] = []
+        for passage in passages:
+            article = self.index.articles.get(passage.article_id)
+            said = normalise(passage.text + " " + passage.title)
+            coverage = sum(w for t, w in terms.items() if t in said) / total
+            if (article and getattr(article, "interviewee", "") and passage.article_id not in ids
+                    and coverage >= QUOTED_COVERAGE):
+                ids.append(passage.article_id)
+        return ids[:wanted] if len(ids) >= wanted else []
+
     # --- writing the answer ----------------------------------------------------------------------------
     def compose(self, question: Question, decision: Decision, passages: list[Passage]) -> Answer:
         citations: list[Citation] = []
@@ -491,19 +586,28 @@ class ExtractiveAnswerer:
                 citations[marker_of[paragraph_id] - 1].quote += choice.sentence
         leads = []
         spans = []
+        asked = question
+        if len(decision.chosen) > 1 and question.answer_type != _amount_type(question):
+            # "Which is more" is answered by a name, but each part by its amount.
+            asked = replace(question, answer_type=_amount_type(question))
         for choice in decision.chosen:
-            span = self.lead_span(question, decision.terms, choice.sentence)
+            # Each part's amount is the one nearest to what that part asks about.
+            others = set().union(*(c.covered for c in decision.chosen
+                                   if c is not choice and c.sentence == choice.sentence))
+            anchors = {t: 1.0 for t in choice.covered - others} if len(decision.chosen) > 1 else {}
+            span = self.lead_span(asked, anchors or decision.terms, choice.sentence)
             spans.append(span)
             if span:
                 label = choice.label
                 shown = f"{label}：{span}" if label and len(decision.chosen) > 1 else span
                 leads.append(f"{shown}[{marker_of[choice.passage.paragraph_id]}]")
         lines = []
-        if computed := self.reasoned(question, decision.chosen, spans):
+        if computed := self.reasoned(question, decision.chosen, spans, decision.terms):
             lines.append(computed)
         if leads:
             lines.append("；".join(leads) if question.language == "zh" else "; ".join(leads))
-        lines.append("".join(f"{c.sentence}[{marker_of[c.passage.paragraph_id]}]" for c in decision.chosen))
+        shown = dict.fromkeys((c.sentence, marker_of[c.passage.paragraph_id]) for c in decision.chosen)
+        lines.append("".join(f"{sentence}[{marker}]" for sentence, marker in shown))
         return Answer(question.text, "\n\n".join(lines), True, citations=citations, passages=passages,
                       notice=question.notice)
 
@@ -540,8 +644,12 @@ class ExtractiveAnswerer:
                 return max(clauses, key=lambda c: c.count("、")).strip()
         return ""
 
-    def reasoned(self, question: Question, chosen: list[Candidate], spans: list[str]) -> str:
-        """A difference, a total or which is more, over the parsed quantities of each part, each labelled."""
+    def reasoned(self, question: Question, chosen: list[Candidate], spans: list[str],
+                 terms: dict[str, float] | None = None) -> str:
+        """A difference, a total or which is more, over the parsed quantities of each part, each labelled; an
+        amount per unit ("平均每家") from one sentence's amount and count."""
+        if len(chosen) == 1 and (per := _PER.search(question.standalone)):
+            return _per_unit(question, chosen[0].sentence, per.group(1) or "人", terms or {})
         if len(chosen) < 2:
             return ""
         compare, add = _COMPARE.search(question.standalone), _TOTAL.search(question.standalone)
@@ -605,6 +713,48 @@ def _metadata_fact(article, text: str, zh: bool, asks_reporter: bool, asks_role:
         spelled = (pinyin_spellings(interviewee, "person") or ("",))[0].title()
         return f"{interviewee} ({spelled}), {role}" if spelled else f"{interviewee}, {role}", subtitle
     return "", ""
+
+
+def _per_unit(question: Question, sentence: str, counter: str, terms: dict[str, float]) -> str:
+    """"平均每家工厂的产值是多少" over "全区8家工厂，产值12亿元": 12亿元 ÷ 8家, the count
+    being the one nearest the question's words; nothing when the sentence lacks either."""
+    quantities = [q for q in numbers.parse_quantities(sentence) if q.unit != "年份"]
+    counts = [q for q in quantities if q.unit == counter and q.value]
+    amounts = [q for q in quantities if q.unit != counter and (not question.units or q.unit in question.units)]
+    if not counts or not amounts:
+        return ""
+    text = normalise(sentence)
+    anchors = [m.start() for t in terms for m in re.finditer(re.escape(t), text)] or [0]
+
+    def nearest(found: list[numbers.Quantity]) -> numbers.Quantity:
+        return min(found, key=lambda q: min(abs(q.start - a) for a in anchors))
+
+    amount, count = nearest(amounts), nearest(counts)
+    value = numbers.format_value(amount.value / count.value, amount.unit)
+    if question.language == "zh":
+        return f"平均每{counter}约{value}（{amount.text} ÷ {count.text}）"
+    return f"About {value} per {counter} ({amount.text} ÷ {count.text})"
+
+
+def _asks_amounts(question: Question) -> bool:
+    """Amounts to be found part by part: a number question, or "which is more" between named things."""
+    text = question.standalone
+    return question.answer_type in (NUMBER, DURATION) or bool(_WHICH_MORE.search(text) or _WHICH_LESS.search(text))
+
+
+def _amount_type(question: Question) -> str:
+    return question.answer_type if question.answer_type in (NUMBER, DURATION) else NUMBER
+
+
+_COUNTED = re.compile(r"[\d一二两三四五六七八九十几]+[个者项位种家所条类]|[一二两三四五六七八九十几]+")
+
+
+def _piece_words(piece: str, names: set[str]) -> list[str]:
+    """What one part of a question asks about, in its own words: "东湖区今年新建的中学" → 新建 中学
+    (no names, question words, "which is more" or counts such as 两个/三者)."""
+    piece = _WHICH_LESS.sub(" ", _WHICH_MORE.sub(" ", piece))
+    return [w for w in jieba.lcut(piece) if re.search(r"\w", w) and normalise(w) not in names
+            and normalise(w) not in STOPWORDS and not set(w) <= _QUESTION_CHARACTERS and not _COUNTED.fullmatch(w)]
 
 
 def _subjects(entities: list) -> list:

