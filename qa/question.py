@@ -81,6 +81,8 @@ class Question:
     translations: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     # Chinese words to search for an English question: its names as written and its telling phrases' translations.
     keywords: list[str] = field(default_factory=list)
+    # the standalone text's query vector, set by retrieval so that the answerer does not embed it again
+    query_embedding: list[float] | None = None
 
 
 # What kind of amount a number question asks for, from the counter after 多少/几 or the noun it asks about;

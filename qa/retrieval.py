@@ -58,8 +58,9 @@ class Retriever:
              mode: str = "hybrid") -> list[Hit]:
         """`question` is an analysed Question (its standalone text and named entities are used) or text."""
         keywords: list[str] = []
-        if isinstance(question, Question):
-            text, mentions, keywords = question.standalone, question.entities, question.keywords
+        analysed = question if isinstance(question, Question) else None
+        if analysed is not None:
+            text, mentions, keywords = analysed.standalone, analysed.entities, analysed.keywords
         else:
             text, mentions = question, self.names.find(question)
         question = text
@@ -84,7 +85,13 @@ class Retriever:
                 hit = hits.setdefault(paragraph_id, Hit(paragraph_id))
                 hit.bm25 = max(hit.bm25, score / best)
         if mode in ("hybrid", "dense"):
-            query_embedding = self.embed_model.get_query_embedding(question)
+            # embedded once a question: the answerer reuses the vector from the analysed question
+            if analysed is not None and analysed.query_embedding is not None:
+                query_embedding = analysed.query_embedding
+            else:
+                query_embedding = self.embed_model.get_query_embedding(question)
+                if analysed is not None:
+                    analysed.query_embedding = query_embedding
             dense = self.index.dense(query_embedding, depth, allowed)
             if dense:
                 top_score, floor = dense[0][1], dense[-1][1]

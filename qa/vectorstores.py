@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import chromadb
+import numpy as np
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.types import BasePydanticVectorStore
 from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -79,6 +81,27 @@ class VectorCollection:
                 part = None if ids is None else ids[start : start + LOOKUP_BATCH]
                 stored = self.collection.get(ids=part, include=["metadatas"])
                 found.update({i: m or {} for i, m in zip(stored["ids"], stored["metadatas"], strict=True)})
+        return found
+
+    def search(self, query_embedding, top_k: int, ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """The `top_k` nearest chunks (among `ids`, if given), best first, with llama-index's similarity
+        (exp(-cosine distance)), asking Chroma for ids and distances only."""
+        if ids is not None and not ids:
+            return []
+        with native_errors("the vector store could not be searched; if this persists, " + REBUILD_HINT, self.where):
+            found = self.collection.query(query_embeddings=[list(map(float, query_embedding))], n_results=top_k,
+                                          ids=ids, include=["distances"])
+        return [(chunk_id, math.exp(-distance))
+                for chunk_id, distance in zip(found["ids"][0], found["distances"][0], strict=True)]
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of those of `ids` that are stored (float32)."""
+        found: dict[str, np.ndarray] = {}
+        with native_errors(f"the vector store could not be read; {REBUILD_HINT}", self.where):
+            for start in range(0, len(ids), LOOKUP_BATCH):
+                stored = self.collection.get(ids=ids[start : start + LOOKUP_BATCH], include=["embeddings"])
+                vectors = np.asarray(stored["embeddings"], dtype=np.float32)
+                found.update(zip(stored["ids"], vectors, strict=True))
         return found
 
     def ids(self) -> list[str]:

@@ -49,6 +49,12 @@ def test_bench_runs_at_a_tiny_size(tmp_path):
         "--workdir",
         str(tmp_path / "work"),
         "--profile",
+        "--embedding-server-chunks",
+        "0",
+        "--cache-from",
+        "40",
+        "--cache-dir",
+        str(tmp_path / "cache"),
     ]
     assert bench.main(argv) == 0
 
@@ -73,3 +79,15 @@ def test_bench_runs_at_a_tiny_size(tmp_path):
     results["scale"]["40"]["run"] = "2020-01-01T00:00:00+0000"
     table = bench.markdown(results)
     assert "³" in table.split("| 40 |")[1].splitlines()[0] and "100k ÷ 1k" not in table
+
+    # the stand-in index was kept and a second run reuses it; the first run's update changed a copy, not it
+    assert measured["stand_in_reused"] is False and measured["build_peak_rss_mib"] > 0
+    cached = next((tmp_path / "cache").glob("stand-in-40-*"))
+    regenerated = bench.generate_corpus(tmp_path / "again", 40)
+    assert [p.read_bytes() for p in sorted((cached / "data").glob("*.txt"))] == [p.read_bytes() for p in regenerated]
+    second = [*argv[:argv.index("--incremental-size")], "--incremental-size", "0",
+              *argv[argv.index("--incremental-size") + 2:]]
+    assert bench.main(second) == 0
+    again = json.loads(out.read_text(encoding="utf-8"))["scale"]["40"]
+    assert again["stand_in_reused"] is True and again["chunks"] == measured["chunks"]
+    assert again["queries"]["errors"] == 0

@@ -75,3 +75,76 @@ def test_k_must_be_at_least_one(engine, k):
 def test_an_unknown_filter_key_is_an_error_not_an_empty_result(engine):
     with pytest.raises(ValueError, match="distrct"):
         engine.retrieve("重点项目", filters={"distrct": ["玉泉区"]})
+
+
+@pytest.fixture(scope="module")
+def many_articles(tmp_path_factory):
+    """Every paragraph of the shipped page as a document of its own: a corpus of many small articles,
+    indexed with a real (fast) model."""
+    from conftest import SHIPPED_DATA
+    from test_store import FAST_MODEL
+
+    from qa.config import Settings
+    from qa.corpus import load_corpus
+    from qa.engine import Engine
+
+    documents, _ = load_corpus(SHIPPED_DATA)
+    data = tmp_path_factory.mktemp("many-articles")
+    for number, paragraph in enumerate((p for d in documents for p in d.paragraphs), start=1):
+        (data / f"note-{number:03d}.md").write_text(f"# 笔记{number}\n\n{paragraph.text}\n", encoding="utf-8")
+    engine = Engine(Settings(data_dir=data, index_dir=tmp_path_factory.mktemp("many-index"), embed_model=FAST_MODEL))
+    engine.build_index(show_bar=False)
+    retriever, _ = engine._ready()
+    assert len(retriever.index.articles) > 20
+    return engine, retriever.index
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["own-vectors", "chroma-by-ids"])
+def test_a_filtered_vector_search_finds_what_chromas_filtered_query_finds(many_articles, monkeypatch, exact):
+    """Among many articles, a filter to a few is searched over their own chunks (exactly, or by Chroma
+    restricted to their ids): the same chunks, order and similarities as Chroma's own `where` query."""
+    from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
+
+    from qa import store
+
+    engine, index = many_articles
+    if not exact:
+        monkeypatch.setattr(store, "EXACT_SEARCH_MAX_CHUNKS", 0)
+    query = engine._embed_model.get_query_embedding("今年要推进多少个重点项目？")
+    articles = list(index.articles)
+    for chosen in (articles[:1], articles[3:6], articles[::4]):
+        where = MetadataFilters(filters=[MetadataFilter(key="article_id", value=chosen, operator=FilterOperator.IN)])
+        expected = index.vector_store.query(VectorStoreQuery(query_embedding=query, similarity_top_k=5, filters=where))
+        found = index.dense(query, 5, chosen)
+        assert [chunk_id for chunk_id, _ in found] == expected.ids
+        assert [score for _, score in found] == pytest.approx(expected.similarities, abs=1e-4)
+        assert {index.paragraphs[index.chunks[c].paragraph_id].article_id for c, _ in found} <= set(chosen)
+    unfiltered = index.vector_store.query(VectorStoreQuery(query_embedding=query, similarity_top_k=5))
+    assert [chunk_id for chunk_id, _ in index.dense(query, 5)] == unfiltered.ids
+
+
+def test_a_filtered_question_over_many_articles_answers_from_those_articles_only(many_articles):
+    engine, index = many_articles
+    titles = {a.id: a.title for a in index.articles.values()}
+    chosen = list(titles)[5:8]
+    passages = engine.retrieve("全年实施多少个重点项目？", k=5, filters={"article_id": chosen})
+    assert passages and {p.article_id for p in passages} <= set(chosen)
+    answer = engine.ask("全年实施多少个重点项目？", filters={"article_id": chosen})
+    allowed_paragraphs = {p.id for p in index.paragraphs.values() if p.article_id in chosen}
+    assert all(c.paragraph_id in allowed_paragraphs for c in answer.citations)
+    everywhere = engine.retrieve("全年实施多少个重点项目？", k=5)
+    assert {p.article_id for p in everywhere} - set(chosen)  # without the filter, other articles answer
+
+
+@pytest.mark.parametrize("question", ["How many district-level key projects will Xincheng carry out this year?",
+                                      "新城区今年要推进多少个区级重点项目？"])
+def test_a_question_is_embedded_once_for_retrieval_and_answer(engine, monkeypatch, question):
+    engine.ask("预热")  # loads the index and the model
+    model_class = type(engine._embed_model)
+    original = model_class._get_query_embedding
+    embedded: list[str] = []
+    monkeypatch.setattr(model_class, "_get_query_embedding",
+                        lambda self, text: embedded.append(text) or original(self, text))
+    answer = engine.ask(question)
+    assert "128" in answer.text
+    assert len(embedded) == 1

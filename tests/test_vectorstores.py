@@ -62,6 +62,13 @@ def test_a_collection_is_written_read_filtered_relabelled_cleaned_and_dropped(ba
     found = collection.query_store.query(
         VectorStoreQuery(query_embedding=unit(1, 0, 0), similarity_top_k=2, filters=only_b))
     assert found.ids == ["b1"]
+    # our own calls, which retrieval uses: a search by ids, and the stored vectors themselves
+    assert [chunk_id for chunk_id, _ in collection.search(unit(1, 0, 0), 2)] == ["a1", "a2"]
+    nearest = collection.search(unit(1, 0, 0), 2, ids=["a2", "b1"])
+    assert [chunk_id for chunk_id, _ in nearest] == ["a2", "b1"]
+    assert nearest[0][1] == pytest.approx(np.exp(-(1 - np.sqrt(0.5))), abs=1e-5)  # llama-index's similarity
+    vectors = collection.vectors(["b1", "a1", "missing"])
+    assert sorted(vectors) == ["a1", "b1"] and np.allclose(vectors["b1"], unit(0, 0, 1), atol=1e-6)
 
     collection.update_metadata(["a2"], [{"paragraph_id": "p-a2", "article_id": "B"}])
     collection.delete(["b1"])

@@ -380,7 +380,9 @@ class ExtractiveAnswerer:
         pool = sorted(found, key=lambda c: (c.rank, -c.score))[:MAX_SENTENCES_TO_EMBED]
         if not english:  # a Chinese question: only the sentences already in the running are worth embedding
             pool = sorted(found, key=lambda c: -c.score)[:MAX_CHINESE_SENTENCES_TO_EMBED]
-        query = np.asarray(self.embed_model.get_query_embedding(question.standalone))
+        if question.query_embedding is None:
+            question.query_embedding = self.embed_model.get_query_embedding(question.standalone)
+        query = np.asarray(question.query_embedding)
         similarities = self._vectors_of([c.sentence for c in pool]) @ query
         low, high = float(similarities.min()), float(similarities.max())
         # Similarities of one question's sentences differ in their second decimal: what tells them apart is
