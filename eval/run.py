@@ -101,20 +101,21 @@ def corpus_tables(names: list[str], split: str, k: int, cache: Path, embed_model
 
 def calibrate(cache: Path, k: int, embed_models: list[str]) -> dict:
     """Per embedding model: the refusal threshold that refuses most unanswerable dev questions (shipped
-    unanswerable ones, CMRC left-out ones) while refusing at most 5 % of the answerable ones. Written to
+    unanswerable ones, CMRC left-out ones) while refusing at most 5 % of the answerable ones of each corpus. Written to
     the package's calibration file."""
     from qa.answer import calibration
 
     thresholds = {}
     for model in embed_models:
-        answerable, unanswerable = [], []
+        answerable, unanswerable, groups = [], [], []
         with calibration.overridden(0.0):
             for corpus in corpora().values():
                 items = run_corpus(corpus, corpus_engines(corpus, cache, model), k, "dev")
                 found = confidences(items)
                 answerable += found[0]
                 unanswerable += found[1]
-        threshold = best_threshold(answerable, unanswerable)
+                groups.append(found[0])
+        threshold = best_threshold(answerable, unanswerable, groups=groups)
         refused = sum(c < threshold for c in unanswerable) / max(len(unanswerable), 1)
         falsely = sum(c < threshold for c, _ in answerable) / max(len(answerable), 1)
         print(f"{model}: threshold {threshold:.4f} refuses {refused:.3f} of {len(unanswerable)} unanswerable "

@@ -632,15 +632,16 @@ def split_rows(items: list[dict], label: str, by_lang: bool = False) -> list[tup
 
 
 def best_threshold(answerable: list[tuple[float, bool]], unanswerable: list[float],
-                   max_false_refusal: float = 0.05) -> float:
+                   max_false_refusal: float = 0.05, groups: list[list[tuple[float, bool]]] = ()) -> float:
     """The confidence threshold that refuses the most unanswerable questions while refusing at most
-    `max_false_refusal` of the answerable ones; answerable items are (confidence, answered correctly),
-    and refusing a wrong answer costs nothing."""
+    `max_false_refusal` of the answerable ones, and of each of `groups` (one per corpus: a budget kept over the
+    union can still be spent on one corpus); answerable items are (confidence, answered correctly), and
+    refusing a wrong answer costs nothing."""
     candidates = sorted({0.0, *(c for c, _ in answerable), *unanswerable})
     best, best_value = 0.0, -1.0
     for threshold in candidates:
-        false_refusal = sum(c < threshold for c, _ in answerable) / max(len(answerable), 1)
-        if false_refusal > max_false_refusal:
+        if any(sum(c < threshold for c, _ in group) / max(len(group), 1) > max_false_refusal
+               for group in (answerable, *groups)):
             break
         refused = sum(c < threshold for c in unanswerable) / max(len(unanswerable), 1)
         lost = sum(ok for c, ok in answerable if c < threshold) / max(len(answerable), 1)

@@ -285,6 +285,15 @@ def test_calibration_refuses_the_most_unanswerable_within_the_false_refusal_budg
     assert evaluation.best_threshold([(0.5, True)] * 10, []) <= 0.5
 
 
+def test_calibration_keeps_the_false_refusal_budget_on_each_corpus():
+    large = [(0.9, True)] * 190
+    small = [(0.4, True)] * 8 + [(0.9, True)] * 2  # 8 of 10 answerable would be refused at 0.5
+    unanswerable = [0.3, 0.45]
+    pooled = evaluation.best_threshold(large + small, unanswerable)
+    assert pooled > 0.4  # over the union, 8 of 200 (4 %) fits the budget
+    assert evaluation.best_threshold(large + small, unanswerable, groups=[large, small]) <= 0.4
+
+
 # ------------------------------------------------------------------------------------- end to end
 
 
