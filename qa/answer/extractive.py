@@ -35,7 +35,7 @@ from . import calibration
 from .prompts import refusal_for
 
 MAX_PASSAGES = 4  # candidate sentences come from this many top passages
-MAX_SENTENCES_TO_EMBED = 24
+MAX_SENTENCES_TO_EMBED = 12
 MAX_CHINESE_SENTENCES_TO_EMBED = 0
 # Weights of the sentence score; the refusal threshold on the resulting confidence is calibrated per model.
 TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.15
@@ -364,8 +364,7 @@ class ExtractiveAnswerer:
         finalists = [c for c in found[:MEANING_FINALISTS] if c.score + c.preference >= lead - MEANING_MARGIN]
         if len(finalists) < 2:
             return
-        query = np.asarray(self.embed_model.get_query_embedding(question.standalone))
-        similarities = self._vectors_of([c.sentence for c in finalists]) @ query
+        similarities = self._vectors_of([c.sentence for c in finalists]) @ self._query_vector(question)
         low, high = float(similarities.min()), float(similarities.max())
         if high <= low:
             return
@@ -375,15 +374,16 @@ class ExtractiveAnswerer:
 
     def _add_meaning(self, question: Question, found: list[Candidate]) -> None:
         """The sentence's similarity to the question, for paraphrases; for an English question over Chinese
-        text it carries the score. Sentences past the embedding budget cannot win on an English question."""
+        text it carries the score, with the dictionary's translations. Only the sentences best placed by
+        those are embedded (each costs an e5 call); the rest cannot win on an English question."""
         english = question.language != "zh"
-        pool = sorted(found, key=lambda c: (c.rank, -c.score))[:MAX_SENTENCES_TO_EMBED]
-        if not english:  # a Chinese question: only the sentences already in the running are worth embedding
+        if english:
+            for candidate, coverage in zip(found, self._translated_coverage(question, found), strict=True):
+                candidate.score += TRANSLATION_WEIGHT * coverage
+            pool = sorted(found, key=lambda c: -c.score)[:MAX_SENTENCES_TO_EMBED]
+        else:  # a Chinese question: only the sentences already in the running are worth embedding
             pool = sorted(found, key=lambda c: -c.score)[:MAX_CHINESE_SENTENCES_TO_EMBED]
-        if question.query_embedding is None:
-            question.query_embedding = self.embed_model.get_query_embedding(question.standalone)
-        query = np.asarray(question.query_embedding)
-        similarities = self._vectors_of([c.sentence for c in pool]) @ query
+        similarities = self._vectors_of([c.sentence for c in pool]) @ self._query_vector(question)
         low, high = float(similarities.min()), float(similarities.max())
         # Similarities of one question's sentences differ in their second decimal: what tells them apart is
         # where each lies between the least and the most similar, not the shared level of all.
@@ -392,10 +392,15 @@ class ExtractiveAnswerer:
             if high > low:
                 candidate.score += weight * (float(similarity) - low) / (high - low)
         if english:
-            for candidate, coverage in zip(found, self._translated_coverage(question, found), strict=True):
-                candidate.score += TRANSLATION_WEIGHT * coverage
+            for candidate in found:
                 if candidate not in pool:
                     candidate.score -= 1.0
+
+    def _query_vector(self, question: Question) -> np.ndarray:
+        """Retrieval's vector of the question when it has one: the question is embedded once."""
+        if question.query_embedding is None:
+            question.query_embedding = self.embed_model.get_query_embedding(question.standalone)
+        return np.asarray(question.query_embedding)
 
     def _translated_coverage(self, question: Question, found: list[Candidate]) -> list[float]:
         """For an English question over Chinese text: the idf-weighted share of its phrases a sentence says in
