@@ -59,9 +59,6 @@ PARTIAL_WEIGHT = 0.3
 # How well retrieval matched at all (the best passage's fused score, capped at 1), added to every sentence's
 # score: a question whose document is not indexed finds passages that match it less well.
 RETRIEVAL_WEIGHT = 0.2
-# Chinese questions: the few sentences scored within MEANING_MARGIN of the best are ordered by their similarity
-# to the question as well (up to MEANING_WEIGHT), which catches paraphrases; only they are embedded.
-MEANING_FINALISTS, MEANING_MARGIN, MEANING_WEIGHT = 5, 0.1, 0.1
 
 # A sentence: up to 。！？ (a semicolon does not end what one sentence says), closing quotes kept with it.
 _SENTENCE = re.compile(r"[^。！？!?\n]+(?:[。！？!?]+[”’」』\"')）]*|$)")
@@ -352,25 +349,7 @@ class ExtractiveAnswerer:
         # Sums over sets of terms differ in their last bits from run to run: a tie is a tie, and goes to the
         # earlier sentence (of the better passage), where an article states what it is about.
         found.sort(key=lambda c: round(c.score + c.preference, 9), reverse=True)
-        if question.language == "zh" and self.embed_model is not None and MEANING_FINALISTS:
-            self._prefer_by_meaning(question, found)
         return found
-
-    def _prefer_by_meaning(self, question: Question, found: list[Candidate]) -> None:
-        """Among the few sentences scored close to the best, the one nearest the question in meaning goes
-        first (a paraphrase shares few words). Ordering only: the confidence stays what the words say, and
-        only those finalists are embedded."""
-        lead = found[0].score + found[0].preference
-        finalists = [c for c in found[:MEANING_FINALISTS] if c.score + c.preference >= lead - MEANING_MARGIN]
-        if len(finalists) < 2:
-            return
-        similarities = self._vectors_of([c.sentence for c in finalists]) @ self._query_vector(question)
-        low, high = float(similarities.min()), float(similarities.max())
-        if high <= low:
-            return
-        for candidate, similarity in zip(finalists, similarities, strict=True):
-            candidate.preference += MEANING_WEIGHT * (float(similarity) - low) / (high - low)
-        found.sort(key=lambda c: round(c.score + c.preference, 9), reverse=True)
 
     def _add_meaning(self, question: Question, found: list[Candidate]) -> None:
         """The sentence's similarity to the question, for paraphrases; for an English question over Chinese
