@@ -471,7 +471,7 @@ class ExtractiveAnswerer:
         own_terms = [{t: w for t, w in terms.items() if t in piece and t in retrieved and not _COUNTED.fullmatch(t)}
                      for piece in asked]
         # "…，哪个产量更大": the piece that asks which is more names what is compared, for every part.
-        compared = [not found and bool(_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece))
+        compared = [not found and _asks_which(piece)
                     for piece, found in zip(pieces, mentions, strict=True)]
         attribute = {t: w for own, asks in zip(own_terms, compared, strict=True) if asks for t, w in own.items()}
         shared: dict[str, float] = {}
@@ -487,7 +487,7 @@ class ExtractiveAnswerer:
             if not own or (asks and len(pieces) > 2) or all(_YEAR.fullmatch(t) or _DATE.fullmatch(t) for t in own):
                 continue  # "在某年，…" ("in 1990, …"): a clause that sets the time is not a part
             only_names = all(naming(t) for t in own)
-            if len(chosen) >= 2 and (_WHICH_MORE.search(piece) or _WHICH_LESS.search(piece)) and only_names:
+            if len(chosen) >= 2 and _asks_which(piece) and only_names:
                 continue
             weighted = {**{t: w for t, w in shared.items()}, **own} if only_names else {**attribute, **own}
             part = Question(question.text, piece, question.language, _amount_type(question), entities=found_names,
@@ -633,7 +633,7 @@ class ExtractiveAnswerer:
             return []
         wanted = 1
         if match := re.search(r"哪([两二三四几])[位个名]", question.standalone):
-            wanted = {"两": 2, "二": 2, "三": 3, "四": 4, "几": 3}[match.group(1)]
+            wanted = 3 if match.group(1) == "几" else int(numbers.chinese_to_number(match.group(1)))
         ids: list[str] = []
         for passage in passages:
             article = self.index.articles.get(passage.article_id)
@@ -812,8 +812,12 @@ def _per_unit(question: Question, sentence: str, counter: str, terms: dict[str, 
 
 def _asks_amounts(question: Question) -> bool:
     """Amounts to be found part by part: a number question, or "which is more" between named things."""
-    text = question.standalone
-    return question.answer_type in (NUMBER, DURATION) or bool(_WHICH_MORE.search(text) or _WHICH_LESS.search(text))
+    return question.answer_type in (NUMBER, DURATION) or _asks_which(question.standalone)
+
+
+def _asks_which(text: str) -> bool:
+    """"哪个…更多/最少", "which … more": the question asks which of some things is more or less."""
+    return bool(_WHICH_MORE.search(text) or _WHICH_LESS.search(text))
 
 
 def _amount_type(question: Question) -> str:
