@@ -366,25 +366,26 @@ def _item(question: Question) -> dict:
     }
 
 
+def _timed(call: Callable, question: Question, k: int) -> tuple[object, float | None, str]:
+    """`call(question text, k=k)`'s result, its milliseconds and "" — or None, None and the error: one failing
+    question must not stop the run."""
+    started = time.perf_counter()
+    try:
+        result = call(question.question, k=k)
+    except Exception as error:  # noqa: BLE001 - recorded with the question instead
+        return None, None, f"{type(error).__name__}: {error}"
+    return result, (time.perf_counter() - started) * 1000, ""
+
+
 def evaluate_answers(questions: list[Question], ask: Callable, k: int) -> list[dict]:
     """Ask every question through `ask(question, k=k) -> Answer`; an exception is recorded, not raised."""
     items = []
     for question in questions:
         item = _item(question)
-        started = time.perf_counter()
-        try:
-            answer = ask(question.question, k=k)
-        except Exception as error:  # noqa: BLE001 - one failing question must not stop the run
-            item.update(
-                answer="",
-                answered=False,
-                mode="",
-                notice="",
-                citations=[],
-                passages=[],
-                latency_ms=None,
-                error=f"{type(error).__name__}: {error}",
-            )
+        answer, latency_ms, error = _timed(ask, question, k)
+        if error:
+            item.update(answer="", answered=False, mode="", notice="", citations=[], passages=[], latency_ms=None,
+                        error=error)
             item["scores"] = score(
                 question, answer_text="", answered=False, passage_texts=[], citation_texts=[], failed=True
             )
@@ -397,7 +398,7 @@ def evaluate_answers(questions: list[Question], ask: Callable, k: int) -> list[d
             notice=answer.notice,
             citations=[_citation_record(c) for c in answer.citations],
             passages=[_passage_record(rank, p) for rank, p in enumerate(answer.passages, start=1)],
-            latency_ms=(time.perf_counter() - started) * 1000,
+            latency_ms=latency_ms,
             error="",
         )
         item["scores"] = score(
@@ -420,13 +421,9 @@ def evaluate_retrieval(questions: list[Question], retrieve: Callable, k: int) ->
     items = []
     for question in questions:
         item = _item(question)
-        started = time.perf_counter()
-        try:
-            passages = retrieve(question.question, k=k)
-            item.update(latency_ms=(time.perf_counter() - started) * 1000, error="")
-        except Exception as error:  # noqa: BLE001
-            passages = []
-            item.update(latency_ms=None, error=f"{type(error).__name__}: {error}")
+        passages, latency_ms, error = _timed(retrieve, question, k)
+        passages = passages or []
+        item.update(latency_ms=latency_ms, error=error)
         item["passages"] = [_passage_record(rank, p) for rank, p in enumerate(passages, start=1)]
         item["scores"] = score(
             question,
