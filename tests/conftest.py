@@ -59,6 +59,19 @@ def small_corpus(tmp_path) -> Path:
     return data
 
 
+def engine_over(tmp_path_factory, name: str, documents: dict[str, str]):
+    """An engine over `documents` (file name → text) written for a test, indexed with the default model."""
+    from qa.config import Settings
+    from qa.engine import Engine
+
+    data = tmp_path_factory.mktemp(name)
+    for file_name, text in documents.items():
+        (data / file_name).write_text(text, encoding="utf-8")
+    engine = Engine(Settings(data_dir=data, index_dir=tmp_path_factory.mktemp(f"{name}-index")))
+    engine.build_index(show_bar=False)
+    return engine
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

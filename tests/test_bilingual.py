@@ -4,10 +4,9 @@ labelled with what it is about. A tiny corpus written here, indexed with the def
 from __future__ import annotations
 
 import pytest
+from conftest import engine_over
 
 from qa.bilingual import chinese_words
-from qa.config import Settings
-from qa.engine import Engine
 
 DISTRICTS = {
     "donghu.md": "# 东湖区\n\n"
@@ -25,12 +24,7 @@ DISTRICTS = {
 
 @pytest.fixture(scope="module")
 def districts(tmp_path_factory):
-    data = tmp_path_factory.mktemp("districts")
-    for name, text in DISTRICTS.items():
-        (data / name).write_text(text, encoding="utf-8")
-    engine = Engine(Settings(data_dir=data, index_dir=tmp_path_factory.mktemp("districts-index")))
-    engine.build_index(show_bar=False)
-    return engine
+    return engine_over(tmp_path_factory, "districts", DISTRICTS)
 
 
 def test_the_dictionary_gives_chinese_words_for_english_phrases():

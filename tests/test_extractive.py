@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import engine_over
 
 from qa.answer import calibration
 from qa.answer.extractive import sentences_of
@@ -31,16 +32,7 @@ DOCUMENTS = {
 
 @pytest.fixture(scope="module")
 def own_engine(tmp_path_factory):
-    from qa.config import Settings
-    from qa.engine import Engine
-
-    data = tmp_path_factory.mktemp("own-data")
-    for name, text in DOCUMENTS.items():
-        (data / name).write_text(text, encoding="utf-8")
-    index = tmp_path_factory.mktemp("own-index")
-    engine = Engine(Settings.from_env(data_dir=data, index_dir=index, embed_model="multilingual-e5-small"))
-    engine.build_index(show_bar=False)
-    return engine
+    return engine_over(tmp_path_factory, "own-data", DOCUMENTS)
 
 
 def quote_of(answer) -> str:
