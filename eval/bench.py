@@ -663,6 +663,10 @@ CACHE_DIR = ROOT / ".bench-cache"
 GENERATOR_VERSION = 1
 
 
+def save_results(path: Path, results: dict) -> None:
+    path.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
 def stand_in_key(size: int) -> str:
     """Names a stand-in index that later runs may reuse: same size, generator seed and version, index format
     and shipped page (the generator's source text)."""
@@ -1234,7 +1238,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir.mkdir(parents=True, exist_ok=True)
             part = bench_incremental_only(args.incremental_size, workdir, args.embed_sample)
         results["incremental"] = stamp({**part, "corpus_paragraphs": args.incremental_size}, run)
-        args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        save_results(args.out, results)
         print(markdown(results))
         return 0
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -1249,7 +1253,7 @@ def main(argv: list[str] | None = None) -> int:
                 shipped["ratio"] = ratios(shipped["ours"], shipped["baseline"])
             shipped["questions"] = len(questions)
             results["shipped"] = stamp(shipped, run)
-            args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            save_results(args.out, results)
             clients = [int(c) for c in args.load_clients.split(",") if c.strip()]
             if clients:
                 from eval.load import bench_load
@@ -1273,13 +1277,13 @@ def main(argv: list[str] | None = None) -> int:
             scale[str(size)] = stamp({**row, "load_average": row["queries"].get("load_average")}, run)
             # written after every size: a long run stopped at 100k keeps what it measured at 1k and 10k
             results["scale"] = dict(sorted(scale.items(), key=lambda item: int(item[0])))
-            args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            save_results(args.out, results)
         measured = dict(scale)
         for size in (int(s) for s in args.extrapolate.split(",") if s.strip()):
             if measured and str(size) not in measured:
                 scale[str(size)] = extrapolate(measured, size)
         results["scale"] = dict(sorted(scale.items(), key=lambda item: int(item[0])))
-    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    save_results(args.out, results)
     log(f"results written to {args.out}")
     print(markdown(results))
     return 0
