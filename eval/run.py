@@ -59,7 +59,8 @@ LLM_OPTIONS = {
 def corpora() -> dict[str, EvalCorpus]:
     return {
         "shipped": EvalCorpus("shipped", ROOT / "data", DEFAULT_QUESTIONS),
-        "cmrc": EvalCorpus("cmrc", CMRC_DIR / "docs", CMRC_DIR / "questions.jsonl", span=True),
+        "cmrc": EvalCorpus("cmrc", CMRC_DIR / "docs", CMRC_DIR / "questions.jsonl", span=True,
+                           translated_file=CMRC_DIR / "questions-en.jsonl"),
     }
 
 
@@ -92,10 +93,15 @@ def corpus_tables(names: list[str], split: str, k: int, cache: Path, embed_model
         engines = corpus_engines(corpus, cache, embed_model)
         items = run_corpus(corpus, engines, k, split)
         baseline = baseline_items(corpus, split, k)
-        rows = split_rows(items, "ours", by_lang=not corpus.span) + split_rows(baseline, "baseline")
+        rows = split_rows(items, "ours", by_lang=not corpus.span)
+        translated = run_corpus(corpus, engines, k, split, translated=True) if corpus.translated_file else []
+        # The translated questions' own rows, named as the shipped page's per-language ones ("ours dev en").
+        rows += [(f"ours {s} {lang}", summarise(group)) for lang in LANGUAGES for s in SPLITS
+                 if (group := [i for i in translated if i["lang"] == lang and i["split"] == s])]
+        rows += split_rows(baseline, "baseline")
         print(f"\n== {name} ({corpus.data_dir.name}, {embed_model}, k={k}) ==")
         print(format_table(rows, CORPUS_METRICS))
-        report[name] = {"rows": dict(rows), "items": items}
+        report[name] = {"rows": dict(rows), "items": items + translated}
     return report
 
 

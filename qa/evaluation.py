@@ -449,8 +449,8 @@ def split_of(document: str) -> str:
 
 
 def load_span_questions(path: Path) -> list[Question]:
-    """A span-extraction set (`id`, `document`, `question`, `answers`: any one answer is right) as Questions,
-    split by document."""
+    """A span-extraction set (`id`, `document`, `question`, `answers`: any one answer is right; `lang` when the
+    question is not in Chinese, as in a translated set) as Questions, split by document."""
     questions = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -466,10 +466,13 @@ def load_span_questions(path: Path) -> list[Question]:
                 raise KeyError("answers")
             if not record["question"].strip():
                 continue  # a record with no question cannot be asked (one of the CMRC trial's 1,002)
+            lang = record.get("lang", "zh")
+            if lang not in LANGUAGES:
+                raise KeyError(f"lang {lang!r} (use one of {', '.join(LANGUAGES)})")
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
             raise QuestionFileError(path, line_number, f"not a span question ({error})") from error
         questions.append(Question(id=record["id"], question=record["question"], answers=(answers,), evidence=(),
-                                  answerable=True, type="single", lang="zh", split=split_of(record["document"]),
+                                  answerable=True, type="single", lang=lang, split=split_of(record["document"]),
                                   document=record["document"]))
     if not questions:
         raise QuestionFileError(path, 0, "no questions in the file")
@@ -501,11 +504,20 @@ class EvalCorpus:
     questions_file: Path
     span: bool = False
     questions: list[Question] = field(default_factory=list)
+    # Questions translated from the corpus's own into another language (a span set): scored on rows of their
+    # own, so that the corpus's figures stay those of its own questions.
+    translated_file: Path | None = None
+    translated: list[Question] = field(default_factory=list)
 
     def load(self) -> list[Question]:
         if not self.questions:
             self.questions = (load_span_questions if self.span else load_questions)(self.questions_file)
         return self.questions
+
+    def load_translated(self) -> list[Question]:
+        if not self.translated and self.translated_file is not None:
+            self.translated = load_span_questions(self.translated_file)
+        return self.translated
 
     def digest(self) -> str:
         """A hash of every file's name and bytes: the cache key of the corpus's index."""
@@ -550,10 +562,13 @@ def corpus_engines(corpus: EvalCorpus, cache_root: Path, embed_model: str, **set
     return engines
 
 
-def run_corpus(corpus: EvalCorpus, engines: dict, k: int = 5, split: str = "all") -> list[dict]:
-    """Every question of the corpus, scored: answerable ones over the whole index; for a span set, the
-    left-out documents' questions again over the index without them (refusal cases)."""
-    questions = [q for q in corpus.load() if split == "all" or q.split == split]
+def run_corpus(corpus: EvalCorpus, engines: dict, k: int = 5, split: str = "all",
+               translated: bool = False) -> list[dict]:
+    """Every question of the corpus (or, with `translated`, of its translated set), scored: answerable ones over
+    the whole index; for a span set, the left-out documents' questions again over the index without them
+    (refusal cases)."""
+    pool = corpus.load_translated() if translated else corpus.load()
+    questions = [q for q in pool if split == "all" or q.split == split]
     items = evaluate_answers(questions, engines["all"].ask, k)
     if corpus.span:
         left_out = left_out_documents(q.document for q in corpus.load())

@@ -127,3 +127,21 @@ class Retriever:
             section=SECTION_SEPARATOR.join(paragraph.section),
             metadata=dict(article.metadata),
         )
+
+
+def chunk_similarities(index: LoadedIndex, query_embedding,
+                       paragraph_ids: list[str]) -> dict[str, list[tuple[str, float]]]:
+    """Each paragraph's chunks as (text, similarity to the query), from the vectors stored at build time: how
+    close each part of a retrieved paragraph is to the question in meaning, with nothing embedded. Costs the
+    paragraphs' articles' own rows and one read of their stored vectors (cached by the index)."""
+    wanted = set(paragraph_ids)
+    article_ids = {index.paragraphs[p].article_id for p in wanted if p in index.paragraphs}
+    chunk_ids = [index.chunk_ids[row] for row in index.rows_of_articles(article_ids)
+                 if index.row_paragraph[row] in wanted]
+    found: dict[str, list[tuple[str, float]]] = {p: [] for p in wanted}
+    if not chunk_ids:
+        return found
+    for chunk_id, similarity in index._exact_dense(query_embedding, len(chunk_ids), chunk_ids):
+        chunk = index.chunks[chunk_id]
+        found[chunk.paragraph_id].append((chunk.text, similarity))
+    return found

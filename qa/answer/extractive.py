@@ -28,6 +28,7 @@ from ..question import (
     Question,
     analyse,
 )
+from ..retrieval import chunk_similarities
 from ..store import LoadedIndex
 from ..text import STOPWORDS, normalise
 from ..types import Answer, Citation, Passage
@@ -35,7 +36,6 @@ from . import calibration
 from .prompts import refusal_for
 
 MAX_PASSAGES = 4  # candidate sentences come from this many top passages
-MAX_SENTENCES_TO_EMBED = 12
 MAX_CHINESE_SENTENCES_TO_EMBED = 0
 # Weights of the sentence score; the refusal threshold on the resulting confidence is calibrated per model.
 TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.15
@@ -344,36 +344,68 @@ class ExtractiveAnswerer:
                     score -= ENTITY_PENALTY  # about something else than the question names
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context,
                                        preference=PARTIAL_WEIGHT * TERM_WEIGHT * partial / total))
-        if self.embed_model is not None and found and (question.language != "zh" or MAX_CHINESE_SENTENCES_TO_EMBED):
+        if found and question.language != "zh":
+            self._add_english_meaning(question, found)
+        elif self.embed_model is not None and found and MAX_CHINESE_SENTENCES_TO_EMBED:
             self._add_meaning(question, found)
         # Sums over sets of terms differ in their last bits from run to run: a tie is a tie, and goes to the
         # earlier sentence (of the better passage), where an article states what it is about.
         found.sort(key=lambda c: round(c.score + c.preference, 9), reverse=True)
         return found
 
+    def _add_english_meaning(self, question: Question, found: list[Candidate]) -> None:
+        """For an English question over Chinese text: the dictionary's translations say which sentence says the
+        question's words, and the stored vector of the chunk holding a sentence says how close it is in meaning
+        (the question's own vector is retrieval's): nothing is embedded per sentence, so an English question
+        costs what a Chinese one does."""
+        for candidate, coverage in zip(found, self._translated_coverage(question, found), strict=True):
+            candidate.score += TRANSLATION_WEIGHT * coverage
+        if question.query_embedding is None and self.embed_model is None:
+            return
+        similarities = self._chunk_similarities(question, found)
+        known = [s for s in similarities if s is not None]
+        if not known:
+            return
+        low, high = min(known), max(known)
+        # Similarities of one question's chunks differ in their second decimal: what tells them apart is
+        # where each lies between the least and the most similar, not the shared level of all.
+        for candidate, similarity in zip(found, similarities, strict=True):
+            if similarity is not None and high > low:
+                candidate.score += DENSE_WEIGHT * (similarity - low) / (high - low)
+
+    def _chunk_similarities(self, question: Question, found: list[Candidate]) -> list[float | None]:
+        """Each candidate's similarity to the question: that of the stored chunk its sentence lies in."""
+        query = self._query_vector(question)
+        chunks = chunk_similarities(self.index, query, list(dict.fromkeys(c.passage.paragraph_id for c in found)))
+        spans: dict[str, list[tuple[int, int, float]]] = {}
+        for candidate in found:
+            passage = candidate.passage
+            if passage.paragraph_id not in spans:
+                spans[passage.paragraph_id] = [
+                    (start, start + len(text), similarity) for text, similarity in chunks.get(passage.paragraph_id, [])
+                    if (start := passage.text.find(text)) >= 0
+                ]
+        similarities: list[float | None] = []
+        for candidate in found:
+            passage, parts = candidate.passage, spans[candidate.passage.paragraph_id]
+            start = passage.text.find(candidate.sentence)
+            middle = start + len(candidate.sentence) // 2
+            holding = [s for begin, end, s in parts if start >= 0 and begin <= middle < end]
+            # A sentence not found whole in one chunk (a paragraph stored twice) gets its paragraph's best.
+            similarities.append(holding[0] if holding else max((s for *_, s in parts), default=None))
+        return similarities
+
     def _add_meaning(self, question: Question, found: list[Candidate]) -> None:
-        """The sentence's similarity to the question, for paraphrases; for an English question over Chinese
-        text it carries the score, with the dictionary's translations. Only the sentences best placed by
-        those are embedded (each costs an e5 call); the rest cannot win on an English question."""
-        english = question.language != "zh"
-        if english:
-            for candidate, coverage in zip(found, self._translated_coverage(question, found), strict=True):
-                candidate.score += TRANSLATION_WEIGHT * coverage
-            pool = sorted(found, key=lambda c: -c.score)[:MAX_SENTENCES_TO_EMBED]
-        else:  # a Chinese question: only the sentences already in the running are worth embedding
-            pool = sorted(found, key=lambda c: -c.score)[:MAX_CHINESE_SENTENCES_TO_EMBED]
+        """The sentence's similarity to the question, for paraphrases: only the sentences already in the
+        running are worth embedding (each costs an e5 call)."""
+        pool = sorted(found, key=lambda c: -c.score)[:MAX_CHINESE_SENTENCES_TO_EMBED]
         similarities = self._vectors_of([c.sentence for c in pool]) @ self._query_vector(question)
         low, high = float(similarities.min()), float(similarities.max())
         # Similarities of one question's sentences differ in their second decimal: what tells them apart is
         # where each lies between the least and the most similar, not the shared level of all.
-        weight = DENSE_WEIGHT if english else CHINESE_DENSE_WEIGHT
         for candidate, similarity in zip(pool, similarities, strict=True):
             if high > low:
-                candidate.score += weight * (float(similarity) - low) / (high - low)
-        if english:
-            for candidate in found:
-                if candidate not in pool:
-                    candidate.score -= 1.0
+                candidate.score += CHINESE_DENSE_WEIGHT * (float(similarity) - low) / (high - low)
 
     def _query_vector(self, question: Question) -> np.ndarray:
         """Retrieval's vector of the question when it has one: the question is embedded once."""
