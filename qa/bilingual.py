@@ -19,6 +19,9 @@ ENGLISH_STOPWORDS = frozenset(
     want wants wanted aim aims plan plans planned intend going set sets expected expect
     if whether up out off per via under year years this next last""".split()
 )
+# A verb and its preposition are one phrase when the dictionary has it ("come from" → 来自, "graduate from" →
+# 毕业于, "located in" → 位于): the preposition is what Chinese says in one word with the verb.
+PHRASE_PREPOSITIONS = frozenset("from in of to into on at by with as for".split())
 MAX_PHRASE_WORDS = 3
 MAX_GLOSS_WORDS = 4
 
@@ -110,12 +113,13 @@ def chinese_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
     while position < len(words):
         for size in range(min(MAX_PHRASE_WORDS, len(words) - position), 0, -1):
             phrase = words[position:position + size]
-            if phrase[0] in ENGLISH_STOPWORDS or phrase[-1] in ENGLISH_STOPWORDS:
+            ends_in_preposition = size > 1 and phrase[-1] in PHRASE_PREPOSITIONS
+            if phrase[0] in ENGLISH_STOPWORDS or (phrase[-1] in ENGLISH_STOPWORDS and not ends_in_preposition):
                 continue
             options: list[str] = []
-            heads = _base_forms(phrase[-1])
-            for head in heads:
-                key = " ".join([*phrase[:-1], head])
+            verb = -2 if ends_in_preposition else -1  # the word that takes an ending: "came from", "born in"
+            for head in _base_forms(phrase[verb]):
+                key = " ".join([*phrase[:verb], head, *phrase[len(phrase) + verb + 1:]])
                 options += phrases.get(key, ())
                 if size == 1:
                     options += words_index.get(head, ())

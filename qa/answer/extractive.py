@@ -315,6 +315,8 @@ class ExtractiveAnswerer:
         # A question in another language than the text matches its keywords only through translation: its
         # fused score does not say whether its document is indexed, so it counts in full.
         retrieved = min(max(top, 0.0), 1.0) if question.language == "zh" else 1.0
+        if question.language != "zh":  # its Latin letters match only names, which say the passage, not the sentence
+            asked = set()
         found: list[Candidate] = []
         for rank, passage in enumerate(passages[:MAX_PASSAGES]):
             context = normalise(self._context(passage))
@@ -345,7 +347,7 @@ class ExtractiveAnswerer:
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context,
                                        preference=PARTIAL_WEIGHT * TERM_WEIGHT * partial / total))
         if found and question.language != "zh":
-            self._add_english_meaning(question, found)
+            self._add_english_meaning(question, terms, found)
         elif self.embed_model is not None and found and MAX_CHINESE_SENTENCES_TO_EMBED:
             self._add_meaning(question, found)
         # Sums over sets of terms differ in their last bits from run to run: a tie is a tie, and goes to the
@@ -353,11 +355,12 @@ class ExtractiveAnswerer:
         found.sort(key=lambda c: round(c.score + c.preference, 9), reverse=True)
         return found
 
-    def _add_english_meaning(self, question: Question, found: list[Candidate]) -> None:
+    def _add_english_meaning(self, question: Question, terms: dict[str, float], found: list[Candidate]) -> None:
         """For an English question over Chinese text: the dictionary's translations say which sentence says the
         question's words, and the stored vector of the chunk holding a sentence says how close it is in meaning
         (the question's own vector is retrieval's): nothing is embedded per sentence, so an English question
         costs what a Chinese one does."""
+        self._names_in_passage(terms, found)
         for candidate, coverage in zip(found, self._translated_coverage(question, found), strict=True):
             candidate.score += TRANSLATION_WEIGHT * coverage
         if question.query_embedding is None and self.embed_model is None:
@@ -372,6 +375,28 @@ class ExtractiveAnswerer:
         for candidate, similarity in zip(found, similarities, strict=True):
             if similarity is not None and high > low:
                 candidate.score += DENSE_WEIGHT * (similarity - low) / (high - low)
+
+    @staticmethod
+    def _names_in_passage(terms: dict[str, float], found: list[Candidate]) -> None:
+        """The question's words in Latin letters that its passage says anywhere count for each of its sentences:
+        Chinese text gives a foreign name in Latin letters once, beside its first mention, and names it in
+        Chinese after that, so the name tells which passage is about it, not which of its sentences answers."""
+        latin = {t: w for t, w in terms.items() if t.isascii() and re.search("[a-z]", t)}  # a year is no name
+        if not latin:
+            return
+        total = sum(terms.values()) or 1.0
+        said: dict[str, set[str]] = {}
+        for candidate in found:
+            passage = candidate.passage
+            if passage.paragraph_id not in said:
+                text = normalise(passage.text)
+                said[passage.paragraph_id] = {t for t in latin if t in text}
+            missing = said[passage.paragraph_id] - candidate.covered
+            if missing:
+                gained = CONTEXT_WEIGHT * sum(latin[t] for t in missing) / total
+                candidate.coverage += gained
+                candidate.score += TERM_WEIGHT * gained
+                candidate.covered |= missing
 
     def _chunk_similarities(self, question: Question, found: list[Candidate]) -> list[float | None]:
         """Each candidate's similarity to the question: that of the stored chunk its sentence lies in."""
