@@ -26,6 +26,7 @@ MAX_PHRASE_WORDS = 3
 MAX_GLOSS_WORDS = 4
 
 _lock = threading.Lock()
+_loader_lock = threading.Lock()
 
 
 def _dictionary_lines():
@@ -38,46 +39,65 @@ def _dictionary_lines():
 
 
 _ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
+_HEADWORD = re.compile(r"[\u4e00-\u9fff]{2,8}")
+_GLOSS_SEPARATOR = re.compile(r"[/;]")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_LEADING_ARTICLE = re.compile(r"^\s*(?:to|a|an|the)\s+")
+_GLOSS_WORD = re.compile(r"[a-z0-9]+")
+_PROPER_NAME = re.compile(r"\s*[A-Z][a-z]")
+_NOT_A_TRANSLATION = ("CL:", "abbr.", "variant of", "surname", "see ", "old variant", "also")
 
 
 def _gloss_words(gloss: str) -> list[str]:
-    gloss = _PARENTHESES.sub(" ", gloss.lower())
-    return re.findall(r"[a-z0-9]+", re.sub(r"^\s*(?:to|a|an|the)\s+", "", gloss))
+    return _GLOSS_WORD.findall(_LEADING_ARTICLE.sub("", _PARENTHESES.sub(" ", gloss.lower())))
 
 
 @lru_cache(maxsize=1)
 def _reverse_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """Short glosses → the simplified headwords that have them, and each content word of a short gloss → the
     headwords ("sign" → 签约 from "to sign a contract"); a long gloss explains rather than translates."""
-    phrases: dict[str, list[str]] = {}
-    words: dict[str, list[str]] = {}
+    phrases: dict[str, dict[str, None]] = {}
+    words: dict[str, dict[str, None]] = {}
     for line in _dictionary_lines():
-        if line.startswith("#") or not (match := _ENTRY.match(line)):
+        # The headword is checked before the line is parsed: most entries are single characters or not Chinese.
+        if line.startswith("#") or not _HEADWORD.fullmatch(line.split(" ", 2)[1] if line.count(" ") > 1 else ""):
+            continue
+        if not (match := _ENTRY.match(line)):
             continue
         simplified, glosses = match.groups()
-        if not re.fullmatch(r"[\u4e00-\u9fff]{2,8}", simplified):
-            continue  # a single character reads too many ways to tell sentences apart
-        for gloss in re.split(r"[/;]", glosses):
+        for gloss in _GLOSS_SEPARATOR.split(glosses):
             gloss = gloss.split(",")[0]  # what follows a comma explains ("China Resources, a conglomerate")
-            if gloss.strip().startswith(("CL:", "abbr.", "variant of", "surname", "see ", "old variant", "also")):
+            if gloss.strip().startswith(_NOT_A_TRANSLATION):
                 continue
             gloss_words = _gloss_words(gloss)
             content = [w for w in gloss_words if w not in ENGLISH_STOPWORDS]
             if not content or len(content) > MAX_GLOSS_WORDS:
                 continue
             # In a gloss with a proper name ("Qixing district of Guilin") the common words do not translate.
-            keyed = content[:1] if re.match(r"\s*[A-Z][a-z]", gloss) else content
-            for key, table in [(" ".join(gloss_words), phrases), *[(w, words) for w in keyed]]:
-                options = table.setdefault(key, [])
-                if simplified not in options:
-                    options.append(simplified)
+            keyed = content[:1] if _PROPER_NAME.match(gloss) else content
+            # an ordered set: a common word has hundreds of headwords, and a list's `in` made the build quadratic
+            phrases.setdefault(" ".join(gloss_words), {})[simplified] = None
+            for word in keyed:
+                words.setdefault(word, {})[simplified] = None
     return ({k: tuple(v) for k, v in phrases.items()}, {k: tuple(v) for k, v in words.items()})
 
 
 def reverse_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     with _lock:
         return _reverse_index()
+
+
+_loader: threading.Thread | None = None
+
+
+def load_in_background() -> None:
+    """Read the dictionary in a thread of its own, once per process: reading it takes a second or more, which
+    the first English question would otherwise wait (it waits only for what is left)."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            _loader = threading.Thread(target=reverse_index, name="cc-cedict", daemon=True)
+            _loader.start()
 
 
 # British spellings CC-CEDICT writes the American way.

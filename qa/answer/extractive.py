@@ -15,6 +15,7 @@ import jieba.posseg as posseg
 import numpy as np
 
 from .. import numbers
+from ..bilingual import load_in_background
 from ..names import NameIndex, names_of, pinyin_spellings
 from ..question import (
     DATE,
@@ -190,6 +191,7 @@ class ExtractiveAnswerer:
         self._vectors: dict[str, np.ndarray] = {}
         self._years: dict[str, str] = {}
         self._lock = threading.Lock()
+        load_in_background()  # the dictionary English questions are translated with
 
     # --- the interface --------------------------------------------------------------------------------
     def analyse(self, question: str, history: list[dict] | None = None) -> Question:
