@@ -449,7 +449,9 @@ class ExtractiveAnswerer:
         for row, (_, options) in zip(weights, question.translations, strict=True):
             specificity = 1 / math.log2(2 + len(options))
             for option in options:
-                hits = [i for i, text in enumerate(texts) if option in text]
+                # a word the dictionary gives counts when the sentence says it in other words of the same meaning
+                forms = (option, *_SAME_MEANING.get(option, ()))
+                hits = [i for i, text in enumerate(texts) if any(form in text for form in forms)]
                 if not hits:
                     continue
                 idf = self.idf(option) * specificity
