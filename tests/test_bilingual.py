@@ -22,9 +22,26 @@ DISTRICTS = {
 }
 
 
+# Foreign names are written in Latin letters once, beside their first mention, as encyclopaedias do.
+COMPANIES = {
+    "lanhai.md": "# 蓝海食品\n\n"
+                 "蓝海食品公司（Blue Harbour Foods）是一家美国食品企业，总部设在芝加哥，员工约1.5万人。"
+                 "蓝海食品公司创立于1939年，最初主要销售食糖和咖啡。"
+                 "公司的招牌产品是冷冻蛋糕。\n",
+    "beifeng.md": "# 北峰机械\n\n"
+                  "北峰机械（Northpeak Machinery）是一家德国机械制造商，总部设在斯图加特。"
+                  "北峰机械成立于1952年，主要生产机床。\n",
+}
+
+
 @pytest.fixture(scope="module")
 def districts(tmp_path_factory):
     return engine_over(tmp_path_factory, "districts", DISTRICTS)
+
+
+@pytest.fixture(scope="module")
+def companies(tmp_path_factory):
+    return engine_over(tmp_path_factory, "companies", COMPANIES)
 
 
 def test_the_dictionary_gives_chinese_words_for_english_phrases():
@@ -46,6 +63,26 @@ def test_an_english_question_is_answered_from_the_chinese_sentence_saying_it(dis
     answer = districts.ask(question)
     assert answer.answered, answer.text
     assert answer.text.startswith(expected)
+    assert sentence in answer.citations[0].quote
+
+
+def test_a_verb_and_its_preposition_are_translated_together():
+    found = dict(chinese_words("Which language does the word come from?"))
+    assert "来自" in found["come from"]
+
+
+@pytest.mark.parametrize(
+    "question, sentence",
+    [
+        ("In what year was Blue Harbour Foods founded?", "创立于1939年"),
+        ("When was Northpeak Machinery established?", "成立于1952年"),
+    ],
+)
+def test_an_english_question_naming_a_company_by_its_latin_name_is_answered_from_the_sentence_saying_it(
+        companies, question, sentence):
+    """The Latin name says which passage is about the company, not which of its sentences answers."""
+    answer = companies.ask(question)
+    assert answer.answered, answer.text
     assert sentence in answer.citations[0].quote
 
 
