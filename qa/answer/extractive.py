@@ -418,7 +418,8 @@ class ExtractiveAnswerer:
             start = passage.text.find(candidate.sentence)
             middle = start + len(candidate.sentence) // 2
             holding = [s for begin, end, s in parts if start >= 0 and begin <= middle < end]
-            # A sentence not found whole in one chunk (a paragraph stored twice) gets its paragraph's best.
+            # A sentence not found as written gets its paragraph's best chunk; a paragraph whose text is stored
+            # once under another paragraph's id (the same text is one vector) has none here, and gets nothing.
             similarities.append(holding[0] if holding else max((s for *_, s in parts), default=None))
         return similarities
 
