@@ -312,7 +312,7 @@ class ExtractiveAnswerer:
         if named is None:
             named = {i for m in subjects for i in m.article_ids}
         entity_forms = [normalise(m.canonical) for m in subjects] + [m.text for m in subjects]
-        asked = _bigrams(question.standalone)
+        asked = _question_bigrams(question.standalone)
         top = max(p.score for p in passages) or 1.0
         # A question in another language than the text matches its keywords only through translation: its
         # fused score does not say whether its document is indexed, so it counts in full.
@@ -903,6 +903,14 @@ def _subjects(entities: list) -> list:
     person) would otherwise vouch for any article that happens to use it."""
     named = [m for m in entities if m.article_ids]
     return [m for m in named if getattr(m, "about", False)] or named
+
+
+def _question_bigrams(text: str) -> set[str]:
+    """The character pairs of a question's own words: none across a function or question word ("什么是乙酰胺"
+    gives no 是乙, which any sentence saying "…是乙酰胺…" would share without saying what it is)."""
+    kept = [word if word.strip() and normalise(word) not in STOPWORDS and not set(word) <= _QUESTION_CHARACTERS
+            else "，" for word in jieba.lcut(unicodedata.normalize("NFKC", text))]
+    return _bigrams("".join(kept))
 
 
 def _bigrams(text: str) -> set[str]:
