@@ -104,6 +104,7 @@ _QUESTION_CHARACTERS = set("哪谁何几多少啥么吗呢吧啊什怎样为被�
                             "也都已曾将要会能可该应得地着过"
                             "所之其此彼各每某")
 _DURATION_UNITS = ("年", "月", "天", "小时", "分钟", "秒", "周")
+_ASKED_NOUN = re.compile(r"(?:什么|哪个|哪一?|何)(时候|时间|地方|样子|东西|事情|意思)")
 _NOT_IN_BIGRAM = re.compile(r"[，。？！、,.?!：:；;（）()]")
 _ASKING_WORDS = {"名字", "姓名", "名称", "叫什么", "叫", "称呼", "name"}
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
@@ -223,9 +224,12 @@ class ExtractiveAnswerer:
     def question_terms(self, text: str, entities: list) -> dict[str, float]:
         """Content terms with their idf; jieba's finer pieces only when the whole word is unknown here."""
         terms: dict[str, float] = {}
+        # "什么时候", "什么地方": the noun completes the question word; the sentence that answers says a date, a
+        # place, not the noun.
+        asking = {match.group(1) for match in _ASKED_NOUN.finditer(unicodedata.normalize("NFKC", text))}
         for word in jieba.lcut_for_search(unicodedata.normalize("NFKC", text).lower()):
             word = word.strip()
-            if not word or word in STOPWORDS or not re.search(r"\w", word):
+            if not word or word in STOPWORDS or word in asking or not re.search(r"\w", word):
                 continue
             if word.isascii() and self._document_frequency.get(word, 0) == 0:
                 continue  # an English word: Chinese text does not contain it (its names come by pinyin)
@@ -312,7 +316,8 @@ class ExtractiveAnswerer:
         if named is None:
             named = {i for m in subjects for i in m.article_ids}
         entity_forms = [normalise(m.canonical) for m in subjects] + [m.text for m in subjects]
-        asked = _question_bigrams(question.standalone)
+        asked = _bigrams(question.standalone)
+        own = _question_bigrams(question.standalone)
         top = max(p.score for p in passages) or 1.0
         # A question in another language than the text matches its keywords only through translation: its
         # fused score does not say whether its document is indexed, so it counts in full.
@@ -323,7 +328,8 @@ class ExtractiveAnswerer:
         for rank, passage in enumerate(passages[:MAX_PASSAGES]):
             context = normalise(self._context(passage))
             # What the article is about is said by its title for every sentence: it cannot tell them apart.
-            bigrams = asked - _bigrams(context)
+            said_by_context = _bigrams(context)
+            bigrams, own_bigrams = asked - said_by_context, own - said_by_context
             previous = ""
             for sentence in sentences_of(passage.text):
                 text = normalise(sentence)
@@ -334,7 +340,11 @@ class ExtractiveAnswerer:
                 in_context = {t for t in terms if t not in covered and (t in context or t in said_before)}
                 in_context_weight = CONTEXT_WEIGHT * sum(terms[t] for t in in_context)
                 coverage = (sum(terms[t] for t in covered) + in_context_weight) / total
-                overlap = len(bigrams & _bigrams(sentence)) / max(len(bigrams), 1)
+                pairs = _bigrams(sentence)
+                overlap = len(bigrams & pairs) / max(len(bigrams), 1)
+                # Pairs across a function word ("是乙" of 什么是乙酰胺) match sentences that only use the term:
+                # the question's own pairs order the sentences; the confidence keeps every pair, as calibrated.
+                own_overlap = len(own_bigrams & pairs) / max(len(own_bigrams), 1)
                 # A word the sentence does not say whole may still share its morphemes (担任/任, 颜色/色).
                 partial = sum(terms[t] * sum(ch in text for ch in t) / len(t) for t in terms
                               if t not in covered and t not in in_context and len(t) > 1 and not t.isascii())
@@ -347,7 +357,8 @@ class ExtractiveAnswerer:
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
                     score -= ENTITY_PENALTY  # about something else than the question names
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context,
-                                       preference=PARTIAL_WEIGHT * TERM_WEIGHT * partial / total))
+                                       preference=PARTIAL_WEIGHT * TERM_WEIGHT * partial / total
+                                       + BIGRAM_WEIGHT * (own_overlap - overlap)))
         if found and question.language != "zh":
             self._add_english_meaning(question, terms, found)
         elif self.embed_model is not None and found and MAX_CHINESE_SENTENCES_TO_EMBED:
