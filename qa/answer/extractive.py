@@ -19,6 +19,7 @@ from ..bilingual import load_in_background
 from ..names import NameIndex, names_of, pinyin_spellings
 from ..question import (
     DATE,
+    DEFINITION,
     DURATION,
     LIST,
     NUMBER,
@@ -54,6 +55,8 @@ TRANSLATION_WEIGHT = BIGRAM_WEIGHT
 CONTEXT_WEIGHT = 1.0
 SINGLE_CHARACTER_WEIGHT = 0.4
 YEAR_PENALTY = 0.5
+# Orders sentences that share the question's words alike: the one with what the question asks for comes first.
+TELLING_WEIGHT = 0.05
 # Sentences that share only some characters of a question word (担任/任, 颜色/色) are preferred among equals;
 # this orders candidates and adds nothing to the confidence, or a question about something unsaid would pass.
 PARTIAL_WEIGHT = 0.3
@@ -354,11 +357,12 @@ class ExtractiveAnswerer:
                 score += RETRIEVAL_WEIGHT * retrieved
                 if typed and question.answer_type in (NUMBER, DATE, DURATION):
                     score += TYPE_WEIGHT
+                preference = self._telling(question, terms, sentence, text, typed)
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
                     score -= ENTITY_PENALTY  # about something else than the question names
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context,
                                        preference=PARTIAL_WEIGHT * TERM_WEIGHT * partial / total
-                                       + BIGRAM_WEIGHT * (own_overlap - overlap)))
+                                       + BIGRAM_WEIGHT * (own_overlap - overlap) + preference))
         if found and question.language != "zh":
             self._add_english_meaning(question, terms, found)
         elif self.embed_model is not None and found and MAX_CHINESE_SENTENCES_TO_EMBED:
@@ -496,6 +500,22 @@ class ExtractiveAnswerer:
         values = [v for v in metadata.values() if isinstance(v, str)]
         values += [getattr(article, key, "") for key in ("district", "interviewee", "role")]
         return " ".join([article.title, *values, getattr(passage, "section", "") or ""])
+
+    @staticmethod
+    def _telling(question: Question, terms: dict[str, float], sentence: str, text: str, typed: bool) -> float:
+        """What makes one of several sentences the answering one, beyond the words it shares: a date written
+        out (1937年, not 当时 or 晚期) for a date question, a name of the asked kind for a who/where question,
+        and for "什么是X" the sentence that says what X is (X是…, X指…)."""
+        kind = question.answer_type
+        if kind == DATE and _DATE.search(sentence):
+            return TELLING_WEIGHT
+        if kind in _TYPE_TAGS and typed:
+            return TELLING_WEIGHT
+        if kind == DEFINITION:
+            for term in terms:
+                if re.search(re.escape(term) + r"(?:[（(][^）)]*[）)])?(?:，[^，。]{0,20}，)?(?:是|指|即|乃|为)", text):
+                    return TELLING_WEIGHT
+        return 0.0
 
     @staticmethod
     def has_type(kind: str, sentence: str, text: str, units: tuple[str, ...] = ()) -> bool:
