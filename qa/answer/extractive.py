@@ -65,6 +65,10 @@ PARTIAL_WEIGHT = 0.3
 RETRIEVAL_WEIGHT = 0.2
 
 # A sentence: up to 。！？ (a semicolon does not end what one sentence says), closing quotes kept with it.
+# "Hey! Say! JUMP": a Latin ! or ? followed by more Latin words is part of a name, not a sentence's end.
+_LATIN_MARK_END = re.compile(r"[A-Za-z][!?]$")
+_LATIN_START = re.compile(r"\s*[A-Za-z]")
+MAX_QUOTED_CHARS = 120
 _SENTENCE = re.compile(r"[^。！？!?\n]+(?:[。！？!?]+[”’」』\"')）]*|$)")
 _DATE = re.compile(
     r"(?:公元前?)?\d{1,4}\s*年(?:代|初|末|底)?(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)?|\d{1,2}\s*月\s*\d{1,2}\s*[日号]"
@@ -152,11 +156,18 @@ def sentences_of(text: str) -> list[str]:
     """The sentences of a text; an end mark inside a title (《…！》) does not end one."""
     sentences: list[str] = []
     for piece in _SENTENCE.findall(text):
-        if sentences and sentences[-1].count("《") > sentences[-1].count("》"):
+        if sentences and (sentences[-1].count("《") > sentences[-1].count("》") or _open_quote(sentences[-1])
+                          or _LATIN_MARK_END.search(sentences[-1]) and _LATIN_START.match(piece)):
             sentences[-1] += piece
         else:
             sentences.append(piece)
     return [s.strip() for s in sentences if s.strip()]
+
+
+def _open_quote(sentence: str) -> bool:
+    """A quotation opened (“) and not yet closed, short enough to be one sentence's quote."""
+    opened = sentence.rfind("“")
+    return opened > sentence.rfind("”") and len(sentence) - opened < MAX_QUOTED_CHARS
 
 
 def context_of(question: Question, sentence: str, passage_text: str) -> str:
