@@ -27,6 +27,7 @@ from ..question import (
     PERSON,
     PLACE,
     REASON,
+    SPAN_TYPES,
     Question,
     analyse,
 )
@@ -78,6 +79,10 @@ _DATE = re.compile(
 )
 # A result stated after its cause; words that open a sentence and point back at the one before.
 _CONSEQUENCE = re.compile(r"因此|所以|于是|因而|故而|从而|以致|故此")
+# Words that open a sentence carrying on the one before (此外, 其次, 但, 并且): a description, reason or list
+# answered by that one goes on in this one.
+_CONTINUES = re.compile(r"(?:其次|此外|另外|同时|并且|而且|但|然而|相反|以及|主要|首先|其中|包括|例如"
+                        r"|如|即|也|又|还|并|且|故|因此|所以|于是)")
 _LEANS_BACK = re.compile(r"(?:此|这|该|后来|之后|随后|赛后|战后)")
 # Words that say the same thing in general Chinese: a sentence saying one answers a question asking the other.
 _PARAPHRASES = (
@@ -173,24 +178,33 @@ def _open_quote(sentence: str) -> bool:
 def context_of(question: Question, sentence: str, passage_text: str) -> str:
     """The chosen sentence with the sentence before it when it leans on that one: a why-question answered by
     a consequence (因此…, or a sentence that gives no cause), or a sentence that opens with a word pointing
-    back (此战…, 这次…, 赛后…). As written in the passage, so the quote stays verbatim."""
+    back (此战…, 这次…, 赛后…); and, for a question not answered by a short span (a description, a reason, a
+    list), with the sentence after it when that one carries it on (此外…, 其次…, 但…). As written in the
+    passage, so the quote stays verbatim."""
     sentences = sentences_of(passage_text)
     if sentence not in sentences:
         return sentence
     position = sentences.index(sentence)
+    quoted = sentence
+    if (question.answer_type not in SPAN_TYPES and position + 1 < len(sentences)
+            and _CONTINUES.match(sentences[position + 1])):
+        quoted = _joined(passage_text, sentence, sentences[position + 1]) or sentence
     if position == 0:
-        return sentence
+        return quoted
     leans_back = bool(_LEANS_BACK.match(sentence))
     if question.answer_type == REASON:
         leans_back = leans_back or bool(_CONSEQUENCE.search(sentence)) or not _REASON.search(sentence)
     if not leans_back:
-        return sentence
-    before = sentences[position - 1]
-    start = passage_text.find(before)
-    end = passage_text.find(sentence, start + len(before))
-    if start < 0 or end < 0:
-        return sentence
-    return passage_text[start:end + len(sentence)].strip()
+        return quoted
+    return _joined(passage_text, sentences[position - 1], quoted) or quoted
+
+
+def _joined(passage_text: str, first: str, second: str) -> str:
+    """Two neighbouring pieces of the passage as written there (what lies between them kept); empty when
+    they are not found in that order."""
+    start = passage_text.find(first)
+    end = passage_text.find(second, start + len(first)) if start >= 0 else -1
+    return passage_text[start:end + len(second)].strip() if end >= 0 else ""
 
 
 class ExtractiveAnswerer:
@@ -775,6 +789,9 @@ class ExtractiveAnswerer:
             anchors = {t: 1.0 for t in choice.covered - others} if len(decision.chosen) > 1 else {}
             span = self.lead_span(asked, anchors or decision.terms, choice.sentence)
             spans.append(span)
+            if span and len(decision.chosen) == 1 and question.answer_type not in SPAN_TYPES \
+                    and len(span) * 2 >= len(choice.sentence):
+                span = ""  # a list that is most of its sentence would show the sentence twice
             if span:
                 label = choice.label
                 shown = f"{label}：{span}" if label and len(decision.chosen) > 1 else span
