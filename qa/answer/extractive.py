@@ -161,7 +161,8 @@ def sentences_of(text: str) -> list[str]:
     """The sentences of a text; an end mark inside a title (《…！》) does not end one."""
     sentences: list[str] = []
     for piece in _SENTENCE.findall(text):
-        if sentences and (sentences[-1].count("《") > sentences[-1].count("》") or _open_quote(sentences[-1])
+        if sentences and (sentences[-1].count("《") > sentences[-1].count("》")
+                          or _open_quote(sentences[-1]) and "”" in piece
                           or _LATIN_MARK_END.search(sentences[-1]) and _LATIN_START.match(piece)):
             sentences[-1] += piece
         else:
@@ -170,7 +171,8 @@ def sentences_of(text: str) -> list[str]:
 
 
 def _open_quote(sentence: str) -> bool:
-    """A quotation opened (“) and not yet closed, short enough to be one sentence's quote."""
+    """A quotation opened (“) and not yet closed, short enough to be one sentence's quote: the piece that
+    closes it belongs to it (a long speech quoted over many sentences is not one)."""
     opened = sentence.rfind("“")
     return opened > sentence.rfind("”") and len(sentence) - opened < MAX_QUOTED_CHARS
 
