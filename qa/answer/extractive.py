@@ -56,6 +56,9 @@ TRANSLATION_WEIGHT = BIGRAM_WEIGHT
 CONTEXT_WEIGHT = 1.0
 SINGLE_CHARACTER_WEIGHT = 0.4
 YEAR_PENALTY = 0.5
+# How often a word must occur in jieba's dictionary (its count over general text) to be a word of the language
+# rather than a name: person names it does not list, or lists rarely.
+COMMON_WORD_FREQUENCY = 50
 # Orders sentences that share the question's words alike: the one with what the question asks for comes first.
 TELLING_WEIGHT = 0.05
 # Sentences that share only some characters of a question word (担任/任, 颜色/色) are preferred among equals;
@@ -291,9 +294,18 @@ class ExtractiveAnswerer:
             word = pair.word
             if (pair.flag in ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng") and len(word) >= 2
                     and normalise(word) not in known and self._document_frequency.get(word.lower(), 0) == 0
-                    and normalise(word) not in retrieved):
+                    and normalise(word) not in retrieved and not self._ordinary_word(word)):
                 return word
         return ""
+
+    def _ordinary_word(self, word: str) -> bool:
+        """A word jieba tags as a name that is not one: common in general Chinese (帝王, 冰淇淋), or made of
+        words the documents use (广告语 of 广告, 台湾地区 of 台湾 and 地区). Asking about it names nothing
+        the documents lack."""
+        if (jieba.get_FREQ(word) or 0) >= COMMON_WORD_FREQUENCY:
+            return True
+        parts = [part for part in jieba.lcut_for_search(word) if part != word and len(part) >= 2]
+        return bool(parts) and all(self._document_frequency.get(part.lower(), 0) > 0 for part in parts)
 
     def decide(self, question: Question, passages: list[Passage]) -> Decision:
         if not passages:
