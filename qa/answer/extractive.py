@@ -86,6 +86,11 @@ _CONSEQUENCE = re.compile(r"因此|所以|于是|因而|故而|从而|以致|故
 # answered by that one goes on in this one.
 _CONTINUES = re.compile(r"(?:其次|此外|另外|同时|并且|而且|但|然而|相反|以及|主要|首先|其中|包括|例如"
                         r"|如|即|也|又|还|并|且|故|因此|所以|于是)")
+# A sentence that announces what the next ones say: "以下三点", "有多种原因。", "如下：".
+_ANNOUNCES = re.compile(r"(?:以下|如下|下列)(?P<count>[一二两三四五六七八九十\d]*)"
+                        r"|有(?:多(?!少)|几|数|些)(?:种|个|点|项|方面|类)?[^，。；]{0,12}[。：:]$"
+                        r"|有(?P<counted>[一二两三四五六七八九十\d]+)(?:种|个|点|项|方面|类)[^，。；]{0,12}[：:]$")
+MAX_ANNOUNCED = 4
 _LEANS_BACK = re.compile(r"(?:此|这|该|后来|之后|随后|赛后|战后)")
 # Words that say the same thing in general Chinese: a sentence saying one answers a question asking the other.
 _PARAPHRASES = (
@@ -191,9 +196,12 @@ def context_of(question: Question, sentence: str, passage_text: str) -> str:
         return sentence
     position = sentences.index(sentence)
     quoted = sentence
-    if (question.answer_type not in SPAN_TYPES and position + 1 < len(sentences)
-            and _CONTINUES.match(sentences[position + 1])):
-        quoted = _joined(passage_text, sentence, sentences[position + 1]) or sentence
+    if question.answer_type not in SPAN_TYPES:
+        following = sentences[position + 1:position + 1 + _announced(sentence)]
+        if not following and position + 1 < len(sentences) and _CONTINUES.match(sentences[position + 1]):
+            following = [sentences[position + 1]]
+        for part in following:
+            quoted = _joined(passage_text, quoted, part) or quoted
     if position == 0:
         return quoted
     leans_back = bool(_LEANS_BACK.match(sentence))
@@ -202,6 +210,16 @@ def context_of(question: Question, sentence: str, passage_text: str) -> str:
     if not leans_back:
         return quoted
     return _joined(passage_text, sentences[position - 1], quoted) or quoted
+
+
+def _announced(sentence: str) -> int:
+    """How many sentences after this one say what it announces: "有以下三点：…", "有多种原因。", "特征如下：";
+    none when it announces nothing."""
+    if not (match := _ANNOUNCES.search(sentence)):
+        return 0
+    said = match.group("count") or match.group("counted") or ""
+    counted = int(said) if said.isdigit() else numbers.chinese_to_number(said)
+    return min(int(counted), MAX_ANNOUNCED) if counted else 1
 
 
 def _joined(passage_text: str, first: str, second: str) -> str:
