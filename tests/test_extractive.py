@@ -83,3 +83,70 @@ def test_an_end_mark_inside_a_title_does_not_cut_the_sentence(own_engine):
     answer = own_engine.ask("乐队第一次在公开场合演唱是在什么节目？")
     assert answer.answered
     assert "《夜空！星光》" in answer.text
+
+
+# Documents where the answer is not one whole sentence, or where several sentences share the question's words.
+SPREAD_DOCUMENTS = {
+    "银杏湖.md": "# 银杏湖\n\n"
+                 "银杏湖是一座位于丘陵地带的人工湖。湖区以秋季的银杏林闻名。此外，湖区还是候鸟迁徙的重要停歇地。"
+                 "湖的北岸有一座灯塔。\n\n"
+                 "银杏湖的水质管理有以下两点：第一，禁止机动船只入湖。第二，每年春季清理湖底淤泥。"
+                 "湖区管理处设在南岸。\n",
+    "石英钟.md": "# 石英钟\n\n许多家庭的客厅里都挂着石英钟。石英钟是利用石英晶体振荡来计时的钟。\n",
+    "长尾龙.md": "# 长尾龙\n\n长尾龙的化石发现于当时的河谷地层。一位农民在1952年发现了长尾龙的化石。\n",
+    "白桦王后.md": "# 白桦王后\n\n白桦王后出身湖国贵族，是湖国国君石川的王后。她喜爱园艺。\n",
+    "星野乐队.md": "# 星野乐队\n\n星野乐队为歌曲《Hey! Say! Go》录制了现场版。乐队的成员都来自海港市。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def spread_engine(tmp_path_factory):
+    return engine_over(tmp_path_factory, "spread-data", SPREAD_DOCUMENTS)
+
+
+def test_a_description_that_goes_on_in_the_next_sentence_is_quoted_whole(spread_engine):
+    with calibration.overridden(0.0):
+        answer = spread_engine.ask("银杏湖湖区以什么闻名？")
+    assert answer.answered
+    assert "秋季的银杏林" in answer.text
+    assert "候鸟迁徙的重要停歇地" in answer.text  # "此外，…" carries the chosen sentence on
+    assert "灯塔" not in answer.text  # the sentence after that says something else
+
+
+def test_a_sentence_announcing_its_points_is_quoted_with_them(spread_engine):
+    with calibration.overridden(0.0):
+        answer = spread_engine.ask("银杏湖的水质管理有哪些做法？")
+    assert answer.answered
+    assert "禁止机动船只入湖" in answer.text
+    assert "清理湖底淤泥" in answer.text  # the second of the two points it announces
+    assert "管理处设在南岸" not in answer.text
+
+
+def test_what_is_x_picks_the_sentence_that_says_what_it_is(spread_engine):
+    with calibration.overridden(0.0):
+        answer = spread_engine.ask("什么是石英钟？")
+    assert answer.answered
+    assert "利用石英晶体振荡来计时" in answer.text
+    assert "客厅" not in answer.text  # a sentence that only mentions it
+
+
+def test_a_when_question_picks_the_sentence_with_a_date(spread_engine):
+    with calibration.overridden(0.0):
+        answer = spread_engine.ask("长尾龙的化石是什么时候发现的？")
+    assert answer.answered
+    assert "1952年" in answer.text  # not the sentence that only says "当时"
+
+
+def test_a_common_word_read_as_a_name_is_not_called_missing(spread_engine):
+    with calibration.overridden(0.0):
+        answer = spread_engine.ask("白桦王后是哪位帝王的王后？")
+    assert "没有提到 帝王" not in answer.text  # jieba tags 帝王 as a person's name; it names nothing missing
+    assert answer.answered
+    assert "石川" in answer.text
+
+
+def test_a_latin_exclamation_inside_a_name_and_a_quotation_do_not_end_sentences():
+    assert sentences_of("乐队为歌曲《Hey! Say! Go》录制了现场版。成员有Hey! Say! JUMP的两人。下一句。") == [
+        "乐队为歌曲《Hey! Say! Go》录制了现场版。", "成员有Hey! Say! JUMP的两人。", "下一句。"]
+    assert sentences_of("词典解释为：“一个人迅速获得财富。通常含有贬义。”另一句。") == [
+        "词典解释为：“一个人迅速获得财富。通常含有贬义。”", "另一句。"]

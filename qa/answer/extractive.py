@@ -219,7 +219,11 @@ def _announced(sentence: str) -> int:
         return 0
     said = match.group("count") or match.group("counted") or ""
     counted = int(said) if said.isdigit() else numbers.chinese_to_number(said)
-    return min(int(counted), MAX_ANNOUNCED) if counted else 1
+    if not counted:
+        return 1
+    # "有以下两点：第一，…。第二，…。": the first is said by the announcing sentence itself.
+    first_said_here = bool(re.search(r"[：:][^。！？]*\w", sentence[match.end():]))
+    return max(min(int(counted) - first_said_here, MAX_ANNOUNCED), 1)
 
 
 def _joined(passage_text: str, first: str, second: str) -> str:
