@@ -61,6 +61,8 @@ YEAR_PENALTY = 0.5
 COMMON_WORD_FREQUENCY = 50
 # Orders sentences that share the question's words alike: the one with what the question asks for comes first.
 TELLING_WEIGHT = 0.05
+# Characters a sentence must say beyond the question's words to answer it at all.
+MIN_SAID_BEYOND_QUESTION = 3
 # Sentences that share only some characters of a question word (担任/任, 颜色/色) are preferred among equals;
 # this orders candidates and adds nothing to the confidence, or a question about something unsaid would pass.
 PARTIAL_WEIGHT = 0.3
@@ -419,6 +421,8 @@ class ExtractiveAnswerer:
                 if typed and question.answer_type in (NUMBER, DATE, DURATION):
                     score += TYPE_WEIGHT
                 preference = self._telling(question, terms, sentence, text, typed)
+                if len(re.findall(r"\w", text)) - sum(len(t) for t in covered) < MIN_SAID_BEYOND_QUESTION:
+                    preference -= TELLING_WEIGHT  # it only repeats the question ("X的地理位置为。")
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
                     score -= ENTITY_PENALTY  # about something else than the question names
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context,
