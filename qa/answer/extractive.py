@@ -86,8 +86,7 @@ _DATE = re.compile(
 _CONSEQUENCE = re.compile(r"因此|所以|于是|因而|故而|从而|以致|故此")
 # Words that open a sentence carrying on the one before (此外, 其次, 但, 并且): a description, reason or list
 # answered by that one goes on in this one.
-_CONTINUES = re.compile(r"(?:其次|此外|另外|同时|并且|而且|但|然而|相反|以及|主要|首先|其中|包括|例如"
-                        r"|如|即|也|又|还|并|且|故|因此|所以|于是)")
+_CONTINUES = re.compile(r"(?:其次|此外|并且|而且|但|相反|以及|主要|其中|包括|例如|如|即|因此|所以|于是)")
 # A sentence that announces what the next ones say: "以下三点", "有多种原因。", "如下：".
 _ANNOUNCES = re.compile(r"(?:以下|如下|下列)(?P<count>[一二两三四五六七八九十\d]*)"
                         r"|有(?:多(?!少)|几|数|些)(?:种|个|点|项|方面|类)?[^，。；]{0,12}[。：:]$"
