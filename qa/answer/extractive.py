@@ -204,7 +204,7 @@ def context_of(question: Question, sentence: str, passage_text: str) -> str:
         return sentence
     position = sentences.index(sentence)
     quoted = sentence
-    if question.answer_type not in SPAN_TYPES:
+    if question.language == "zh" and question.answer_type not in SPAN_TYPES:
         following = sentences[position + 1:position + 1 + _announced(sentence)]
         if not following and position + 1 < len(sentences) and _CONTINUES.match(sentences[position + 1]):
             following = [sentences[position + 1]]
@@ -426,14 +426,17 @@ class ExtractiveAnswerer:
                 score += RETRIEVAL_WEIGHT * retrieved
                 if typed and question.answer_type in (NUMBER, DATE, DURATION):
                     score += TYPE_WEIGHT
-                preference = self._telling(question, terms, sentence, text, typed)
-                if len(re.findall(r"\w", text)) - sum(len(t) for t in covered) < MIN_SAID_BEYOND_QUESTION:
-                    preference -= TELLING_WEIGHT  # it only repeats the question ("X的地理位置为。")
+                # An English question's sentences are ordered by its translations and its meaning instead.
+                preference = 0.0
+                if question.language == "zh":
+                    preference = BIGRAM_WEIGHT * (own_overlap - overlap)
+                    preference += self._telling(question, terms, sentence, text, typed)
+                    if len(re.findall(r"\w", text)) - sum(len(t) for t in covered) < MIN_SAID_BEYOND_QUESTION:
+                        preference -= TELLING_WEIGHT  # it only repeats the question ("X的地理位置为。")
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
                     score -= ENTITY_PENALTY  # about something else than the question names
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context,
-                                       preference=PARTIAL_WEIGHT * TERM_WEIGHT * partial / total
-                                       + BIGRAM_WEIGHT * (own_overlap - overlap) + preference))
+                                       preference=PARTIAL_WEIGHT * TERM_WEIGHT * partial / total + preference))
         if found and question.language != "zh":
             self._add_english_meaning(question, terms, found)
         elif self.embed_model is not None and found and MAX_CHINESE_SENTENCES_TO_EMBED:
@@ -835,8 +838,8 @@ class ExtractiveAnswerer:
             anchors = {t: 1.0 for t in choice.covered - others} if len(decision.chosen) > 1 else {}
             span = self.lead_span(asked, anchors or decision.terms, choice.sentence)
             spans.append(span)
-            if span and len(decision.chosen) == 1 and question.answer_type not in SPAN_TYPES \
-                    and len(span) * 2 >= len(choice.sentence):
+            if span and len(decision.chosen) == 1 and question.language == "zh" \
+                    and question.answer_type not in SPAN_TYPES and len(span) * 2 >= len(choice.sentence):
                 span = ""  # a list that is most of its sentence would show the sentence twice
             if span:
                 label = choice.label
