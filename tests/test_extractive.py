@@ -95,7 +95,8 @@ SPREAD_DOCUMENTS = {
     "石英钟.md": "# 石英钟\n\n许多家庭的客厅里都挂着石英钟。石英钟是利用石英晶体振荡来计时的钟。\n",
     "长尾龙.md": "# 长尾龙\n\n长尾龙的化石发现于当时的河谷地层。一位农民在1952年发现了长尾龙的化石。\n",
     "白桦王后.md": "# 白桦王后\n\n白桦王后出身湖国贵族，是湖国国君石川的王后。她喜爱园艺。\n",
-    "星野乐队.md": "# 星野乐队\n\n星野乐队为歌曲《Hey! Say! Go》录制了现场版。乐队的成员都来自海港市。\n",
+    "星野乐队.md": "# 星野乐队\n\n星野乐队为歌曲《Yes! We! Go》录制了现场版。乐队的成员都来自海港市。\n",
+    "寒湖.md": "# 寒湖\n\n寒湖冬季的湖面气温常降到零度以下。湖的北岸有一座木制灯塔。\n",
 }
 
 
@@ -107,7 +108,6 @@ def spread_engine(tmp_path_factory):
 def test_a_description_that_goes_on_in_the_next_sentence_is_quoted_whole(spread_engine):
     with calibration.overridden(0.0):
         answer = spread_engine.ask("银杏湖湖区以什么闻名？")
-    assert answer.answered
     assert "秋季的银杏林" in answer.text
     assert "候鸟迁徙的重要停歇地" in answer.text  # "此外，…" carries the chosen sentence on
     assert "灯塔" not in answer.text  # the sentence after that says something else
@@ -116,7 +116,6 @@ def test_a_description_that_goes_on_in_the_next_sentence_is_quoted_whole(spread_
 def test_a_sentence_announcing_its_points_is_quoted_with_them(spread_engine):
     with calibration.overridden(0.0):
         answer = spread_engine.ask("银杏湖的水质管理有哪些做法？")
-    assert answer.answered
     assert "禁止机动船只入湖" in answer.text
     assert "清理湖底淤泥" in answer.text  # the second of the two points it announces
     assert "管理处设在南岸" not in answer.text
@@ -125,7 +124,6 @@ def test_a_sentence_announcing_its_points_is_quoted_with_them(spread_engine):
 def test_what_is_x_picks_the_sentence_that_says_what_it_is(spread_engine):
     with calibration.overridden(0.0):
         answer = spread_engine.ask("什么是石英钟？")
-    assert answer.answered
     assert "利用石英晶体振荡来计时" in answer.text
     assert "客厅" not in answer.text  # a sentence that only mentions it
 
@@ -133,20 +131,34 @@ def test_what_is_x_picks_the_sentence_that_says_what_it_is(spread_engine):
 def test_a_when_question_picks_the_sentence_with_a_date(spread_engine):
     with calibration.overridden(0.0):
         answer = spread_engine.ask("长尾龙的化石是什么时候发现的？")
-    assert answer.answered
     assert "1952年" in answer.text  # not the sentence that only says "当时"
 
 
-def test_a_common_word_read_as_a_name_is_not_called_missing(spread_engine):
-    with calibration.overridden(0.0):
-        answer = spread_engine.ask("白桦王后是哪位帝王的王后？")
-    assert "没有提到 帝王" not in answer.text  # jieba tags 帝王 as a person's name; it names nothing missing
-    assert answer.answered
-    assert "石川" in answer.text
+def test_a_well_known_name_the_documents_lack_is_called_missing(spread_engine):
+    answer = spread_engine.ask("腾讯是哪一年成立的？")
+    assert not answer.answered
+    assert "没有提到 腾讯" in answer.text  # jieba knows the name well; the documents do not say it
 
 
 def test_a_latin_exclamation_inside_a_name_and_a_quotation_do_not_end_sentences():
-    assert sentences_of("乐队为歌曲《Hey! Say! Go》录制了现场版。成员有Hey! Say! JUMP的两人。下一句。") == [
-        "乐队为歌曲《Hey! Say! Go》录制了现场版。", "成员有Hey! Say! JUMP的两人。", "下一句。"]
+    assert sentences_of("乐队为歌曲《Yes! We! Go》录制了现场版。成员有Yes! We! Can的两人。下一句。") == [
+        "乐队为歌曲《Yes! We! Go》录制了现场版。", "成员有Yes! We! Can的两人。", "下一句。"]
     assert sentences_of("词典解释为：“一个人迅速获得财富。通常含有贬义。”另一句。") == [
         "词典解释为：“一个人迅速获得财富。通常含有贬义。”", "另一句。"]
+
+
+def test_a_quotation_over_several_sentences_stays_one_sentence():
+    assert sentences_of("他说：“甲。乙。丙。”丁。") == ["他说：“甲。乙。丙。”", "丁。"]
+
+
+def test_a_title_with_latin_exclamations_is_quoted_whole(spread_engine):
+    with calibration.overridden(0.0):
+        answer = spread_engine.ask("星野乐队为哪首歌曲录制了现场版？")
+    assert "《Yes! We! Go》" in answer.text
+
+
+def test_a_sentence_that_states_a_fact_is_not_quoted_with_the_next_as_if_it_announced_it(spread_engine):
+    with calibration.overridden(0.0):
+        answer = spread_engine.ask("寒湖冬季的湖面气温怎么样？")
+    assert "零度以下" in answer.text
+    assert "灯塔" not in answer.text  # "…以下。" ends a statement; it announces nothing

@@ -56,9 +56,6 @@ TRANSLATION_WEIGHT = BIGRAM_WEIGHT
 CONTEXT_WEIGHT = 1.0
 SINGLE_CHARACTER_WEIGHT = 0.4
 YEAR_PENALTY = 0.5
-# How often a word must occur in jieba's dictionary (its count over general text) to be a word of the language
-# rather than a name: person names it does not list, or lists rarely.
-COMMON_WORD_FREQUENCY = 50
 # Orders sentences that share the question's words alike: the one with what the question asks for comes first.
 TELLING_WEIGHT = 0.05
 # Characters a sentence must say beyond the question's words to answer it at all.
@@ -71,7 +68,7 @@ PARTIAL_WEIGHT = 0.3
 RETRIEVAL_WEIGHT = 0.2
 
 # A sentence: up to 。！？ (a semicolon does not end what one sentence says), closing quotes kept with it.
-# "Hey! Say! JUMP": a Latin ! or ? followed by more Latin words is part of a name, not a sentence's end.
+# "Yes! We! Can": a Latin ! or ? followed by more Latin words is part of a name, not a sentence's end.
 _LATIN_MARK_END = re.compile(r"[A-Za-z][!?]$")
 _LATIN_START = re.compile(r"\s*[A-Za-z]")
 MAX_QUOTED_CHARS = 120
@@ -86,10 +83,12 @@ _DATE = re.compile(
 _CONSEQUENCE = re.compile(r"因此|所以|于是|因而|故而|从而|以致|故此")
 # Words that open a sentence carrying on the one before (此外, 其次, 但, 并且): a description, reason or list
 # answered by that one goes on in this one.
-_CONTINUES = re.compile(r"(?:其次|此外|并且|而且|但|相反|以及|主要|其中|包括|例如|如|即|因此|所以|于是)")
-# A sentence that announces what the next ones say: "以下三点", "有多种原因。", "如下：".
-_ANNOUNCES = re.compile(r"(?:以下|如下|下列)(?P<count>[一二两三四五六七八九十\d]*)"
-                        r"|有(?:多(?!少)|几|数|些)(?:种|个|点|项|方面|类)?[^，。；]{0,12}[。：:]$"
+# Single characters and prefixes that also open new points (如果, 如今, 即使, 主要城市) are not among them.
+_CONTINUES = re.compile(r"(?:其次|此外|并且|而且|但(?!愿)|相反|以及|其中|包括|例如|比如|因此|所以|于是)")
+# A sentence that announces what the next ones say: "以下三点：", "有多种原因。", "特征如下：". A colon or 多种
+# makes it an announcement: "零度以下。", "有几座寺庙。" state a fact and stop.
+_ANNOUNCES = re.compile(r"(?:以下|如下|下列)(?P<count>[一二两三四五六七八九十\d]*)[^。；]{0,8}[：:]"
+                        r"|有多种[^，。；]{0,12}[。：:]$|有(?:多|几|数)(?:种|个|点|项|方面|类)[^，。；]{0,12}[：:]$"
                         r"|有(?P<counted>[一二两三四五六七八九十\d]+)(?:种|个|点|项|方面|类)[^，。；]{0,12}[：:]$")
 MAX_ANNOUNCED = 4
 _LEANS_BACK = re.compile(r"(?:此|这|该|后来|之后|随后|赛后|战后)")
@@ -104,7 +103,7 @@ _PARAPHRASES = (
     ("特点", "特征", "特色"),
     ("由来", "得名", "起源", "命名", "名称来源"),
     ("美誉", "誉为", "美称", "称誉"),
-    ("危害", "伤害", "毒性", "有毒"),
+    ("危害", "伤害"),
     ("孩子", "子女", "儿女"),
     ("妻子", "为妻", "夫人", "嫁给"),
     ("广告语", "口号", "标语"),
@@ -176,9 +175,10 @@ class Decision:
 def sentences_of(text: str) -> list[str]:
     """The sentences of a text; an end mark inside a title (《…！》) does not end one."""
     sentences: list[str] = []
-    for piece in _SENTENCE.findall(text):
+    for match in _SENTENCE.finditer(text):
+        piece = match.group()
         if sentences and (sentences[-1].count("《") > sentences[-1].count("》")
-                          or _open_quote(sentences[-1]) and "”" in piece
+                          or _quote_goes_on(sentences[-1], text, match.start())
                           or _LATIN_MARK_END.search(sentences[-1]) and _LATIN_START.match(piece)):
             sentences[-1] += piece
         else:
@@ -186,11 +186,14 @@ def sentences_of(text: str) -> list[str]:
     return [s.strip() for s in sentences if s.strip()]
 
 
-def _open_quote(sentence: str) -> bool:
-    """A quotation opened (“) and not yet closed, short enough to be one sentence's quote: the piece that
-    closes it belongs to it (a long speech quoted over many sentences is not one)."""
+def _quote_goes_on(sentence: str, text: str, at: int) -> bool:
+    """The sentence opened a quotation (“) that closes within a short quote's length after `at`: every piece
+    up to the close belongs to it (a long speech quoted over many sentences is not one)."""
     opened = sentence.rfind("“")
-    return opened > sentence.rfind("”") and len(sentence) - opened < MAX_QUOTED_CHARS
+    if opened <= sentence.rfind("”"):
+        return False
+    closing = text.find("”", at)
+    return closing >= 0 and len(sentence) - opened + closing - at < MAX_QUOTED_CHARS
 
 
 def context_of(question: Question, sentence: str, passage_text: str) -> str:
@@ -230,7 +233,7 @@ def _announced(sentence: str) -> int:
     if not counted:
         return 1
     # "有以下两点：第一，…。第二，…。": the first is said by the announcing sentence itself.
-    first_said_here = bool(re.search(r"[：:][^。！？]*\w", sentence[match.end():]))
+    first_said_here = bool(re.search(r"\w", sentence[match.end():]))
     return max(min(int(counted) - first_said_here, MAX_ANNOUNCED), 1)
 
 
@@ -329,11 +332,9 @@ class ExtractiveAnswerer:
         return ""
 
     def _ordinary_word(self, word: str) -> bool:
-        """A word jieba tags as a name that is not one: common in general Chinese (帝王, 冰淇淋), or made of
-        words the documents use (广告语 of 广告, 台湾地区 of 台湾 and 地区). Asking about it names nothing
-        the documents lack."""
-        if (jieba.get_FREQ(word) or 0) >= COMMON_WORD_FREQUENCY:
-            return True
+        """A word jieba tags as a name that is made of words the documents use (标语牌 of 标语, 东部地区 of
+        东部 and 地区): asking about it names nothing the documents lack. jieba's own dictionary counts are no
+        guide: it lists well-known names (腾讯, 北京) as often as common words."""
         parts = [part for part in jieba.lcut_for_search(word) if part != word and len(part) >= 2]
         return bool(parts) and all(self._document_frequency.get(part.lower(), 0) > 0 for part in parts)
 
@@ -414,7 +415,7 @@ class ExtractiveAnswerer:
                 coverage = (sum(terms[t] for t in covered) + in_context_weight) / total
                 pairs = _bigrams(sentence)
                 overlap = len(bigrams & pairs) / max(len(bigrams), 1)
-                # Pairs across a function word ("是乙" of 什么是乙酰胺) match sentences that only use the term:
+                # Pairs across a function word ("是石" of 什么是石英钟) match sentences that only use the term:
                 # the question's own pairs order the sentences; the confidence keeps every pair, as calibrated.
                 own_overlap = len(own_bigrams & pairs) / max(len(own_bigrams), 1)
                 # A word the sentence does not say whole may still share its morphemes (担任/任, 颜色/色).
@@ -509,7 +510,7 @@ class ExtractiveAnswerer:
             holding = [s for begin, end, s in parts if start >= 0 and begin <= middle < end]
             # A sentence not found as written gets its paragraph's best chunk; a paragraph whose text is stored
             # once under another paragraph's id (the same text is one vector) has none here, and gets nothing.
-            similarities.append(holding[0] if holding else max((s for *_, s in parts), default=None))
+            similarities.append(max(holding) if holding else max((s for *_, s in parts), default=None))
         return similarities
 
     def _add_meaning(self, question: Question, found: list[Candidate]) -> None:
@@ -1014,8 +1015,8 @@ def _subjects(entities: list) -> list:
 
 
 def _question_bigrams(text: str) -> set[str]:
-    """The character pairs of a question's own words: none across a function or question word ("什么是乙酰胺"
-    gives no 是乙, which any sentence saying "…是乙酰胺…" would share without saying what it is)."""
+    """The character pairs of a question's own words: none across a function or question word ("什么是石英钟"
+    gives no 是石, which any sentence saying "…是石英钟…" would share without saying what it is)."""
     kept = [word if word.strip() and normalise(word) not in STOPWORDS and not set(word) <= _QUESTION_CHARACTERS
             else "，" for word in jieba.lcut(unicodedata.normalize("NFKC", text))]
     return _bigrams("".join(kept))
