@@ -293,6 +293,8 @@ def chunk_paragraph(paragraph: Paragraph, max_chars: int = CHUNK_CHARS) -> list[
             groups[-1] += sentence
         else:
             groups.append(sentence)
+    if len(groups) == 1 and groups[0] == paragraph.text:
+        groups = [paragraph.text]  # one string for both, not a copy per chunk (most paragraphs are one chunk)
     return [Chunk(f"{paragraph.id}-{i}", paragraph.id, text) for i, text in enumerate(groups)]
 
 

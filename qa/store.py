@@ -22,7 +22,6 @@ import bm25s
 import numpy as np
 import orjson
 from filelock import FileLock, Timeout
-from llama_index.core.schema import TextNode
 from tqdm import tqdm
 
 from .config import Settings
@@ -517,6 +516,19 @@ class IndexStore:
         chunks = [chunk for item in indexed for chunk in item.chunks]
         report.chunks = len(chunks)
 
+        # The paragraph table, keyword index and names first: their arrays are freed before Chroma's vector
+        # index grows in this process (at 100k paragraphs the two together were most of the build's peak).
+        generation = self._owned_folder("gen")
+        try:
+            self._write_generation(self.root / generation, indexed, vocabulary)
+            self._write_names(self.root / generation, indexed, previous)
+        except BaseException:
+            shutil.rmtree(self.root / generation, ignore_errors=True)
+            raise
+        for item in indexed:  # written: what is left is what the vectors need
+            item.release()
+        _return_freed_memory()
+
         target = self._target(old, full)
         collection = self._open_vectors(target, create=True)
         try:
@@ -543,15 +555,12 @@ class IndexStore:
             embed_started = time.perf_counter()
             if todo and embed_model is None:
                 embed_model = make_embedding(self.settings.embed_model, self.settings)
-            embed_texts = _embed_texts(articles, paragraphs, chunks, todo)
+            embed_texts = _EmbedTexts(articles, paragraphs, chunks)
             self._embed_and_store(collection, chunks, embed_texts, article_of, todo, progress, show_bar,
                                   embed_model)
             report.embedded = len(todo)
             report.embed_seconds = time.perf_counter() - embed_started
 
-            generation = self._owned_folder("gen")
-            self._write_generation(self.root / generation, indexed, vocabulary)
-            self._write_names(self.root / generation, indexed, previous)
             manifest = {
                 "format": FORMAT_VERSION,
                 "embed_model": self.settings.embed_model,
@@ -600,7 +609,7 @@ class IndexStore:
                 key = stable_id(keyword_text)
                 keys.append(key)
                 found = known_tokens.get(key)
-                token_lists.append(found if found is not None else tokens(keyword_text))
+                token_lists.append(found if found is not None else _keyword_tokens(keywords, part.text))
         return _IndexedDocument(document, chunks, np.array(keys, dtype=KEY_DTYPE),
                                 vocabulary.ids(token_lists), np.fromiter(map(len, token_lists), np.int64, len(chunks)),
                                 None, known.record["tags"] if known else {})
@@ -650,8 +659,11 @@ class IndexStore:
             collection.update_metadata(part, metadatas)
 
     def _embed_and_store(self, collection, chunks, embed_texts, article_of, todo, progress, show_bar, embed_model):
-        # Chroma is written in large batches: 16 vectors a write cost 6x more than 1,024 (eval/bench.py).
-        pending: list[TextNode] = []
+        """Embed the chunks at `todo` (their texts made batch by batch: all at once were 130 MiB at 100k
+        paragraphs) and store their vectors in large batches: 16 vectors a write cost 6x more than 1,024."""
+        pending_ids: list[str] = []
+        pending_vectors: list[np.ndarray] = []
+        pending_metadata: list[dict] = []
         stored_at = time.monotonic()
         bar = tqdm(total=len(todo), desc="embedding", unit="chunk", file=sys.stderr, disable=not show_bar)
         # an embedding server takes more texts a call, to keep several requests in flight
@@ -659,21 +671,16 @@ class IndexStore:
         for start in range(0, len(todo), batch):
             part = todo[start : start + batch]
             vectors = embed_model.get_text_embedding_batch([embed_texts[i] for i in part])
-            nodes = [
-                TextNode(
-                    id_=chunks[i].id,
-                    text=embed_texts[i],
-                    embedding=vector,
-                    metadata={"paragraph_id": chunks[i].paragraph_id,
-                              "article_id": article_of[chunks[i].paragraph_id]},
-                )
-                for i, vector in zip(part, vectors, strict=True)
-            ]
-            pending += nodes
-            if (len(pending) >= STORE_BATCH or start + batch >= len(todo)
+            if len(vectors) != len(part):
+                raise ValueError(f"the embedding model returned {len(vectors)} vectors for {len(part)} texts")
+            pending_vectors.append(np.asarray(vectors, dtype=np.float32))
+            pending_ids += [chunks[i].id for i in part]
+            pending_metadata += [{"paragraph_id": chunks[i].paragraph_id,
+                                  "article_id": article_of[chunks[i].paragraph_id]} for i in part]
+            if (len(pending_ids) >= STORE_BATCH or start + batch >= len(todo)
                     or time.monotonic() - stored_at >= STORE_SECONDS):
-                collection.add(pending)
-                pending, stored_at = [], time.monotonic()
+                collection.add_vectors(pending_ids, np.concatenate(pending_vectors), pending_metadata)
+                pending_ids, pending_vectors, pending_metadata, stored_at = [], [], [], time.monotonic()
             bar.update(len(part))
             if progress:
                 progress(min(start + batch, len(todo)), len(todo), "embedding")
@@ -826,24 +833,45 @@ def keyword_index_of_ids(token_ids: np.ndarray, lengths: np.ndarray, vocabulary:
     tokens no chunk holds any more (a deleted file's)."""
     bm25 = bm25s.BM25()  # Lucene scoring, bm25s's default
     used = np.bincount(token_ids, minlength=len(vocabulary)) > 0
-    token_ids = (np.cumsum(used) - 1)[token_ids] if len(token_ids) else token_ids.astype(np.int64)
+    token_ids = ((np.cumsum(used) - 1).astype(np.int32)[token_ids] if len(token_ids)
+                 else np.asarray(token_ids, dtype=np.int32))
     vocab = {token: i for i, token in enumerate(t for t, keep in zip(vocabulary, used, strict=True) if keep)}
     tokens_kept = list(vocab)
     documents = len(lengths)
-    # (token, row) pairs sorted by token, then row (bm25s's column-major layout), each once with its count
-    pairs = token_ids * documents + np.repeat(np.arange(documents, dtype=np.int64), lengths)
+    # (token, row) pairs sorted by token, then row (bm25s's column-major layout), each once with its count.
+    # Built in place and narrowed as soon as possible: at 100k paragraphs (13M tokens) the arrays of a
+    # straightforward version held 900 MiB at once.
+    pairs = token_ids.astype(np.int64)
+    pairs *= documents
+    pairs += np.repeat(np.arange(documents, dtype=np.int32), lengths)
     pairs.sort()
-    starts = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1]))) if len(pairs) else pairs
-    counts = np.diff(np.append(starts, len(pairs)))
-    columns, rows = np.divmod(pairs[starts], documents)
+    if len(pairs):
+        first = np.empty(len(pairs), dtype=bool)
+        first[0] = True
+        np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        del first
+    else:
+        starts = np.zeros(0, dtype=np.int64)
+    counts = np.diff(starts, append=len(pairs))
+    unique = pairs[starts]
+    del pairs, starts
+    columns, rows = np.divmod(unique, documents)
+    del unique
+    columns, rows = columns.astype(np.int32), rows.astype(bm25.int_dtype)
     frequencies = np.bincount(columns, minlength=len(vocab))
     idf = np.log(1 + (documents - frequencies + 0.5) / (frequencies + 0.5)).astype(bm25.dtype)
-    tf = counts.astype(bm25.dtype)
-    length_norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[rows] / max(lengths.mean(), 1e-9))
+    average = max(lengths.mean(), 1e-9) if documents else 1e-9
+    data = np.empty(len(rows), dtype=bm25.dtype)
+    for begin in range(0, len(rows), SCORE_BLOCK):  # the float64 intermediates a block at a time
+        part = slice(begin, begin + SCORE_BLOCK)
+        tf = counts[part].astype(bm25.dtype)
+        length_norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[rows[part]] / average)
+        data[part] = idf[columns[part]] * (tf / (length_norm + tf))
+    del counts, columns
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.cumsum(frequencies, out=indptr[1:])
-    bm25.scores = {"data": (idf[columns] * (tf / (length_norm + tf))).astype(bm25.dtype),
-                   "indices": rows.astype(bm25.int_dtype), "indptr": indptr, "num_docs": documents}
+    bm25.scores = {"data": data, "indices": rows, "indptr": indptr, "num_docs": documents}
     vocab.setdefault("", len(vocab))  # bm25s's empty token
     bm25.vocab_dict = vocab
     bm25.unique_token_ids_set = set(vocab.values())
@@ -902,8 +930,16 @@ class _IndexedDocument:
     tags: dict[str, list]  # name tags by text hash: the stored file's, or those of its previous version
     rows: dict[str, list[dict]] | None = None  # an unchanged file's rows, written as they were read
 
+    def release(self) -> None:
+        """Drop what the generation's files now hold (tokens, names, rows); the chunks stay for the vectors."""
+        self.keys = self.token_ids = self.lengths = None
+        self.names, self.tags, self.rows = None, {}, None
+
 
 KEY_DTYPE = "S16"  # a stable_id
+
+
+SCORE_BLOCK = 1 << 20
 
 
 class _Vocabulary:
@@ -923,7 +959,15 @@ class _Vocabulary:
                     i = self._ids[token] = len(self.tokens)
                     self.tokens.append(token)
                 found.append(i)
-        return np.array(found, dtype=np.int64)
+        return np.array(found, dtype=np.int32)
+
+
+def _keyword_tokens(keywords: str, text: str) -> list[str]:
+    """tokens(f"{keywords} {text}"), with the context's tokens cached: every chunk of an article carries the
+    same context, and tokenising it again for each was 60% of tokenising a generated corpus. The same list:
+    jieba cuts the runs of word characters on either side of a space apart, and NFKC and lower-casing do not
+    reach across a space."""
+    return tokens(keywords) + tokens(text) if keywords else tokens(text)
 
 
 def _parsed(previous: dict[str, _StoredDocument], source: str, sha256: str) -> Document | None:
@@ -941,15 +985,15 @@ def _previous_version(previous: dict[str, _StoredDocument], document: Document) 
     return stored
 
 
-def _embed_texts(articles: list[Article], paragraphs: list[Paragraph], chunks: list[Chunk],
-                 todo: list[int]) -> dict[int, str]:
-    """What is embedded for each chunk to embed: its context line, then its text (see Chunk ids)."""
-    if not todo:
-        return {}
-    by_article = {a.id: a for a in articles}
-    by_paragraph = {p.id: p for p in paragraphs}
-    texts = {}
-    for i in todo:
-        paragraph = by_paragraph[chunks[i].paragraph_id]
-        texts[i] = f"{context_line(by_article[paragraph.article_id], paragraph)}\n{chunks[i].text}"
-    return texts
+class _EmbedTexts:
+    """What is embedded for chunk number i: its context line, then its text (see Chunk ids); made when asked."""
+
+    def __init__(self, articles: list[Article], paragraphs: list[Paragraph], chunks: list[Chunk]):
+        self._articles = {a.id: a for a in articles}
+        self._paragraphs = {p.id: p for p in paragraphs}
+        self._chunks = chunks
+
+    def __getitem__(self, i: int) -> str:
+        chunk = self._chunks[i]
+        paragraph = self._paragraphs[chunk.paragraph_id]
+        return f"{context_line(self._articles[paragraph.article_id], paragraph)}\n{chunk.text}"
