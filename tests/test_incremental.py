@@ -93,6 +93,48 @@ def test_an_update_ends_with_the_index_a_full_rebuild_gives(small_corpus, tmp_pa
     assert any("六月" in t for t in texts) and not any("明年五月" in t or "今年建设高标准农田" in t for t in texts)
 
 
+def test_an_index_built_in_small_batches_is_the_one_built_in_one_go(small_corpus, tmp_path, monkeypatch):
+    """The build streams: vectors stored a few at a time, BM25 scores computed a block at a time, the context
+    of a chunk tokenised apart from its text. Forced into batches far smaller than the corpus, it still gives
+    the same chunk ids, tokens, BM25 scores, names and vectors, and the tokens of the plain way."""
+    from qa import store
+    from qa.corpus import keyword_context
+    from qa.text import tokens
+
+    write(small_corpus, "mixed.md", "Ｅｎｇｌｉｓｈ ΣΟΦΙΑΣ notes", "## 第一节\n\nThe district builds 128 key projects.",
+          "东湖湿地公园将于明年五月重新开放，新增步道3.5公里。" * 3, "ＡＢＣ公司投资1.2亿元 — 50%用于设备。")
+    whole = make_engine(small_corpus, tmp_path / "whole").build_index(show_bar=False)
+    assert whole.chunks > 40
+    monkeypatch.setattr(store, "STORE_BATCH", 3)
+    monkeypatch.setattr(store, "EMBED_BATCH", 2)
+    monkeypatch.setattr(store, "SCORE_BLOCK", 7)
+    batched = make_engine(small_corpus, tmp_path / "batched").build_index(show_bar=False)
+    assert batched.embedded == whole.embedded == whole.chunks
+
+    one_go, in_batches = snapshot(tmp_path / "whole"), snapshot(tmp_path / "batched")
+    assert all(np.array_equal(a, b) for a, b in zip(one_go.pop("bm25_scores"), in_batches.pop("bm25_scores"),
+                                                     strict=True))
+    assert one_go == in_batches
+    index = IndexStore(Settings(index_dir=tmp_path / "batched", embed_model=FAST_MODEL)).load()
+    try:
+        plain = []
+        for chunk_id in index.chunk_ids:
+            paragraph = index.paragraphs[index.chunks[chunk_id].paragraph_id]
+            plain.append(tokens(f"{keyword_context(index.articles[paragraph.article_id], paragraph)} "
+                                f"{index.chunks[chunk_id].text}"))
+        assert [words for _, words in in_batches["tokens"]] == plain
+        stored = index.vectors.vectors(index.chunk_ids)
+        whole_index = IndexStore(Settings(index_dir=tmp_path / "whole", embed_model=FAST_MODEL)).load()
+        try:
+            again = whole_index.vectors.vectors(index.chunk_ids)
+        finally:
+            whole_index.close()
+        assert len(stored) == len(set(index.chunk_ids))
+        assert all(np.allclose(stored[c], again[c], atol=1e-5) for c in stored)
+    finally:
+        index.close()
+
+
 def test_an_update_parses_only_changed_files_unless_the_parser_changed(small_corpus, tmp_path, monkeypatch):
     from qa import corpus, store
 
@@ -198,11 +240,14 @@ def test_a_build_killed_half_way_through_an_embedding_server_resumes_to_the_same
     assert "社区食堂" in top.text
 
 
-@pytest.mark.parametrize("size", [1, 40])
-def test_keyword_index_scores_as_bm25s_does(size):
+@pytest.mark.parametrize(("size", "block"), [(1, 1 << 20), (40, 1 << 20), (40, 3)])
+def test_keyword_index_scores_as_bm25s_does(size, block, monkeypatch):
     import bm25s
 
+    from qa import store
     from qa.store import keyword_index
+
+    monkeypatch.setattr(store, "SCORE_BLOCK", block)  # scores computed a few at a time give the same index
     from qa.text import tokens
 
     texts = ["赛罕区计划新建3个社区食堂。", "玉泉区建设高标准农田2.7万亩。", "社区食堂年内投入使用，社区居民受益。",

@@ -196,8 +196,8 @@ def test_an_update_tokenises_only_what_changed_and_a_deleted_file_leaves_everywh
     engine = make_engine(small_corpus, tmp_path / "index")
     first = engine.build_index(show_bar=False)
     tokenised: list[str] = []
-    real = store.tokens
-    monkeypatch.setattr(store, "tokens", lambda text: tokenised.append(text) or real(text))
+    real = store._keyword_tokens
+    monkeypatch.setattr(store, "_keyword_tokens", lambda context, text: tokenised.append(text) or real(context, text))
     (small_corpus / "notes.md").write_text("# 会议纪要\n\n赛罕区计划新建6个社区食堂。\n", encoding="utf-8")
     engine.build_index(show_bar=False)
     assert len(tokenised) == 1 and "6个社区食堂" in tokenised[0]
