@@ -519,18 +519,18 @@ class IndexStore:
         # The paragraph table, keyword index and names first: their arrays are freed before Chroma's vector
         # index grows in this process (at 100k paragraphs the two together were most of the build's peak).
         generation = self._owned_folder("gen")
+        switched = False
         try:
             self._write_generation(self.root / generation, indexed, vocabulary)
             self._write_names(self.root / generation, indexed, previous)
+            for item in indexed:  # written: what is left is what the vectors need
+                item.release()
+            _return_freed_memory()
+            target = self._target(old, full)
+            collection = self._open_vectors(target, create=True)
         except BaseException:
             shutil.rmtree(self.root / generation, ignore_errors=True)
             raise
-        for item in indexed:  # written: what is left is what the vectors need
-            item.release()
-        _return_freed_memory()
-
-        target = self._target(old, full)
-        collection = self._open_vectors(target, create=True)
         try:
             article_of = {p.id: p.article_id for p in paragraphs}
             wanted: dict[str, int] = {}  # chunk id → index of its first occurrence
@@ -577,12 +577,15 @@ class IndexStore:
             tmp = self.root / f".{MANIFEST}.tmp"
             tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
             os.replace(tmp, self.root / MANIFEST)  # the switch-over: atomic on one file system
+            switched = True
             with contextlib.suppress(OSError):
                 (self.root / PENDING).unlink()
 
             report.removed = self._clean_up(old, manifest, collection, set(wanted))
         finally:
             collection.close()
+            if not switched:  # stopped before the switch-over: the new generation is of no use
+                shutil.rmtree(self.root / generation, ignore_errors=True)
         report.seconds = time.perf_counter() - started
         return report
 
