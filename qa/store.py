@@ -703,14 +703,25 @@ class IndexStore:
         """The paragraph table, the keyword tokens and the BM25 index, all in corpus order."""
         # An unchanged file's rows are written as they were read; vars(), not asdict(), for the others:
         # asdict deep-copies every field (2.5 s of a 10k-paragraph update).
-        table: dict[str, list] = {"articles": [], "paragraphs": [], "chunks": []}
-        for item in indexed:
-            rows = item.rows or {"articles": [vars(a) for a in item.document.articles],
-                                 "paragraphs": [vars(p) for p in item.document.paragraphs],
-                                 "chunks": [vars(c) for c in item.chunks]}
-            for part, target in table.items():
-                target += rows[part]
-        (folder / "corpus.json").write_bytes(orjson.dumps(table))
+        # Written file by file, the bytes orjson.dumps gives for the whole table: that and its growing buffer
+        # were 260 MiB at once at 100k paragraphs.
+        with open(folder / "corpus.json", "wb") as file:
+            for n, part in enumerate(("articles", "paragraphs", "chunks")):
+                file.write(b'{"' if n == 0 else b'],"')
+                file.write(part.encode() + b'":[')
+                written = False
+                for item in indexed:
+                    if item.rows:
+                        rows = item.rows[part]
+                    else:
+                        rows = [vars(row) for row in {"articles": item.document.articles,
+                                                      "paragraphs": item.document.paragraphs,
+                                                      "chunks": item.chunks}[part]]
+                    if rows:
+                        file.write(b"," if written else b"")
+                        file.write(orjson.dumps(rows)[1:-1])
+                        written = True
+            file.write(b"]}")
         token_ids = np.concatenate([item.token_ids for item in indexed])
         lengths = np.concatenate([item.lengths for item in indexed])
         bm25, token_ids, vocabulary_used = keyword_index_of_ids(token_ids, lengths, vocabulary.tokens)
@@ -767,7 +778,8 @@ class IndexStore:
                 return [(word, kind) for word, kind in found]
 
             item.names = names_found(item.document.articles, item.document.paragraphs, tag=tag)
-            item.tags = used
+            # kept as the JSON it is written as: a file's tags are many small lists, freed at once
+            item.tags = orjson.Fragment(orjson.dumps(used))
         known_aliases: dict[str, list[str]] = {}
         for stored in previous.values():
             known_aliases.update(stored.record.get("aliases", {}))
@@ -841,40 +853,31 @@ def keyword_index_of_ids(token_ids: np.ndarray, lengths: np.ndarray, vocabulary:
     vocab = {token: i for i, token in enumerate(t for t, keep in zip(vocabulary, used, strict=True) if keep)}
     tokens_kept = list(vocab)
     documents = len(lengths)
-    # (token, row) pairs sorted by token, then row (bm25s's column-major layout), each once with its count.
-    # Built in place and narrowed as soon as possible: at 100k paragraphs (13M tokens) the arrays of a
-    # straightforward version held 900 MiB at once.
-    pairs = token_ids.astype(np.int64)
-    pairs *= documents
-    pairs += np.repeat(np.arange(documents, dtype=np.int32), lengths)
-    pairs.sort()
-    if len(pairs):
-        first = np.empty(len(pairs), dtype=bool)
-        first[0] = True
-        np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        del first
-    else:
-        starts = np.zeros(0, dtype=np.int64)
-    counts = np.diff(starts, append=len(pairs))
-    unique = pairs[starts]
-    del pairs, starts
-    columns, rows = np.divmod(unique, documents)
-    del unique
-    columns, rows = columns.astype(np.int32), rows.astype(bm25.int_dtype)
-    frequencies = np.bincount(columns, minlength=len(vocab))
+    # bm25s's column-major layout: per token, the rows holding it (ascending) and their scores. Made a block
+    # of rows at a time, twice (the document frequencies first, then each entry put in its place by a
+    # counting sort), so that besides the input only the two output arrays grow with the corpus: sorting all
+    # (token, row) pairs at once held 900 MiB at 100k paragraphs (13M tokens).
+    frequencies = np.zeros(len(vocab), dtype=np.int64)
+    for columns, _rows, _counts in _token_rows(token_ids, lengths):
+        frequencies += np.bincount(columns, minlength=len(vocab))
     idf = np.log(1 + (documents - frequencies + 0.5) / (frequencies + 0.5)).astype(bm25.dtype)
     average = max(lengths.mean(), 1e-9) if documents else 1e-9
-    data = np.empty(len(rows), dtype=bm25.dtype)
-    for begin in range(0, len(rows), SCORE_BLOCK):  # the float64 intermediates a block at a time
-        part = slice(begin, begin + SCORE_BLOCK)
-        tf = counts[part].astype(bm25.dtype)
-        length_norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[rows[part]] / average)
-        data[part] = idf[columns[part]] * (tf / (length_norm + tf))
-    del counts, columns
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.cumsum(frequencies, out=indptr[1:])
-    bm25.scores = {"data": data, "indices": rows, "indptr": indptr, "num_docs": documents}
+    data = np.empty(indptr[-1], dtype=bm25.dtype)
+    indices = np.empty(indptr[-1], dtype=bm25.int_dtype)
+    filled = indptr[:-1].copy()  # where each token's next entry goes
+    for columns, rows, counts in _token_rows(token_ids, lengths):
+        # the block's entries are sorted by token, then row: each one's rank among its token's
+        run_starts = np.flatnonzero(np.concatenate(([True], columns[1:] != columns[:-1])))
+        run_lengths = np.diff(run_starts, append=len(columns))
+        places = filled[columns] + (np.arange(len(columns)) - np.repeat(run_starts, run_lengths))
+        filled[columns[run_starts]] += run_lengths
+        tf = counts.astype(bm25.dtype)
+        length_norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths[rows] / average)
+        data[places] = idf[columns] * (tf / (length_norm + tf))
+        indices[places] = rows
+    bm25.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": documents}
     vocab.setdefault("", len(vocab))  # bm25s's empty token
     bm25.vocab_dict = vocab
     bm25.unique_token_ids_set = set(vocab.values())
@@ -942,7 +945,26 @@ class _IndexedDocument:
 KEY_DTYPE = "S16"  # a stable_id
 
 
-SCORE_BLOCK = 1 << 20
+ROW_BLOCK = 2048  # chunks a block of the BM25 build takes (about 175,000 tokens, 20 MiB of work arrays)
+
+
+def _token_rows(token_ids: np.ndarray, lengths: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per block of ROW_BLOCK chunks: each distinct (token, row) pair of the block, sorted by token then
+    row, as the token ids, the rows and how often the token occurs in the row."""
+    documents = len(lengths)
+    ends = np.cumsum(lengths)
+    for first in range(0, documents, ROW_BLOCK):
+        last = min(first + ROW_BLOCK, documents)
+        begin = int(ends[first - 1]) if first else 0
+        pairs = token_ids[begin : int(ends[last - 1])].astype(np.int64)
+        pairs *= documents
+        pairs += np.repeat(np.arange(first, last, dtype=np.int64), lengths[first:last])
+        pairs.sort()
+        if not len(pairs):
+            continue
+        starts = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1])))
+        columns, rows = np.divmod(pairs[starts], documents)
+        yield columns, rows, np.diff(starts, append=len(pairs))
 
 
 class _Vocabulary:

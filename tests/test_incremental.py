@@ -107,7 +107,7 @@ def test_an_index_built_in_small_batches_is_the_one_built_in_one_go(small_corpus
     assert whole.chunks > 40
     monkeypatch.setattr(store, "STORE_BATCH", 3)
     monkeypatch.setattr(store, "EMBED_BATCH", 2)
-    monkeypatch.setattr(store, "SCORE_BLOCK", 7)
+    monkeypatch.setattr(store, "ROW_BLOCK", 7)
     batched = make_engine(small_corpus, tmp_path / "batched").build_index(show_bar=False)
     assert batched.embedded == whole.embedded == whole.chunks
 
@@ -240,14 +240,14 @@ def test_a_build_killed_half_way_through_an_embedding_server_resumes_to_the_same
     assert "社区食堂" in top.text
 
 
-@pytest.mark.parametrize(("size", "block"), [(1, 1 << 20), (40, 1 << 20), (40, 3)])
+@pytest.mark.parametrize(("size", "block"), [(1, 2048), (40, 2048), (40, 3)])
 def test_keyword_index_scores_as_bm25s_does(size, block, monkeypatch):
     import bm25s
 
     from qa import store
     from qa.store import keyword_index
 
-    monkeypatch.setattr(store, "SCORE_BLOCK", block)  # scores computed a few at a time give the same index
+    monkeypatch.setattr(store, "ROW_BLOCK", block)  # built a few rows at a time: the same index
     from qa.text import tokens
 
     texts = ["赛罕区计划新建3个社区食堂。", "玉泉区建设高标准农田2.7万亩。", "社区食堂年内投入使用，社区居民受益。",
