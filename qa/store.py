@@ -703,8 +703,8 @@ class IndexStore:
         """The paragraph table, the keyword tokens and the BM25 index, all in corpus order."""
         # An unchanged file's rows are written as they were read; vars(), not asdict(), for the others:
         # asdict deep-copies every field (2.5 s of a 10k-paragraph update).
-        # Written file by file, the bytes orjson.dumps gives for the whole table: that and its growing buffer
-        # were 260 MiB at once at 100k paragraphs.
+        # Written file by file, the same bytes orjson.dumps gives for the whole table, without holding them all
+        # (130 MiB at 100k paragraphs, beside orjson's own growing buffer).
         with open(folder / "corpus.json", "wb") as file:
             for n, part in enumerate(("articles", "paragraphs", "chunks")):
                 file.write(b'{"' if n == 0 else b'],"')
