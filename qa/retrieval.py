@@ -141,7 +141,7 @@ def chunk_similarities(index: LoadedIndex, query_embedding,
     found: dict[str, list[tuple[str, float]]] = {p: [] for p in wanted}
     if not chunk_ids:
         return found
-    for chunk_id, similarity in index._exact_dense(query_embedding, len(chunk_ids), chunk_ids):
+    for chunk_id, similarity in index.exact_dense(query_embedding, len(chunk_ids), chunk_ids):
         chunk = index.chunks[chunk_id]
         found[chunk.paragraph_id].append((chunk.text, similarity))
     return found

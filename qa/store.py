@@ -246,15 +246,16 @@ class LoadedIndex:
         if article_ids:
             allowed = [self.chunk_ids[row] for row in self.rows_of_articles(article_ids)]
             if len(allowed) <= EXACT_SEARCH_MAX_CHUNKS:
-                return self._exact_dense(query_embedding, top_k, allowed)
+                return self.exact_dense(query_embedding, top_k, allowed)
             found = self.vectors.search(query_embedding, top_k, ids=allowed)
         else:
             found = self.vectors.search(query_embedding, top_k)
         # Chunks left by an interrupted update are in Chroma but not in the table: ignore them.
         return [(chunk_id, score) for chunk_id, score in found if chunk_id in self.chunks]
 
-    def _exact_dense(self, query_embedding, top_k: int, chunk_ids: list[str]) -> list[tuple[str, float]]:
-        """Cosine similarity to each of `chunk_ids`' stored vectors, as Chroma's exact search ranks them."""
+    def exact_dense(self, query_embedding, top_k: int, chunk_ids: list[str]) -> list[tuple[str, float]]:
+        """Cosine similarity to each of `chunk_ids`' stored vectors, as Chroma's exact search ranks them: the
+        answerer reads how close each part of a retrieved paragraph is without embedding it again."""
         with self._vector_lock:
             missing = [c for c in chunk_ids if c not in self._vector_cache]
         if missing:
