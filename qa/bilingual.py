@@ -123,6 +123,20 @@ def _base_forms(word: str) -> list[str]:
     return list(dict.fromkeys(forms))
 
 
+def closest_words(phrase: str) -> tuple[str, ...]:
+    """The Chinese words whose whole gloss is the phrase ("fruit" → 果实, 水果, not 坐果 "to bear fruit"): for a
+    word the dictionary gives many translations, the ones that say just it."""
+    phrases, _ = reverse_index()
+    words = phrase.split()
+    if not words:
+        return ()
+    verb = -2 if len(words) > 1 and words[-1] in PHRASE_PREPOSITIONS else -1
+    found: list[str] = []
+    for head in _base_forms(words[verb]):
+        found += phrases.get(" ".join([*words[:verb], head, *words[len(words) + verb + 1:]]), ())
+    return tuple(dict.fromkeys(found))
+
+
 def chinese_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
     """The question's English content phrases (longest dictionary match first, up to three words) with the Chinese
     words that translate them; phrases the dictionary does not know are left out."""

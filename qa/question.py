@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import jieba
 import jieba.posseg as posseg
 
-from .bilingual import chinese_words
+from .bilingual import chinese_words, closest_words
 from .text import STOPWORDS, is_chinese, normalise
 
 # Answer types, from the question word and the noun it governs.
@@ -81,6 +81,8 @@ class Question:
     translations: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     # Chinese words to search for an English question: its names as written and its telling phrases' translations.
     keywords: list[str] = field(default_factory=list)
+    # The same in groups of alternatives: a name alone, the translations of one phrase together.
+    keyword_groups: list[list[str]] = field(default_factory=list)
     # the standalone text's query vector, set by retrieval so that the answerer does not embed it again
     query_embedding: list[float] | None = None
 
@@ -200,17 +202,34 @@ def analyse(question: str, history: list[dict] | None = None, names=None) -> Que
     kind = answer_type(standalone)
     language = language_of(standalone)
     translations = _translations(standalone, entities) if language == "en" else []
-    keywords = []
-    if language == "en":
-        keywords = [m.canonical for m in entities if not m.canonical.isascii()]
-        keywords += [word for _, options in translations if len(options) <= MAX_SEARCH_TRANSLATIONS for word in options]
+    groups = keyword_groups(standalone, entities, translations) if language == "en" else []
+    keywords = [word for group in groups for word in group]
     return Question(text=question, standalone=standalone, language=language, answer_type=kind,
                     focus=content_terms(standalone), units=expected_units(standalone, kind), entities=entities,
-                    notice=notice, translations=translations, keywords=list(dict.fromkeys(keywords)))
+                    notice=notice, translations=translations, keywords=list(dict.fromkeys(keywords)),
+                    keyword_groups=groups)
 
 
-# A phrase the dictionary translates more ways than this (a general verb, "new") is too vague to search for.
+# A phrase the dictionary translates more ways than this (a general verb, "new") is too vague to search for by
+# all of them: it is searched by the words whose whole gloss it is ("fruit" → 果实, 水果), when they are this few.
 MAX_SEARCH_TRANSLATIONS = 8
+
+
+def search_words(phrase: str, options: tuple[str, ...]) -> tuple[str, ...]:
+    """The Chinese words an English phrase is searched by."""
+    if len(options) <= MAX_SEARCH_TRANSLATIONS:
+        return options
+    closest = closest_words(phrase)
+    return closest if len(closest) <= MAX_SEARCH_TRANSLATIONS else ()
+
+
+def keyword_groups(question: str, entities: list, translations: list) -> list[list[str]]:
+    """An English question's Chinese search words in groups of alternatives: each name it names in Chinese
+    writing, and each phrase's translations together."""
+    groups = [[m.canonical] for m in entities if not m.canonical.isascii()]
+    groups += [list(words) for phrase, options in translations
+               if (words := search_words(phrase, options))]
+    return groups
 
 
 def _translations(question: str, entities: list) -> list[tuple[str, tuple[str, ...]]]:
