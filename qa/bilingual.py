@@ -164,3 +164,21 @@ def chinese_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
         else:
             position += 1
     return found
+
+
+def latin_names(question: str) -> set[str]:
+    """The English question's words that may be written as they are in Chinese text, in lower case: names
+    (capitalised after the first word: "Saudi", "AltiVec") and words the dictionary does not know
+    ("cycloheximide"). A common word it knows ("agreement", "where") is said in Chinese, and found in Latin
+    letters only in some other article's English title."""
+    phrases, words_index = reverse_index()
+    names = set()
+    for match in re.finditer(r"[A-Za-z][A-Za-z0-9'-]*", question):
+        word = re.sub(r"'s?$", "", match.group()).lower()
+        if word in ENGLISH_STOPWORDS:
+            continue
+        capitalised = match.start() > 0 and not match.group().islower()
+        known = any(form in phrases or form in words_index for form in _base_forms(word))
+        if capitalised or not known:
+            names.add(word)
+    return names

@@ -15,7 +15,7 @@ import jieba.posseg as posseg
 import numpy as np
 
 from .. import numbers
-from ..bilingual import load_in_background
+from ..bilingual import latin_names, load_in_background
 from ..names import NameIndex, names_of, pinyin_spellings
 from ..question import (
     DATE,
@@ -346,6 +346,8 @@ class ExtractiveAnswerer:
                    else f"The documents do not mention {unknown}.")
             return Decision([], 0.0, why)
         terms = self.question_terms(question.standalone, question.entities)
+        if question.language != "zh":
+            terms = _english_terms(question, terms)
         if question.language == "zh" and not terms:
             return Decision([], 0.0)
         if question.language == "zh" and self._names_only(question, terms):
@@ -1025,3 +1027,10 @@ def _question_bigrams(text: str) -> set[str]:
 def _bigrams(text: str) -> set[str]:
     text = normalise(text)
     return {text[i:i + 2] for i in range(len(text) - 1) if not _NOT_IN_BIGRAM.search(text[i:i + 2])}
+
+
+def _english_terms(question: Question, terms: dict[str, float]) -> dict[str, float]:
+    """An English question's terms that Chinese text can say as written: its names in Chinese writing, its
+    numbers, and its Latin names; its other English words are matched through their translations."""
+    names = latin_names(question.standalone)
+    return {t: w for t, w in terms.items() if not t.isascii() or not re.search("[a-z]", t) or t in names}
