@@ -173,7 +173,7 @@ def latin_names(question: str) -> set[str]:
     letters only in some other article's English title."""
     phrases, words_index = reverse_index()
     names = set()
-    for match in re.finditer(r"[A-Za-z][A-Za-z0-9'-]*", question):
+    for match in re.finditer(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9'-]*", question):
         word = re.sub(r"'s?$", "", match.group()).lower()
         if word in ENGLISH_STOPWORDS:
             continue

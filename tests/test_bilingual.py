@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import engine_over
 
-from qa.bilingual import chinese_words
+from qa.bilingual import chinese_words, closest_words, latin_names
+from qa.question import analyse
 
 DISTRICTS = {
     "donghu.md": "# 东湖区\n\n"
@@ -32,6 +33,22 @@ COMPANIES = {
                   "北峰机械（Northpeak Machinery）是一家德国机械制造商，总部设在斯图加特。"
                   "北峰机械成立于1952年，主要生产机床。\n",
 }
+
+
+# Chinese text gives an English title in Latin letters: its common words ("Where", "Came") are no names.
+RAILWAY = {
+    "album.md": "# 归来之处\n\n"
+                "《归来之处》（This Is Where I Came In）是一张摇滚专辑，收录了十二首歌曲。"
+                "专辑中最受欢迎的是第三首歌曲。\n",
+    "port.md": "# 达湾港\n\n"
+               "达湾港位于东部海岸，是该国最大的海港之一。"
+               "跨海铁路计划的东段终点是达湾港，西端终点在白石港。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def railway(tmp_path_factory):
+    return engine_over(tmp_path_factory, "railway", RAILWAY)
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +133,22 @@ def test_an_amount_per_unit_divides_the_amount_by_the_count(districts):
     answer = districts.ask("南山区的物流企业平均每家要实现多少营业收入？")
     assert answer.answered
     assert answer.text.splitlines()[0] == "平均每家约1.5亿元（12亿元 ÷ 8家）"
+
+
+def test_a_phrase_with_many_translations_is_searched_by_the_words_that_say_just_it():
+    assert "果实" in closest_words("fruit") and "坐果" not in closest_words("fruit")  # "to bear fruit"
+    keywords = analyse("How long is the fruit of the tree?").keywords
+    assert "果实" in keywords and "坐果" not in keywords
+
+
+def test_only_names_and_words_the_dictionary_lacks_are_kept_as_written():
+    names = latin_names("Where is the terminal of the Saudi Landbridge project, and what is cycloheximide?")
+    assert {"saudi", "landbridge", "cycloheximide"} <= names
+    assert not names & {"where", "terminal", "project", "what"}
+
+
+def test_an_english_question_word_in_another_articles_english_title_does_not_answer_it(railway):
+    """"Where" is in the album's English title; the question is answered from the railway's sentence."""
+    answer = railway.ask("Where is the eastern terminal of the sea-crossing railway project?")
+    assert answer.answered, answer.text
+    assert "东段终点是达湾港" in answer.citations[0].quote
