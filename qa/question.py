@@ -81,8 +81,6 @@ class Question:
     translations: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     # Chinese words to search for an English question: its names as written and its telling phrases' translations.
     keywords: list[str] = field(default_factory=list)
-    # The same in groups of alternatives: a name alone, the translations of one phrase together.
-    keyword_groups: list[list[str]] = field(default_factory=list)
     # the standalone text's query vector, set by retrieval so that the answerer does not embed it again
     query_embedding: list[float] | None = None
 
@@ -199,15 +197,16 @@ def analyse(question: str, history: list[dict] | None = None, names=None) -> Que
                       f"“{question}” reads as a follow-up, but there is no earlier question: ask it in full.")
             standalone = subject or question
     entities = names.find(standalone) if names else []
-    kind = answer_type(standalone)
     language = language_of(standalone)
+    kind = answer_type(main_clause(standalone) if language == "en" else standalone)
     translations = _translations(standalone, entities) if language == "en" else []
-    groups = keyword_groups(standalone, entities, translations) if language == "en" else []
-    keywords = [word for group in groups for word in group]
+    keywords = []
+    if language == "en":
+        keywords = [m.canonical for m in entities if not m.canonical.isascii()]
+        keywords += [word for phrase, options in translations for word in search_words(phrase, options)]
     return Question(text=question, standalone=standalone, language=language, answer_type=kind,
                     focus=content_terms(standalone), units=expected_units(standalone, kind), entities=entities,
-                    notice=notice, translations=translations, keywords=list(dict.fromkeys(keywords)),
-                    keyword_groups=groups)
+                    notice=notice, translations=translations, keywords=list(dict.fromkeys(keywords)))
 
 
 # A phrase the dictionary translates more ways than this (a general verb, "new") is too vague to search for by
@@ -223,13 +222,18 @@ def search_words(phrase: str, options: tuple[str, ...]) -> tuple[str, ...]:
     return closest if len(closest) <= MAX_SEARCH_TRANSLATIONS else ()
 
 
-def keyword_groups(question: str, entities: list, translations: list) -> list[list[str]]:
-    """An English question's Chinese search words in groups of alternatives: each name it names in Chinese
-    writing, and each phrase's translations together."""
-    groups = [[m.canonical] for m in entities if not m.canonical.isascii()]
-    groups += [list(words) for phrase, options in translations
-               if (words := search_words(phrase, options))]
-    return groups
+_WH_WORD = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.I)
+_SUBORDINATE = re.compile(r"\s*,?\s*\b(?:when|while|after|before|since|because|although|if|whereas|until|once)\b",
+                          re.I)
+
+
+def main_clause(question: str) -> str:
+    """An English question without the clause after its question word that only sets the scene: "What was the
+    bank's capital when it was founded?" asks for an amount, not a date."""
+    if not (wh := _WH_WORD.search(question)):
+        return question
+    cut = _SUBORDINATE.search(question, wh.end())
+    return question[:cut.start()] if cut else question
 
 
 def _translations(question: str, entities: list) -> list[tuple[str, tuple[str, ...]]]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from .names import NameIndex, names_of
 from .question import Question
 from .store import LoadedIndex
@@ -80,8 +78,7 @@ class Retriever:
             rows = None if allowed is None else self.index.rows_of_articles(allowed)
             # An English question over Chinese text searches by the Chinese words its analysis found for it.
             query = content_tokens(question) + [t for keyword in keywords for t in content_tokens(keyword)]
-            groups = _keyword_groups(analysed) if analysed is not None and analysed.keyword_groups else []
-            top = self._bm25_grouped(groups, depth, rows) if groups else self.index.bm25_top(query, depth, rows)
+            top = self.index.bm25_top(query, depth, rows)
             best = top[0][1] if top else 0.0
             for row, score in top:
                 paragraph_id = self.index.row_paragraph[row]
@@ -114,43 +111,6 @@ class Retriever:
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
         return [h for h in ranked if h.score > 0][:k]
 
-    def _bm25_grouped(self, groups: list[list[str]], depth: int, rows) -> list[tuple[int, float]]:
-        """BM25 where each group of tokens counts once, by its best-scoring token in a row: the several Chinese
-        words of one English phrase are alternatives, and a row saying three of them is not three times the
-        match (else a phrase with many translations outweighs the rest of the question)."""
-        bm25 = self.index.bm25
-        if bm25.nonoccurrence_array is not None:  # BM25L/BM25+ score rows without the tokens too: no postings
-            return self.index.bm25_top([t for group in groups for t in group], depth, rows)
-        stored = bm25.scores
-        indptr, indices, data = stored["indptr"], stored["indices"], stored["data"]
-        all_postings, all_weights = [], []
-        for group in groups:
-            ids = bm25.get_tokens_ids(group)
-            if not ids:
-                continue
-            postings = np.concatenate([indices[indptr[i]: indptr[i + 1]] for i in ids])
-            weights = np.concatenate([data[indptr[i]: indptr[i + 1]] for i in ids])
-            order = np.lexsort((-weights, postings))
-            postings, weights = postings[order], weights[order]
-            first = np.ones(len(postings), dtype=bool)
-            first[1:] = postings[1:] != postings[:-1]
-            all_postings.append(postings[first])
-            all_weights.append(weights[first])
-        if not all_postings:
-            return []
-        postings, weights = np.concatenate(all_postings), np.concatenate(all_weights)
-        if rows is not None:
-            if not len(rows):
-                return []
-            at = np.minimum(np.searchsorted(rows, postings), len(rows) - 1)
-            keep = rows[at] == postings
-            postings, weights = postings[keep], weights[keep]
-        found, inverse = np.unique(postings, return_inverse=True)
-        totals = np.bincount(inverse, weights=weights, minlength=len(found))
-        top = np.argpartition(-totals, depth)[:depth] if len(totals) > depth else np.arange(len(totals))
-        top = top[np.argsort(-totals[top], kind="stable")]
-        return [(int(found[i]), float(totals[i])) for i in top if totals[i] > 0]
-
     def passage(self, hit: Hit) -> Passage:
         paragraph = self.index.paragraphs[hit.paragraph_id]
         article = self.index.articles[paragraph.article_id]
@@ -167,14 +127,6 @@ class Retriever:
             section=SECTION_SEPARATOR.join(paragraph.section),
             metadata=dict(article.metadata),
         )
-
-
-def _keyword_groups(question: Question) -> list[list[str]]:
-    """An English question's search tokens in groups of alternatives: each Latin word of it alone, then its
-    Chinese keyword groups (a name; one phrase's translations)."""
-    groups = [[token] for token in content_tokens(question.standalone)]
-    groups += [[t for word in group for t in content_tokens(word)] for group in question.keyword_groups]
-    return [group for group in groups if group]
 
 
 def chunk_similarities(index: LoadedIndex, query_embedding,

@@ -152,3 +152,8 @@ def test_an_english_question_word_in_another_articles_english_title_does_not_ans
     answer = railway.ask("Where is the eastern terminal of the sea-crossing railway project?")
     assert answer.answered, answer.text
     assert "东段终点是达湾港" in answer.citations[0].quote
+
+
+def test_a_scene_setting_clause_does_not_decide_what_an_english_question_asks_for():
+    assert analyse("What was the registered capital of the bank when it was founded?").answer_type != "date"
+    assert analyse("After he retired, when did he make his comeback?").answer_type == "date"

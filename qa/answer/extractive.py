@@ -538,13 +538,20 @@ class ExtractiveAnswerer:
         Chinese (by the dictionary's translations); a phrase counts by the rarest of its words the sentence has,
         and less when the dictionary gives it many translations (a general verb such as "build")."""
         texts = [normalise(c.sentence) for c in found]
+        # As for a Chinese question, what the article's title says counts for each of its sentences.
+        contexts: dict[str, str] = {}
+        for candidate in found:
+            if candidate.passage.paragraph_id not in contexts:
+                contexts[candidate.passage.paragraph_id] = normalise(self._context(candidate.passage))
+        titles = [contexts[c.passage.paragraph_id] for c in found]
         weights = [[0.0] * len(found) for _ in question.translations]
         for row, (_, options) in zip(weights, question.translations, strict=True):
             specificity = 1 / math.log2(2 + len(options))
             for option in options:
                 # a word the dictionary gives counts when the sentence says it in other words of the same meaning
                 forms = (option, *_SAME_MEANING.get(option, ()))
-                hits = [i for i, text in enumerate(texts) if any(form in text for form in forms)]
+                hits = [i for i, (text, title) in enumerate(zip(texts, titles, strict=True))
+                        if any(form in text or form in title for form in forms)]
                 if not hits:
                     continue
                 idf = self.idf(option) * specificity
