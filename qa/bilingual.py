@@ -157,6 +157,9 @@ def chinese_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
                 options += phrases.get(key, ())
                 if size == 1:
                     options += words_index.get(head, ())
+            if options and size > 1 and not ends_in_preposition:
+                # "land area" is said 土地面积 as often as 地积: the last word's own words count too
+                options += closest_words(phrase[-1])
             if options:
                 found.append((" ".join(phrase), tuple(dict.fromkeys(options))))
                 position += size

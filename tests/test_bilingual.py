@@ -157,3 +157,9 @@ def test_an_english_question_word_in_another_articles_english_title_does_not_ans
 def test_a_scene_setting_clause_does_not_decide_what_an_english_question_asks_for():
     assert analyse("What was the registered capital of the bank when it was founded?").answer_type != "date"
     assert analyse("After he retired, when did he make his comeback?").answer_type == "date"
+
+
+def test_a_two_word_phrase_also_counts_the_words_of_its_last_word():
+    """"land area" is 地积 in the dictionary, but text says 区域 or 面积 far more often."""
+    found = dict(chinese_words("What is the land area of the district?"))
+    assert "地积" in found["land area"] and "区域" in found["land area"]
