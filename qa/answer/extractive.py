@@ -39,14 +39,12 @@ from . import calibration
 from .prompts import refusal_for
 
 MAX_PASSAGES = 4  # candidate sentences come from this many top passages
-MAX_CHINESE_SENTENCES_TO_EMBED = 0
 # Weights of the sentence score; the refusal threshold on the resulting confidence is calibrated per model.
 TERM_WEIGHT, BIGRAM_WEIGHT, PASSAGE_WEIGHT, TYPE_WEIGHT, DENSE_WEIGHT = 0.55, 0.35, 0.2, 0.04, 0.15
 # A number, date or duration question whose sentence holds none is less likely answered by it.
 UNTYPED_PENALTY = 0.15
 # More when the question names the unit it wants (an age in 岁, "多少家") and the sentence's amounts are in others.
 UNIT_MISSING_FACTOR = 3
-CHINESE_DENSE_WEIGHT = 0.15
 ENTITY_PENALTY = 0.3
 # An English question over Chinese text: the share of its phrases a sentence says by a dictionary's translations,
 # in place of the character pairs a Chinese question shares with it (so both languages score on one scale).
@@ -255,7 +253,6 @@ class ExtractiveAnswerer:
         self.model_name = index.manifest.get("embed_model", "") if isinstance(index.manifest, dict) else ""
         self._document_frequency = index.document_frequencies()
         self._documents = max(len(index.chunk_ids), 1)
-        self._vectors: dict[str, np.ndarray] = {}
         self._years: dict[str, str] = {}
         self._lock = threading.Lock()
         load_in_background()  # the dictionary English questions are translated with
@@ -442,8 +439,6 @@ class ExtractiveAnswerer:
                                        preference=PARTIAL_WEIGHT * TERM_WEIGHT * partial / total + preference))
         if found and question.language != "zh":
             self._add_english_meaning(question, terms, found)
-        elif self.embed_model is not None and found and MAX_CHINESE_SENTENCES_TO_EMBED:
-            self._add_meaning(question, found)
         # Sums over sets of terms differ in their last bits from run to run: a tie is a tie, and goes to the
         # earlier sentence (of the better passage), where an article states what it is about.
         found.sort(key=lambda c: round(c.score + c.preference, 9), reverse=True)
@@ -515,18 +510,6 @@ class ExtractiveAnswerer:
             similarities.append(max(holding) if holding else max((s for *_, s in parts), default=None))
         return similarities
 
-    def _add_meaning(self, question: Question, found: list[Candidate]) -> None:
-        """The sentence's similarity to the question, for paraphrases: only the sentences already in the
-        running are worth embedding (each costs an e5 call)."""
-        pool = sorted(found, key=lambda c: -c.score)[:MAX_CHINESE_SENTENCES_TO_EMBED]
-        similarities = self._vectors_of([c.sentence for c in pool]) @ self._query_vector(question)
-        low, high = float(similarities.min()), float(similarities.max())
-        # Similarities of one question's sentences differ in their second decimal: what tells them apart is
-        # where each lies between the least and the most similar, not the shared level of all.
-        for candidate, similarity in zip(pool, similarities, strict=True):
-            if high > low:
-                candidate.score += CHINESE_DENSE_WEIGHT * (float(similarity) - low) / (high - low)
-
     def _query_vector(self, question: Question) -> np.ndarray:
         """Retrieval's vector of the question when it has one: the question is embedded once."""
         if question.query_embedding is None:
@@ -561,19 +544,6 @@ class ExtractiveAnswerer:
         if not total:
             return [0.0] * len(found)
         return [sum(row[i] for row in weights) / total for i in range(len(found))]
-
-    def _vectors_of(self, sentences: list[str]) -> np.ndarray:
-        """Sentence vectors, cached; the missing ones embedded in one batch."""
-        with self._lock:
-            missing = list(dict.fromkeys(s for s in sentences if s not in self._vectors))
-        if missing:
-            vectors = self.embed_model.get_text_embedding_batch(missing)
-            with self._lock:
-                if len(self._vectors) > 50_000:
-                    self._vectors.clear()
-                self._vectors.update({s: np.asarray(v) for s, v in zip(missing, vectors, strict=True)})
-        with self._lock:
-            return np.asarray([self._vectors[s] for s in sentences])
 
     def _context(self, passage: Passage) -> str:
         """What a sentence of the passage is about without saying so: its article's title and metadata."""
