@@ -97,6 +97,7 @@ SPREAD_DOCUMENTS = {
     "白桦王后.md": "# 白桦王后\n\n白桦王后出身湖国贵族，是湖国国君石川的王后。她喜爱园艺。\n",
     "星野乐队.md": "# 星野乐队\n\n星野乐队为歌曲《Yes! We! Go》录制了现场版。乐队的成员都来自海港市。\n",
     "寒湖.md": "# 寒湖\n\n寒湖冬季的湖面气温常降到零度以下。湖的北岸有一座木制灯塔。\n",
+    "山茶岛.md": "# 山茶岛\n\n岛上有许多种鸟类，吸引了各地的观鸟者。常见的鸟类有白鹭、翠鸟、夜鹭和鸬鹚。\n",
 }
 
 
@@ -162,3 +163,9 @@ def test_a_sentence_that_states_a_fact_is_not_quoted_with_the_next_as_if_it_anno
         answer = spread_engine.ask("寒湖冬季的湖面气温怎么样？")
     assert "零度以下" in answer.text
     assert "灯塔" not in answer.text  # "…以下。" ends a statement; it announces nothing
+
+
+def test_a_which_ones_question_picks_the_sentence_that_names_them(spread_engine):
+    with calibration.overridden(0.0):
+        answer = spread_engine.ask("山茶岛有哪些鸟类？")
+    assert "白鹭、翠鸟、夜鹭" in answer.text  # not the sentence that only says there are many

@@ -56,6 +56,8 @@ SINGLE_CHARACTER_WEIGHT = 0.4
 YEAR_PENALTY = 0.5
 # Orders sentences that share the question's words alike: the one with what the question asks for comes first.
 TELLING_WEIGHT = 0.05
+# Items an enumeration names at least ("甲、乙、丙"): a single 、 often joins a pair mentioned in passing.
+MIN_LISTED = 3
 # Characters a sentence must say beyond the question's words to answer it at all.
 MIN_SAID_BEYOND_QUESTION = 3
 # Sentences that share only some characters of a question word (担任/任, 颜色/色) are preferred among equals;
@@ -559,12 +561,14 @@ class ExtractiveAnswerer:
     def _telling(question: Question, terms: dict[str, float], sentence: str, text: str, typed: bool) -> float:
         """What makes one of several sentences the answering one, beyond the words it shares: a date written
         out (1937年, not 当时 or 晚期) for a date question, a name of the asked kind for a who/where question,
-        and for "什么是X" the sentence that says what X is (X是…, X指…)."""
+        an enumeration for a "哪些" question, and for "什么是X" the sentence that says what X is (X是…, X指…)."""
         kind = question.answer_type
         if kind == DATE and _DATE.search(sentence):
             return TELLING_WEIGHT
         if kind in _TYPE_TAGS and typed:
             return TELLING_WEIGHT
+        if kind == LIST and sentence.count("、") >= MIN_LISTED - 1:
+            return TELLING_WEIGHT  # it names the items ("甲、乙、丙"), not only what they are items of
         if kind == DEFINITION:
             for term in terms:
                 if re.search(re.escape(term) + r"(?:[（(][^）)]*[）)])?(?:，[^，。]{0,20}，)?(?:是|指|即|乃|为)", text):
