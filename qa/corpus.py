@@ -17,7 +17,7 @@ from pypinyin import lazy_pinyin
 
 from .layouts import BINARY_SUFFIXES, LAYOUTS, TEXT_SUFFIXES, Block, ParsedArticle, detect
 from .layouts.repair import repair
-from .text import normalise, split_bounded, split_sentences, stable_id
+from .text import ZONE_ABBREVIATIONS, normalise, split_bounded, split_sentences, stable_id
 from .types import SECTION_SEPARATOR, Article, Paragraph
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ MAX_PARAGRAPH_CHARS = 1500
 MIN_PARAGRAPH_CAP = 20  # a smaller bound would cut words apart
 # UTF-8 with at most this share of invalid bytes is still UTF-8: the bad bytes are replaced, not the file lost.
 MAX_INVALID_SHARE = 0.01
-_ABBREVIATIONS = {"经济技术开发区": "经开区", "高新技术产业开发区": "高新区", "高新技术开发区": "高新区"}
 # Metadata that is bookkeeping, not words a question may use.
 _NOT_CONTEXT = {"layout", "header_lines", "byline", "subtitle", "page_title", "description"}
 MAX_CONTEXT_VALUE_CHARS = 40
@@ -232,7 +231,7 @@ def _district_aliases(district: str) -> tuple[str, ...]:
     if not district:
         return ()
     aliases = [district]
-    for long, short in _ABBREVIATIONS.items():
+    for long, short in ZONE_ABBREVIATIONS:
         if district.endswith(long):
             aliases.append(short)
     aliases.append(pinyin_name(district))

@@ -20,6 +20,8 @@ import jieba.posseg as posseg
 import orjson
 from pypinyin import lazy_pinyin
 
+from .text import NAME_ABBREVIATIONS
+
 NAMES_FILE = "names.json"
 PERSON, PLACE, ORGANISATION, TITLE, METADATA = "person", "place", "organisation", "title", "metadata"
 _TAG_KINDS = {"nr": PERSON, "nrfg": PERSON, "nrt": PERSON, "ns": PLACE, "nsf": PLACE, "nt": ORGANISATION}
@@ -27,9 +29,6 @@ _TAG_KINDS = {"nr": PERSON, "nrfg": PERSON, "nrt": PERSON, "ns": PLACE, "nsf": P
 _METADATA_KINDS = {"interviewee": PERSON, "reporter": PERSON, "author": PERSON, "person": PERSON,
                    "district": PLACE, "place": PLACE, "location": PLACE, "organisation": ORGANISATION,
                    "organization": ORGANISATION, "company": ORGANISATION}
-# Official long forms and the short forms people say (a rule on the form of a name, not a list of names).
-_ABBREVIATIONS = (("经济技术开发区", "经开区"), ("高新技术产业开发区", "高新区"), ("高新技术开发区", "高新区"),
-                  ("人民政府", "政府"), ("有限责任公司", "公司"), ("股份有限公司", "公司"), ("有限公司", "公司"))
 _PLACE_SUFFIX = re.compile(r"(新区|开发区|自治区|自治州|自治县|特别行政区|区|旗|县|市|省|州|镇|乡|村)$")
 _ENGLISH_SUFFIX = {"区": "district", "县": "county", "市": "city", "省": "province", "旗": "banner"}
 # Metadata that says how a file was read, not what it is about.
@@ -79,7 +78,7 @@ def aliases(name: str, kind: str) -> list[str]:
     bare = re.sub(r"[（(][^）)]*[）)]$", "", name).strip()  # a title's "(disambiguation)"
     if bare and bare != name:
         found.append(bare)
-    for long, short in _ABBREVIATIONS:
+    for long, short in NAME_ABBREVIATIONS:
         if long in name:
             shortened = [name.replace(long, short)]
             if name.endswith(long) and kind in (PLACE, ORGANISATION, METADATA):

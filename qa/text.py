@@ -18,6 +18,11 @@ _QUOTE_MARKS = "“”‘’\"'「」『』"
 _SENTENCE = re.compile(rf"[^{TERMINAL_PUNCTUATION}]+(?:[{TERMINAL_PUNCTUATION}]+[{CLOSING_QUOTES}]*|$)")
 _WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
 _SPACES_AND_QUOTES = re.compile(rf"[\s{re.escape(_QUOTE_MARKS)}]+")  # \s is str.isspace() for str patterns
+# Official long forms and the short forms people say (a rule on the form of a name, not a list of names): a
+# development zone's, which a place is called by on its own, then an organisation's.
+ZONE_ABBREVIATIONS = (("经济技术开发区", "经开区"), ("高新技术产业开发区", "高新区"), ("高新技术开发区", "高新区"))
+NAME_ABBREVIATIONS = (*ZONE_ABBREVIATIONS, ("人民政府", "政府"), ("有限责任公司", "公司"), ("股份有限公司", "公司"),
+                      ("有限公司", "公司"))
 
 # Function words and question words: they match everywhere (or nowhere) and only add noise to
 # keyword scores and to the "does the text say this" check.
