@@ -885,7 +885,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     server = create_server(engine, settings)
     # The English-Chinese dictionary takes seconds to read; read it now so the first English question does not wait.
-    threading.Thread(target=bilingual.reverse_index, name="dictionary", daemon=True).start()
+    bilingual.load_in_background()
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("serving the page on http://%s:%d/ , the API docs on /docs%s", shown_host, settings.port,
              " (API key required)" if settings.api_key else "")
