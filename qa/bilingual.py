@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import re
 import threading
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 
@@ -130,11 +131,18 @@ def closest_words(phrase: str) -> tuple[str, ...]:
     words = phrase.split()
     if not words:
         return ()
-    verb = -2 if len(words) > 1 and words[-1] in PHRASE_PREPOSITIONS else -1
     found: list[str] = []
-    for head in _base_forms(words[verb]):
-        found += phrases.get(" ".join([*words[:verb], head, *words[len(words) + verb + 1:]]), ())
+    for key, _ in _phrase_keys(words, len(words) > 1 and words[-1] in PHRASE_PREPOSITIONS):
+        found += phrases.get(key, ())
     return tuple(dict.fromkeys(found))
+
+
+def _phrase_keys(words: list[str], ends_in_preposition: bool) -> Iterator[tuple[str, str]]:
+    """The phrase as the dictionary may gloss it, with each base form of the word that takes an ending ("came
+    from" → "come from", "born in"), and that base form."""
+    verb = len(words) - (2 if ends_in_preposition else 1)
+    for head in _base_forms(words[verb]):
+        yield " ".join([*words[:verb], head, *words[verb + 1:]]), head
 
 
 def chinese_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -151,9 +159,7 @@ def chinese_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
             if phrase[0] in ENGLISH_STOPWORDS or (phrase[-1] in ENGLISH_STOPWORDS and not ends_in_preposition):
                 continue
             options: list[str] = []
-            verb = -2 if ends_in_preposition else -1  # the word that takes an ending: "came from", "born in"
-            for head in _base_forms(phrase[verb]):
-                key = " ".join([*phrase[:verb], head, *phrase[len(phrase) + verb + 1:]])
+            for key, head in _phrase_keys(phrase, ends_in_preposition):
                 options += phrases.get(key, ())
                 if size == 1:
                     options += words_index.get(head, ())
