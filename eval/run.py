@@ -29,6 +29,7 @@ from qa.evaluation import (  # noqa: F401 - re-exported: eval/bench.py and older
     evidence_recall,
     first_evidence_rank,
     format_table,
+    language_rows,
     load_questions,
     load_span_questions,
     percentile,
@@ -96,8 +97,7 @@ def corpus_tables(names: list[str], split: str, k: int, cache: Path, embed_model
         rows = split_rows(items, "ours", by_lang=not corpus.span)
         translated = run_corpus(corpus, engines, k, split, translated=True) if corpus.translated_file else []
         # The translated questions' own rows, named as the shipped page's per-language ones ("ours dev en").
-        rows += [(f"ours {s} {lang}", summarise(group)) for lang in LANGUAGES for s in SPLITS
-                 if (group := [i for i in translated if i["lang"] == lang and i["split"] == s])]
+        rows += language_rows(translated, "ours")
         rows += split_rows(baseline, "baseline")
         print(f"\n== {name} ({corpus.data_dir.name}, {embed_model}, k={k}) ==")
         print(format_table(rows, CORPUS_METRICS))

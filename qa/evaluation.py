@@ -632,12 +632,13 @@ def split_rows(items: list[dict], label: str, by_lang: bool = False) -> list[tup
         if group := [i for i in items if i["split"] == split]:
             rows.append((f"{label} {split}", summarise(group)))
     rows.append((f"{label} all", summarise(items)))
-    if by_lang:
-        for lang in LANGUAGES:
-            for split in SPLITS:
-                if group := [i for i in items if i["lang"] == lang and i["split"] == split]:
-                    rows.append((f"{label} {split} {lang}", summarise(group)))
-    return rows
+    return rows + language_rows(items, label) if by_lang else rows
+
+
+def language_rows(items: list[dict], label: str) -> list[tuple[str, dict]]:
+    """One row per language and split present ("ours dev en")."""
+    return [(f"{label} {split} {lang}", summarise(group)) for lang in LANGUAGES for split in SPLITS
+            if (group := [i for i in items if i["lang"] == lang and i["split"] == split])]
 
 
 # ------------------------------------------------------------------------------------------ calibration
