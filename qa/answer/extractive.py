@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import jieba
 import jieba.posseg as posseg
 import numpy as np
+from pypinyin import lazy_pinyin
 
 from .. import numbers
 from ..bilingual import latin_names, load_in_background
@@ -146,6 +147,10 @@ QUOTED_COVERAGE = 0.7
 _HEAD = re.compile(r"受访者|负责人|interviewee|\bhead\b|leader", re.I)
 _ENTITY_TAGS = {"nr": PERSON, "nrfg": PERSON, "nrt": PERSON, "ns": PLACE, "nt": ORGANISATION}
 _TYPE_TAGS = {PERSON: ("nr", "nrfg", "nrt"), PLACE: ("ns",), ORGANISATION: ("nt",)}
+_NAME_FLAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng")
+_PERSON_FLAGS = ("nr", "nrt", "nrfg")
+# A question word and the noun it governs: "哪位诗人", "哪一种乐器", "什么动物", "何种方法".
+_ASKED_KIND = re.compile(r"(?:哪[一两几]?[位个种家所座支部本条只名些类首]?|什么|何种)$")
 
 
 @dataclass
@@ -322,20 +327,33 @@ class ExtractiveAnswerer:
                 return acronym
         if question.language != "zh":
             return ""
+        # The noun a question word governs ("哪位诗人", "什么乐器") is the kind of thing asked for: the text
+        # names the answer, not the kind.
+        said = ""
         for pair in posseg.lcut(text):
-            word = pair.word
-            if (pair.flag in ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng") and len(word) >= 2
+            word, kind = pair.word, bool(_ASKED_KIND.search(said))
+            said += word
+            if (pair.flag in _NAME_FLAGS and len(word) >= 2 and not kind
                     and normalise(word) not in known and self._document_frequency.get(word.lower(), 0) == 0
-                    and normalise(word) not in retrieved and not self._ordinary_word(word)):
+                    and normalise(word) not in retrieved and not self._ordinary_word(word, pair.flag, retrieved)):
                 return word
         return ""
 
-    def _ordinary_word(self, word: str) -> bool:
-        """A word jieba tags as a name that is made of words the documents use (标语牌 of 标语, 东部地区 of
-        东部 and 地区): asking about it names nothing the documents lack. jieba's own dictionary counts are no
-        guide: it lists well-known names (腾讯, 北京) as often as common words."""
+    def _ordinary_word(self, word: str, flag: str = "", retrieved: str = "") -> bool:
+        """A word jieba tags as a name that is not one the documents lack: made of words the documents use
+        (标语牌 of 标语, 东部地区 of 东部 and 地区); said by the retrieved text in other words (标语 for 口号) or
+        written with a homophone (a transliteration's variant characters); or, tagged a person, made wholly of
+        ordinary dictionary words (a four-character phrase of two nouns), which no person's name is.
+        jieba's own dictionary counts and tags are no guide on their own: it lists well-known names (腾讯, 北京)
+        as often as common words, and tags many common nouns and idioms as person names."""
         parts = [part for part in jieba.lcut_for_search(word) if part != word and len(part) >= 2]
-        return bool(parts) and all(self._document_frequency.get(part.lower(), 0) > 0 for part in parts)
+        if parts and all(self._document_frequency.get(part.lower(), 0) > 0 for part in parts):
+            return True
+        if any(other in retrieved for other in _SAME_MEANING.get(word, ())):
+            return True
+        if len(word) >= 3 and _homophone_variant(word, retrieved):
+            return True
+        return flag in _PERSON_FLAGS and _ordinary_compound(word)
 
     def decide(self, question: Question, passages: list[Passage]) -> Decision:
         if not passages:
@@ -1015,3 +1033,25 @@ def _english_terms(question: Question, terms: dict[str, float]) -> dict[str, flo
     numbers, and its Latin names; its other English words are matched through their translations."""
     names = latin_names(question.standalone)
     return {t: w for t, w in terms.items() if not t.isascii() or not re.search("[a-z]", t) or t in names}
+
+
+def _homophone_variant(word: str, text: str) -> bool:
+    """Whether the text writes the word with one character swapped for another of the same sound (冰激凌 and
+    冰激淋): the same word in a variant spelling, as transliterations often are."""
+    sounds = lazy_pinyin(word)
+    for at in range(len(word)):
+        pattern = re.escape(word[:at]) + "(.)" + re.escape(word[at + 1:])
+        if any(lazy_pinyin(match.group(1)) == [sounds[at]] for match in re.finditer(pattern, text)):
+            return True
+    return False
+
+
+def _ordinary_compound(word: str) -> bool:
+    """Whether the word is two or more dictionary words end to end, none of them a name ("书法" + "精湛")."""
+    tags = posseg.dt.word_tag_tab
+    for cut in range(2, len(word) - 1):
+        head, tail = word[:cut], word[cut:]
+        if tags.get(head, "nr") not in _NAME_FLAGS and (
+                tags.get(tail, "nr") not in _NAME_FLAGS or _ordinary_compound(tail)):
+            return True
+    return False
