@@ -54,7 +54,12 @@ TRANSLATION_WEIGHT = BIGRAM_WEIGHT
 # the sentence says it; a single character (花, 根) carries little on its own.
 CONTEXT_WEIGHT = 1.0
 SINGLE_CHARACTER_WEIGHT = 0.4
-YEAR_PENALTY = 0.5
+# A question about a year: less likely answered by a sentence dated by other years, not at all by a text that
+# never names the asked year (the documents cannot say what happened in it).
+YEAR_PENALTY, ABSENT_YEAR_PENALTY = 0.5, 1.0
+# A when-question ("哪一年开始担任…") asks when something happened: a date in a sentence that says none of the
+# question's verbs (only its title or context names who or what) dates something else.
+EVENT_PENALTY = 0.15
 # Orders sentences that share the question's words alike: the one with what the question asks for comes first.
 TELLING_WEIGHT = 0.05
 # Items an enumeration names at least ("甲、乙、丙"): a single 、 often joins a pair mentioned in passing.
@@ -382,7 +387,9 @@ class ExtractiveAnswerer:
             why = (f"文档中关于{stranger}的部分没有提到这一点。" if question.language == "zh"
                    else f"What the documents say about {stranger} does not include this.")
             return Decision([best], best.score, why, terms=terms)
-        confidence = best.score - (YEAR_PENALTY if self._year_mismatch(question, best) else 0.0)
+        confidence = best.score - self._year_mismatch(question, best)
+        if question.answer_type == DATE and _event_unsaid(question, terms, best.sentence):
+            confidence -= EVENT_PENALTY
         if question.answer_type in (NUMBER, DATE, DURATION) and not best.typed:
             # Asked for an amount in a unit ("多少家", an investment) that the sentence does not give.
             confidence -= UNTYPED_PENALTY * (UNIT_MISSING_FACTOR if self._other_units_only(question, best) else 1)
@@ -708,13 +715,21 @@ class ExtractiveAnswerer:
                 return ""
         return named[0].canonical
 
-    def _year_mismatch(self, question: Question, candidate: Candidate) -> bool:
-        """The question asks about a year the chosen text does not speak of."""
+    def _year_mismatch(self, question: Question, candidate: Candidate) -> float:
+        """How much less likely the chosen sentence answers a question about a year: not at all when its
+        passage never names the year (and the article is not about it: "今年"), less when the sentence itself
+        is dated by other years only."""
         years = _YEAR.findall(question.standalone)
         if not years:
-            return False
+            return 0.0
+        current = self._current_year(candidate.passage.article_id)
         text = candidate.sentence + candidate.passage.text + candidate.passage.title
-        return not all(year in text or year == self._current_year(candidate.passage.article_id) for year in years)
+        if not all(year in text or year == current for year in years):
+            return ABSENT_YEAR_PENALTY
+        # A sentence dated by other years only speaks of them, whatever the rest of its passage names: "in 2023,
+        # 90 projects" does not say how many there are in 2025. A sentence without a year may be about any.
+        said = set(_YEAR.findall(candidate.sentence))
+        return YEAR_PENALTY if said and not said & set(years) and current not in years else 0.0
 
     def _current_year(self, article_id: str) -> str:
         """The year an article is about ("今年"): its stated date, else the year its paragraphs name most."""
@@ -1055,3 +1070,19 @@ def _ordinary_compound(word: str) -> bool:
                 tags.get(tail, "nr") not in _NAME_FLAGS or _ordinary_compound(tail)):
             return True
     return False
+
+
+def _event_unsaid(question: Question, terms: dict[str, float], sentence: str) -> bool:
+    """Whether the question says what happened by verbs (成立, 担任, 发现) and the sentence says none of them,
+    in these or in same-meaning words, nor names whom or what the question asks about (its title or metadata
+    may): it dates something else. A sentence naming the subject may word the event otherwise (撤出 for 退出)."""
+    verbs = {normalise(p.word) for p in posseg.lcut(question.standalone)
+             if p.flag.startswith("v") and len(p.word) > 1} & set(terms)
+    text = normalise(sentence)
+    if not verbs or any(verb in text or any(other in text for other in _SAME_MEANING.get(verb, ()))
+                        for verb in verbs):
+        return False
+    if _PRONOUN_START.match(text):
+        return False  # it goes on about what the sentence before named
+    subjects = _subjects(question.entities)
+    return any(normalise(m.canonical) not in text and normalise(m.text) not in text for m in subjects)
