@@ -60,6 +60,9 @@ YEAR_PENALTY, ABSENT_YEAR_PENALTY = 0.5, 1.0
 # A when-question ("哪一年开始担任…") asks when something happened: a date in a sentence that says none of the
 # question's verbs (only its title or context names who or what) dates something else.
 EVENT_PENALTY = 0.15
+# Chinese puts what a question is about first: passages none of which says the noun it opens with are about
+# something else, however well they match its other words.
+TOPIC_PENALTY = 0.3
 # Orders sentences that share the question's words alike: the one with what the question asks for comes first.
 TELLING_WEIGHT = 0.05
 # Items an enumeration names at least ("甲、乙、丙"): a single 、 often joins a pair mentioned in passing.
@@ -390,10 +393,23 @@ class ExtractiveAnswerer:
         confidence = best.score - self._year_mismatch(question, best)
         if question.answer_type == DATE and _event_unsaid(question, terms, best.sentence):
             confidence -= EVENT_PENALTY
+        if question.language == "zh" and self._topic_unsaid(question, passages):
+            confidence -= TOPIC_PENALTY
         if question.answer_type in (NUMBER, DATE, DURATION) and not best.typed:
             # Asked for an amount in a unit ("多少家", an investment) that the sentence does not give.
             confidence -= UNTYPED_PENALTY * (UNIT_MISSING_FACTOR if self._other_units_only(question, best) else 1)
         return Decision([best], confidence, terms=terms)
+
+    def _topic_unsaid(self, question: Question, passages: list[Passage]) -> bool:
+        """Whether the noun a Chinese question opens with, its topic ("丙烯颜料有毒吗" is about 丙烯), is said
+        by none of the retrieved passages, their titles or metadata: they are about something else."""
+        pairs = posseg.lcut(normalise(question.standalone))
+        if not pairs:
+            return False
+        topic = pairs[0]
+        if not topic.flag.startswith("n") or len(topic.word) < 2 or topic.word.isascii():
+            return False
+        return not any(topic.word in normalise(p.text + " " + self._context(p)) for p in passages)
 
     @staticmethod
     def _other_units_only(question: Question, candidate: Candidate) -> bool:
