@@ -155,6 +155,9 @@ QUOTED_COVERAGE = 0.7
 _HEAD = re.compile(r"受访者|负责人|interviewee|\bhead\b|leader", re.I)
 _ENTITY_TAGS = {"nr": PERSON, "nrfg": PERSON, "nrt": PERSON, "ns": PLACE, "nt": ORGANISATION}
 _TYPE_TAGS = {PERSON: ("nr", "nrfg", "nrt"), PLACE: ("ns",), ORGANISATION: ("nt",)}
+# Characters that end a name jieba cut into single characters: a copula, particle, preposition or adverb.
+_QUESTION_WORD = re.compile(r"哪|什么|谁|几|多少|怎|何|啥")
+_FUNCTION_CHARACTERS = set("是的在有为于被把将对从与和及又也都就才吗呢了")
 _NAME_FLAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng")
 _PERSON_FLAGS = ("nr", "nrt", "nrfg")
 # A question word and the noun it governs: "哪位诗人", "哪一种乐器", "什么动物", "何种方法".
@@ -403,13 +406,8 @@ class ExtractiveAnswerer:
     def _topic_unsaid(self, question: Question, passages: list[Passage]) -> bool:
         """Whether the noun a Chinese question opens with, its topic ("丙烯颜料有毒吗" is about 丙烯), is said
         by none of the retrieved passages, their titles or metadata: they are about something else."""
-        pairs = posseg.lcut(normalise(question.standalone))
-        if not pairs:
-            return False
-        topic = pairs[0]
-        if not topic.flag.startswith("n") or len(topic.word) < 2 or topic.word.isascii():
-            return False
-        return not any(topic.word in normalise(p.text + " " + self._context(p)) for p in passages)
+        topic = _opening_noun(normalise(question.standalone))
+        return bool(topic) and not any(topic in normalise(p.text + " " + self._context(p)) for p in passages)
 
     @staticmethod
     def _other_units_only(question: Question, candidate: Candidate) -> bool:
@@ -1102,3 +1100,22 @@ def _event_unsaid(question: Question, terms: dict[str, float], sentence: str) ->
         return False  # it goes on about what the sentence before named
     subjects = _subjects(question.entities)
     return any(normalise(m.canonical) not in text and normalise(m.text) not in text for m in subjects)
+
+
+def _opening_noun(text: str) -> str:
+    """The word a question opens its topic with: a noun, or a verb modifying one ("搜索雷达"), or a name jieba
+    cannot read, which it cuts into single characters ("甲乙丙是谁" as 甲, 乙, 丙) up to the first word or
+    function character. A question word ("哪些地方") opens no topic."""
+    pairs = posseg.lcut(text)
+    if not pairs or not pairs[0].flag.startswith(("n", "v")) or _QUESTION_WORD.search(pairs[0].word):
+        return ""
+    if len(pairs[0].word) > 1:
+        return "" if pairs[0].word.isascii() else pairs[0].word
+    if not pairs[0].flag.startswith("n"):
+        return ""
+    characters = ""
+    for pair in pairs:
+        if len(pair.word) > 1 or not re.fullmatch(r"\w", pair.word) or pair.word in _FUNCTION_CHARACTERS:
+            break
+        characters += pair.word
+    return characters if len(characters) > 1 else ""
