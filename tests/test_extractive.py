@@ -169,3 +169,80 @@ def test_a_which_ones_question_picks_the_sentence_that_names_them(spread_engine)
     with calibration.overridden(0.0):
         answer = spread_engine.ask("山茶岛有哪些鸟类？")
     assert "白鹭、翠鸟、夜鹭" in answer.text  # not the sentence that only says there are many
+
+
+
+# --- what counts as a name the documents lack, and what makes an answer less likely -----------------------------
+NAMING_DOCUMENTS = {
+    "白沙寺.md": "# 白沙寺\n\n白沙寺位于河谷之中，由慧明法师于唐代创建。寺内有一口古井，井水清甜。\n",
+    "雪峰冰品.md": "# 雪峰冰品\n\n雪峰冰品是一家连锁甜品店，主营冰淇林和奶茶。"
+                   "该店的冰淇林以入口即化著称。雪峰冰品在南方的广告口号是「雪峰冰一下」。\n",
+    "青岭镇.md": "# 青岭镇\n\n青岭镇在防火方面严格落实三项规定：禁止野外用火、设立巡查队、建设蓄水池。\n",
+    "河湾镇.md": "# 河湾镇\n\n2023年，河湾镇计划实施项目90个，总投资50亿元。2023年，河湾镇新建公园两座。"
+                 "2023年，河湾镇的人口为三万人。2025年，河湾镇将举办首届龙舟节。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def naming_engine(tmp_path_factory):
+    return engine_over(tmp_path_factory, "naming-data", NAMING_DOCUMENTS)
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("白沙寺是哪位高僧创建的？", "慧明法师"),  # the kind a question word governs: the text names the answer
+    ("雪峰冰品的冰淇淋以什么著称？", "入口即化"),  # the text writes the word with a homophone (淇林)
+    ("雪峰冰品在南方的广告语是什么？", "雪峰冰一下"),  # the text says it in other words (广告口号)
+    ("青岭镇在防火方面严格执行什么规定？", "禁止野外用火"),  # two ordinary words jieba tags as a person
+])
+def test_an_ordinary_word_jieba_tags_as_a_name_is_not_called_missing(naming_engine, question, expected):
+    with calibration.overridden(0.0):
+        answer = naming_engine.ask(question)
+    assert "没有提到" not in answer.text
+    assert answer.answered and expected in answer.text
+
+
+def test_a_name_the_documents_lack_is_still_called_missing(naming_engine):
+    answer = naming_engine.ask("翟琮是哪一年出生的？")
+    assert not answer.answered and "没有提到 翟琮" in answer.text
+    assert "没有提到 腾讯" in naming_engine.ask("腾讯的总部在哪里？").text
+
+
+def test_a_sentence_dated_by_another_year_answers_a_question_about_a_year_less_surely(naming_engine):
+    with calibration.overridden(0.0):
+        said = naming_engine.ask("河湾镇2023年计划实施多少个项目？")
+        other = naming_engine.ask("河湾镇2025年计划实施多少个项目？")  # 2025 is named, by another sentence
+        never = naming_engine.ask("河湾镇2031年计划实施多少个项目？")  # no document names 2031
+    assert said.answered and "90个" in said.text
+    assert other.confidence <= said.confidence - 0.4
+    assert never.confidence <= other.confidence - 0.4
+
+
+def test_a_date_in_a_sentence_saying_neither_the_event_nor_its_subject_dates_something_else():
+    from qa.answer.extractive import _event_unsaid
+    from qa.names import Mention
+    from qa.question import DATE, Question
+
+    text = "林小川是哪一年开始担任馆长的？"
+    question = Question(text, text, "zh", DATE, entities=[Mention("林小川", "林小川", "person", ("a",), 0, 3, True)])
+    terms = {"林小川": 5.0, "开始": 1.0, "担任": 2.0, "馆长": 3.0}
+    assert _event_unsaid(question, terms, "2019年，美术馆扩建了东侧展厅，馆长出席了仪式。")
+    assert not _event_unsaid(question, terms, "他于2019年出任馆长。")  # a pronoun: about whom the text named
+    assert not _event_unsaid(question, terms, "2019年，林小川受聘为馆长。")  # names the subject, words it otherwise
+    assert not _event_unsaid(question, terms, "2019年起担任馆长。")
+
+
+def test_a_question_opens_with_its_topic():
+    from qa.answer.extractive import _opening_noun
+
+    assert _opening_noun("蓝晶矿石有毒吗？") == "蓝晶"
+    assert _opening_noun("桐侬坞什么时候开放？") == "桐侬坞"  # a name jieba cuts into characters
+    assert _opening_noun("哪些地方种植茶树？") == ""  # a question word opens no topic
+    assert _opening_noun("他是谁？") == ""
+
+
+def test_passages_that_never_say_a_question_s_topic_answer_it_less_surely(naming_engine):
+    with calibration.overridden(0.0):
+        known = naming_engine.ask("青岭镇在防火方面有哪些规定？")
+        unknown = naming_engine.ask("茶园镇在防火方面有哪些规定？")
+    assert known.answered and "禁止野外用火" in known.text
+    assert unknown.confidence <= known.confidence - 0.3

@@ -404,7 +404,7 @@ class ExtractiveAnswerer:
         return Decision([best], confidence, terms=terms)
 
     def _topic_unsaid(self, question: Question, passages: list[Passage]) -> bool:
-        """Whether the noun a Chinese question opens with, its topic ("丙烯颜料有毒吗" is about 丙烯), is said
+        """Whether the noun a Chinese question opens with, its topic ("蓝晶矿石有毒吗" is about 蓝晶), is said
         by none of the retrieved passages, their titles or metadata: they are about something else."""
         topic = _opening_noun(normalise(question.standalone))
         return bool(topic) and not any(topic in normalise(p.text + " " + self._context(p)) for p in passages)
