@@ -155,8 +155,9 @@ QUOTED_COVERAGE = 0.7
 _HEAD = re.compile(r"受访者|负责人|interviewee|\bhead\b|leader", re.I)
 _ENTITY_TAGS = {"nr": PERSON, "nrfg": PERSON, "nrt": PERSON, "ns": PLACE, "nt": ORGANISATION}
 _TYPE_TAGS = {PERSON: ("nr", "nrfg", "nrt"), PLACE: ("ns",), ORGANISATION: ("nt",)}
-# Characters that end a name jieba cut into single characters: a copula, particle, preposition or adverb.
+# A question word inside a word ("哪些地方"): such a word asks; it does not name what the question is about.
 _QUESTION_WORD = re.compile(r"哪|什么|谁|几|多少|怎|何|啥")
+# Characters that end a name jieba cut into single characters: a copula, particle, preposition or adverb.
 _FUNCTION_CHARACTERS = set("是的在有为于被把将对从与和及又也都就才吗呢了")
 _NAME_FLAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng")
 _PERSON_FLAGS = ("nr", "nrt", "nrfg")
@@ -1089,7 +1090,7 @@ def _ordinary_compound(word: str) -> bool:
 def _event_unsaid(question: Question, terms: dict[str, float], sentence: str) -> bool:
     """Whether the question says what happened by verbs (成立, 担任, 发现) and the sentence says none of them,
     in these or in same-meaning words, nor names whom or what the question asks about (its title or metadata
-    may): it dates something else. A sentence naming the subject may word the event otherwise (撤出 for 退出)."""
+    may): it dates something else. A sentence naming the subject may word the event otherwise (卸任 for 离职)."""
     verbs = {normalise(p.word) for p in posseg.lcut(question.standalone)
              if p.flag.startswith("v") and len(p.word) > 1} & set(terms)
     text = normalise(sentence)
@@ -1103,7 +1104,7 @@ def _event_unsaid(question: Question, terms: dict[str, float], sentence: str) ->
 
 
 def _opening_noun(text: str) -> str:
-    """The word a question opens its topic with: a noun, or a verb modifying one ("搜索雷达"), or a name jieba
+    """The word a question opens its topic with: a noun, or a verb modifying one ("导航卫星"), or a name jieba
     cannot read, which it cuts into single characters ("甲乙丙是谁" as 甲, 乙, 丙) up to the first word or
     function character. A question word ("哪些地方") opens no topic."""
     pairs = posseg.lcut(text)
