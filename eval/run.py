@@ -106,9 +106,9 @@ def corpus_tables(names: list[str], split: str, k: int, cache: Path, embed_model
 
 
 def calibrate(cache: Path, k: int, embed_models: list[str]) -> dict:
-    """Per embedding model: the refusal threshold that refuses most unanswerable dev questions (shipped
-    unanswerable ones, CMRC left-out ones) while refusing at most 5 % of the answerable ones of each corpus. Written to
-    the package's calibration file."""
+    """Per embedding model: the refusal threshold under which the most dev questions of both corpora end right
+    (a correct answer kept; a shipped unanswerable question or a CMRC left-out one refused) while refusing at most
+    5 % of the answerable ones of each corpus. Written to the package's calibration file."""
     from qa.answer import calibration
 
     thresholds = {}

@@ -646,19 +646,18 @@ def language_rows(items: list[dict], label: str) -> list[tuple[str, dict]]:
 
 def best_threshold(answerable: list[tuple[float, bool]], unanswerable: list[float],
                    max_false_refusal: float = 0.05, groups: list[list[tuple[float, bool]]] = ()) -> float:
-    """The confidence threshold that refuses the most unanswerable questions while refusing at most
-    `max_false_refusal` of the answerable ones, and of each of `groups` (one per corpus: a budget kept over the
-    union can still be spent on one corpus); answerable items are (confidence, answered correctly), and
-    refusing a wrong answer costs nothing."""
+    """The confidence threshold under which the most questions end right (a correct answer kept, an
+    unanswerable question refused), refusing at most `max_false_refusal` of the answerable ones, and of each of
+    `groups` (one per corpus: a budget kept over the union can still be spent on one corpus); answerable items
+    are (confidence, answered correctly), and refusing a wrong answer costs nothing. Every question counts once:
+    a refusal gained is worth a correct answer lost, not more because unanswerable questions are fewer."""
     candidates = sorted({0.0, *(c for c, _ in answerable), *unanswerable})
-    best, best_value = 0.0, -1.0
+    best, best_value = 0.0, -1
     for threshold in candidates:
         if any(sum(c < threshold for c, _ in group) / max(len(group), 1) > max_false_refusal
                for group in (answerable, *groups)):
             break
-        refused = sum(c < threshold for c in unanswerable) / max(len(unanswerable), 1)
-        lost = sum(ok for c, ok in answerable if c < threshold) / max(len(answerable), 1)
-        value = refused - lost
+        value = sum(c < threshold for c in unanswerable) - sum(ok for c, ok in answerable if c < threshold)
         if value > best_value:
             best, best_value = threshold, value
     return best

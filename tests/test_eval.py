@@ -281,18 +281,23 @@ def test_the_baseline_answers_every_question_from_the_top_file(tmp_path):
     assert all(not i["scores"]["refused_correctly"] for i in items if not i["answerable"])  # it never refuses
 
 
-def test_calibration_refuses_the_most_unanswerable_within_the_false_refusal_budget():
+def test_calibration_ends_the_most_questions_right_within_the_false_refusal_budget():
     answerable = [(0.9, True)] * 90 + [(0.2, False)] * 3 + [(0.3, True)] * 2 + [(0.6, True)] * 5
     unanswerable = [0.1, 0.25, 0.35, 0.8]
     threshold = evaluation.best_threshold(answerable, unanswerable)
-    assert 0.35 < threshold <= 0.6  # refusing the 0.6 answers too would refuse 10 % of the answerable
+    # Refusing below 0.3 ends two unanswerable questions right and loses no correct answer; refusing the one at
+    # 0.35 too would lose the two correct answers at 0.3; refusing the 0.6 answers, 10 % of the answerable.
+    assert 0.25 < threshold <= 0.3
     assert evaluation.best_threshold([(0.5, True)] * 10, []) <= 0.5
+    # One refusal gained is not worth two correct answers lost, however few the unanswerable questions are.
+    assert evaluation.best_threshold([(0.9, True)] * 98 + [(0.4, True)] * 2, [0.45]) <= 0.4
+    assert evaluation.best_threshold([(0.9, True)] * 98 + [(0.4, True)] * 2, [0.45, 0.46, 0.47]) > 0.47
 
 
 def test_calibration_keeps_the_false_refusal_budget_on_each_corpus():
     large = [(0.9, True)] * 190
     small = [(0.4, True)] * 8 + [(0.9, True)] * 2  # 8 of 10 answerable would be refused at 0.5
-    unanswerable = [0.3, 0.45]
+    unanswerable = [0.3] + [0.45] * 10
     pooled = evaluation.best_threshold(large + small, unanswerable)
     assert pooled > 0.4  # over the union, 8 of 200 (4 %) fits the budget
     assert evaluation.best_threshold(large + small, unanswerable, groups=[large, small]) <= 0.4
