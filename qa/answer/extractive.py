@@ -100,6 +100,12 @@ _ANNOUNCES = re.compile(r"(?:以下|如下|下列)(?P<count>[一二两三四五�
                         r"|有多种[^，。；]{0,12}[。：:]$|有(?:多|几|数)(?:种|个|点|项|方面|类)[^，。；]{0,12}[：:]$"
                         r"|有(?P<counted>[一二两三四五六七八九十\d]+)(?:种|个|点|项|方面|类)[^，。；]{0,12}[：:]$")
 MAX_ANNOUNCED = 4
+# A sentence longer than this, quoted under a lead that says its span, is cut to the clauses that answer.
+MIN_CUT_SENTENCE = 40
+_CLAUSE_MARKS = "，；：,;:"
+MAX_OPENING_CLAUSE = 7  # characters with its mark: a time, a place or a connective that opens the next clause
+_SEVERAL = re.compile(r"哪些|哪几|有什么|which ones", re.I)
+_OPENING, _CLOSING = "《（(「『“‘〈【[", "》）)」』”’〉】]"
 _LEANS_BACK = re.compile(r"(?:此|这|该|后来|之后|随后|赛后|战后)")
 # Words that say the same thing in general Chinese: a sentence saying one answers a question asking the other.
 _PARAPHRASES = (
@@ -238,6 +244,43 @@ def context_of(question: Question, sentence: str, passage_text: str) -> str:
     if not leans_back:
         return quoted
     return _joined(passage_text, sentences[position - 1], quoted) or quoted
+
+
+def clauses_holding(sentence: str, span: str, terms: dict[str, float]) -> str:
+    """The run of a long sentence's clauses (split at ，；：, never inside 《》（）「」“”) from the first to the last
+    that says the span or the question's words, as written. The whole sentence when it is short, or when the span
+    is not said in the clause that says most of the question's words (then the span may not be what is asked,
+    and the rest of the sentence may hold what is)."""
+    if not span or len(sentence) <= MIN_CUT_SENTENCE:
+        return sentence
+    clauses = _clauses(sentence)
+    # A single character (明 of a name) is said by clauses about anything.
+    words = {normalise(t): w for t, w in terms.items() if len(normalise(t)) > 1}
+    said = [sum(w for t, w in words.items() if t in normalise(clause)) for clause in clauses]
+    holding = [i for i, clause in enumerate(clauses) if normalise(span) in normalise(clause)]
+    if len(clauses) < 2 or not holding or max(said[i] for i in holding) < max(said) or not max(said):
+        return sentence
+    spoken = [i for i, weight in enumerate(said) if weight]
+    kept = "".join(clauses[min(holding + spoken):max(holding + spoken) + 1]).strip().rstrip(_CLAUSE_MARKS)
+    return kept if kept and len(kept) < len(sentence.rstrip("。！？!?")) else sentence
+
+
+def _clauses(sentence: str) -> list[str]:
+    """A sentence's clauses, each with the mark that ends it; a mark inside a bracket or quotation pair does not
+    end one, and a short clause ("1990年，", "此外，") opens the one after it."""
+    clauses, current, depth = [], "", 0
+    for char in sentence:
+        current += char
+        if char in _OPENING:
+            depth += 1
+        elif char in _CLOSING:
+            depth = max(depth - 1, 0)
+        elif char in _CLAUSE_MARKS and depth == 0 and len(current) > MAX_OPENING_CLAUSE:
+            clauses.append(current)
+            current = ""
+    if current:
+        clauses.append(current)
+    return clauses
 
 
 def _announced(sentence: str) -> int:
@@ -850,6 +893,14 @@ class ExtractiveAnswerer:
         # One sentence answering alone is quoted with the one before it when it leans on that one.
         quoted = {id(choice): context_of(question, choice.sentence, choice.passage.text)
                   if len(decision.chosen) == 1 else choice.sentence for choice in decision.chosen}
+        if len(decision.chosen) == 1 and question.language == "zh" and question.answer_type in SPAN_TYPES:
+            # A lead that says the span is shown above its source: a long sentence is quoted by the clauses that
+            # hold the span and the question's words, as written (the rest of it says something else).
+            [choice] = decision.chosen
+            # "分布在哪些地区": a lead names one of several, and the sentence names the others.
+            if quoted[id(choice)] == choice.sentence and not _SEVERAL.search(question.standalone):
+                span = self.lead_span(question, decision.terms, choice.sentence)
+                quoted[id(choice)] = clauses_holding(choice.sentence, span, decision.terms)
         for choice in decision.chosen:
             paragraph_id = choice.passage.paragraph_id
             if paragraph_id not in marker_of:
