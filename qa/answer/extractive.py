@@ -100,12 +100,22 @@ _ANNOUNCES = re.compile(r"(?:以下|如下|下列)(?P<count>[一二两三四五�
                         r"|有多种[^，。；]{0,12}[。：:]$|有(?:多|几|数)(?:种|个|点|项|方面|类)[^，。；]{0,12}[：:]$"
                         r"|有(?P<counted>[一二两三四五六七八九十\d]+)(?:种|个|点|项|方面|类)[^，。；]{0,12}[：:]$")
 MAX_ANNOUNCED = 4
+# Characters of following sentences quoted because they go on describing what the chosen one is about.
+MAX_FOLLOWING_CHARS = 100
+# "甲与乙有些分别。", "本种有以下特征。": it says there are differences or features, and the next sentences say them.
+_SUMMARY = re.compile(r"有(?:些|一些|很多|不少|许多|若干|数个|几个|多个|多种|以下)?[^，。；：]{0,6}"
+                      r"(?:分别|区别|不同|差异|特征|特点|特色)[。：:]$")
+# A sentence this short rarely describes or explains anything alone: the next one is quoted with it.
+MAX_SHORT_SENTENCE = 20
+# Words that point back at what the sentence before named, anywhere in a sentence ("割让出这些领土").
+_POINTS_BACK = re.compile(r"这些|上述|以上|前述")
 # A sentence longer than this, quoted under a lead that says its span, is cut to the clauses that answer.
-MIN_CUT_SENTENCE = 40
+MIN_CUT_SENTENCE = 50
 _CLAUSE_MARKS = "，；：,;:"
 MAX_OPENING_CLAUSE = 7  # characters with its mark: a time, a place or a connective that opens the next clause
-_SEVERAL = re.compile(r"哪些|哪几|有什么|which ones", re.I)
 _OPENING, _CLOSING = "《（(「『“‘〈【[", "》）)」』”’〉】]"
+# "分布在哪些地区": a lead names one of several things the sentence names.
+_SEVERAL = re.compile(r"哪些|哪几|有什么|which ones", re.I)
 _LEANS_BACK = re.compile(r"(?:此|这|该|后来|之后|随后|赛后|战后)")
 # Words that say the same thing in general Chinese: a sentence saying one answers a question asking the other.
 _PARAPHRASES = (
@@ -234,11 +244,15 @@ def context_of(question: Question, sentence: str, passage_text: str) -> str:
         following = sentences[position + 1:position + 1 + _announced(sentence)]
         if not following and position + 1 < len(sentences) and _CONTINUES.match(sentences[position + 1]):
             following = [sentences[position + 1]]
+        following += _going_on(sentence, sentences[position + 1 + len(following):], following)
         for part in following:
             quoted = _joined(passage_text, quoted, part) or quoted
     if position == 0:
         return quoted
     leans_back = bool(_LEANS_BACK.match(sentence))
+    if question.language == "zh" and question.answer_type not in SPAN_TYPES:
+        # "…割让出这些领土。": a list or description named by the sentence before is part of the answer.
+        leans_back = leans_back or bool(_POINTS_BACK.search(sentence))
     if question.answer_type == REASON:
         leans_back = leans_back or bool(_CONSEQUENCE.search(sentence)) or not _REASON.search(sentence)
     if not leans_back:
@@ -247,21 +261,30 @@ def context_of(question: Question, sentence: str, passage_text: str) -> str:
 
 
 def clauses_holding(sentence: str, span: str, terms: dict[str, float]) -> str:
-    """The run of a long sentence's clauses (split at ，；：, never inside 《》（）「」“”) from the first to the last
-    that says the span or the question's words, as written. The whole sentence when it is short, or when the span
-    is not said in the clause that says most of the question's words (then the span may not be what is asked,
-    and the rest of the sentence may hold what is)."""
+    """A long sentence cut to the clauses (split at ，；：, never inside 《》（）「」“”) around the one that says the
+    span, as written: from it, on both sides, as far as the clauses go on saying the question's words (or, when a
+    clause further off says a word of the question the run does not, from the first clause saying one to the
+    last). The whole sentence when it is short, or when the span is not said in a clause that says most of the
+    question's words: the span may then not be what is asked, and the rest may hold what is."""
     if not span or len(sentence) <= MIN_CUT_SENTENCE:
         return sentence
     clauses = _clauses(sentence)
     # A single character (明 of a name) is said by clauses about anything.
-    words = {normalise(t): w for t, w in terms.items() if len(normalise(t)) > 1}
-    said = [sum(w for t, w in words.items() if t in normalise(clause)) for clause in clauses]
+    weights = {normalise(t): w for t, w in terms.items() if len(normalise(t)) > 1}
+    said = [sum(w for t, w in weights.items() if t in normalise(clause)) for clause in clauses]
     holding = [i for i, clause in enumerate(clauses) if normalise(span) in normalise(clause)]
-    if len(clauses) < 2 or not holding or max(said[i] for i in holding) < max(said) or not max(said):
+    if len(clauses) < 2 or not holding or not max(said) or max(said[i] for i in holding) < max(said):
         return sentence
-    spoken = [i for i, weight in enumerate(said) if weight]
-    kept = "".join(clauses[min(holding + spoken):max(holding + spoken) + 1]).strip().rstrip(_CLAUSE_MARKS)
+    first, last = min(holding), max(holding)
+    while first > 0 and said[first - 1]:
+        first -= 1
+    while last + 1 < len(clauses) and said[last + 1]:
+        last += 1
+    if any(t in normalise(sentence) and t not in normalise("".join(clauses[first:last + 1])) for t in weights):
+        # a question's word said only in a clause further off: from the first clause that says one to the last
+        spoken = [i for i, weight in enumerate(said) if weight]
+        first, last = min(holding + spoken), max(holding + spoken)
+    kept = "".join(clauses[first:last + 1]).strip().rstrip(_CLAUSE_MARKS)
     return kept if kept and len(kept) < len(sentence.rstrip("。！？!?")) else sentence
 
 
@@ -281,6 +304,30 @@ def _clauses(sentence: str) -> list[str]:
     if current:
         clauses.append(current)
     return clauses
+
+
+def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str]:
+    """The sentences after the quoted ones that go on describing what they are about, within MAX_FOLLOWING_CHARS:
+    after a sentence that only says there are differences or features ("甲与乙有些分别。"), those that describe
+    them with a pronoun for its subject ("牠们的毛…"); after a sentence quoted alone, the next one when it has no
+    subject of its own (it opens with a verb or an adverb: "主要表现为…") or when the quoted one is too short to
+    say much."""
+    if following or not after:
+        return []
+    if _SUMMARY.search(sentence):
+        added: list[str] = []
+        for part in after:
+            if not _PRONOUN_START.match(part) or sum(map(len, added)) + len(part) > MAX_FOLLOWING_CHARS:
+                break
+            added.append(part)
+        if added:
+            return added
+    following_one = after[0]
+    if len(following_one) > MAX_FOLLOWING_CHARS:
+        return []
+    first = next(iter(posseg.lcut(following_one)), None)
+    subjectless = first is not None and first.flag[:1] in ("v", "d") and not _LEANS_BACK.match(following_one)
+    return [following_one] if subjectless or len(sentence) <= MAX_SHORT_SENTENCE else []
 
 
 def _announced(sentence: str) -> int:
@@ -893,12 +940,12 @@ class ExtractiveAnswerer:
         # One sentence answering alone is quoted with the one before it when it leans on that one.
         quoted = {id(choice): context_of(question, choice.sentence, choice.passage.text)
                   if len(decision.chosen) == 1 else choice.sentence for choice in decision.chosen}
-        if len(decision.chosen) == 1 and question.language == "zh" and question.answer_type in SPAN_TYPES:
-            # A lead that says the span is shown above its source: a long sentence is quoted by the clauses that
-            # hold the span and the question's words, as written (the rest of it says something else).
+        if len(decision.chosen) == 1 and question.language == "zh" and question.answer_type in SPAN_TYPES \
+                and not _SEVERAL.search(question.standalone):
+            # The lead says the span: a long sentence is quoted by the clauses that say it and the question's
+            # words, as written (the rest of it says something else).
             [choice] = decision.chosen
-            # "分布在哪些地区": a lead names one of several, and the sentence names the others.
-            if quoted[id(choice)] == choice.sentence and not _SEVERAL.search(question.standalone):
+            if quoted[id(choice)] == choice.sentence:
                 span = self.lead_span(question, decision.terms, choice.sentence)
                 quoted[id(choice)] = clauses_holding(choice.sentence, span, decision.terms)
         for choice in decision.chosen:
