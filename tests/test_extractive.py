@@ -6,7 +6,7 @@ import pytest
 from conftest import engine_over
 
 from qa.answer import calibration
-from qa.answer.extractive import sentences_of
+from qa.answer.extractive import clauses_holding, sentences_of
 
 DOCUMENTS = {
     "青石镇.md": "# 青石镇\n\n"
@@ -246,3 +246,73 @@ def test_passages_that_never_say_a_question_s_topic_answer_it_less_surely(naming
         unknown = naming_engine.ask("茶园镇在防火方面有哪些规定？")
     assert known.answered and "禁止野外用火" in known.text
     assert unknown.confidence <= known.confidence - 0.3
+
+
+# Answers whose lead says the span, and answers that go on over several sentences.
+LENGTH_DOCUMENTS = {
+    "白沙港.md": "# 白沙港\n\n"
+                 "白沙港是东岸的一座渔港。白沙港的新码头长八百米，可同时停靠六艘货轮，"
+                 "港区北侧还建有一座灯塔和一座渔民博物馆，每年都有许多游客前来参观。\n",
+    "甲鹿.md": "# 甲鹿\n\n甲鹿生活在北方的针叶林中。甲鹿与乙鹿有些分别。它们的角较短，只有两个分叉。"
+               "它们的尾巴呈白色，奔跑时会竖起。甲鹿在冬季南迁。\n",
+    "雪松林.md": "# 雪松林\n\n雪松林的病害会造成严重损失。表现为针叶发黄、枝条枯死，成片的树木在一年内死去。"
+                 "林场在北坡设立了一个观测站。\n",
+    "湖国.md": "# 湖国\n\n湖国在战争中失去了北岭、青川和石门三座城池。次年，湖国与山国议和，割让这些城池给山国。"
+               "湖国的都城在湖心岛上。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def length_engine(tmp_path_factory):
+    return engine_over(tmp_path_factory, "length-data", LENGTH_DOCUMENTS)
+
+
+def test_a_long_sentence_under_a_lead_is_quoted_by_the_clauses_that_answer(length_engine):
+    with calibration.overridden(0.0):
+        answer = length_engine.ask("白沙港的新码头有多长？")
+    assert answer.text.startswith("八百米[1]")
+    [citation] = answer.citations
+    assert "新码头长八百米" in citation.quote and citation.quote in citation.text  # verbatim, from the paragraph
+    assert citation.quote in answer.text
+    assert "灯塔" not in answer.text and "渔民博物馆" not in answer.text  # the clauses that say something else
+
+
+def test_clauses_are_cut_only_between_pairs_and_only_when_the_span_is_beside_the_question_words():
+    sentence = ("该乐队于1999年成立，首张专辑《海风，山雨》在2001年发行，销量超过十万张，"
+                "其后乐队成员多次更换并移居海外。")
+    terms = {"专辑": 3.0, "发行": 2.0}
+    assert clauses_holding(sentence, "2001年", terms) == "首张专辑《海风，山雨》在2001年发行"  # 《》 kept whole
+    # A span away from the question's words may not be what is asked: the sentence stays whole.
+    assert clauses_holding(sentence, "1999年", terms) == sentence
+    assert clauses_holding("首张专辑在2001年发行，销量超过十万张。", "2001年", terms) == \
+        "首张专辑在2001年发行，销量超过十万张。"  # short: quoted whole
+
+
+def test_a_short_opening_clause_stays_with_the_clause_it_opens():
+    sentence = ("乐队成立于海港市，成员都来自当地的音乐学院，2005年，乐队在首都举办了第一场大型演唱会，"
+                "门票在一小时内售罄，场面十分热烈。")
+    kept = clauses_holding(sentence, "2005年", {"演唱会": 3.0, "首都": 2.0})
+    assert kept == "2005年，乐队在首都举办了第一场大型演唱会"
+
+
+def test_a_sentence_saying_there_are_differences_is_quoted_with_those_that_describe_them(length_engine):
+    with calibration.overridden(0.0):
+        answer = length_engine.ask("甲鹿与乙鹿的分别是什么？")
+    assert "角较短" in answer.text and "尾巴呈白色" in answer.text  # the sentences opening with 它们
+    assert "冬季南迁" not in answer.text
+
+
+def test_a_description_going_on_without_a_subject_is_quoted_whole(length_engine):
+    with calibration.overridden(0.0):
+        answer = length_engine.ask("雪松林的病害会造成什么损失？")
+    assert "严重损失" in answer.text
+    assert "针叶发黄" in answer.text  # "表现为…" has no subject of its own: it goes on with the one before
+    assert "观测站" not in answer.text
+
+
+def test_a_sentence_pointing_back_with_these_is_quoted_with_what_it_points_to(length_engine):
+    with calibration.overridden(0.0):
+        answer = length_engine.ask("湖国议和时割让了哪些城池？")
+    assert "割让这些城池" in answer.text
+    assert "北岭、青川和石门" in answer.text  # named by the sentence before
+    assert "湖心岛" not in answer.text

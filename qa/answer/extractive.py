@@ -105,8 +105,6 @@ MAX_FOLLOWING_CHARS = 100
 # "甲与乙有些分别。", "本种有以下特征。": it says there are differences or features, and the next sentences say them.
 _SUMMARY = re.compile(r"有(?:些|一些|很多|不少|许多|若干|数个|几个|多个|多种|以下)?[^，。；：]{0,6}"
                       r"(?:分别|区别|不同|差异|特征|特点|特色)[。：:]$")
-# A sentence this short rarely describes or explains anything alone: the next one is quoted with it.
-MAX_SHORT_SENTENCE = 20
 # Words that point back at what the sentence before named, anywhere in a sentence ("割让出这些领土").
 _POINTS_BACK = re.compile(r"这些|上述|以上|前述")
 # A sentence longer than this, quoted under a lead that says its span, is cut to the clauses that answer.
@@ -231,30 +229,26 @@ def _quote_goes_on(sentence: str, text: str, at: int) -> bool:
 
 def context_of(question: Question, sentence: str, passage_text: str) -> str:
     """The chosen sentence with the sentence before it when it leans on that one: a why-question answered by
-    a consequence (因此…, or a sentence that gives no cause), or a sentence that opens with a word pointing
-    back (此战…, 这次…, 赛后…); and, for a question not answered by a short span (a description, a reason, a
-    list), with the sentence after it when that one carries it on (此外…, 其次…, 但…). As written in the
-    passage, so the quote stays verbatim."""
+    a consequence (因此…, or a sentence that gives no cause), a sentence that opens with a word pointing back
+    (此战…, 这次…, 赛后…), or, for a description or list, says 这些/上述; and, for a question not answered by a
+    short span (a description, a reason, a list), with the sentences after it that carry it on (此外…, 其次…,
+    但…, see _going_on). As written in the passage, so the quote stays verbatim."""
     sentences = sentences_of(passage_text)
     if sentence not in sentences:
         return sentence
     position = sentences.index(sentence)
+    describes = question.language == "zh" and question.answer_type not in SPAN_TYPES
+    leans_back = position > 0 and bool(_LEANS_BACK.match(sentence) or describes and _POINTS_BACK.search(sentence)
+                                       or question.answer_type == REASON
+                                       and (_CONSEQUENCE.search(sentence) or not _REASON.search(sentence)))
     quoted = sentence
-    if question.language == "zh" and question.answer_type not in SPAN_TYPES:
+    if describes:
         following = sentences[position + 1:position + 1 + _announced(sentence)]
         if not following and position + 1 < len(sentences) and _CONTINUES.match(sentences[position + 1]):
             following = [sentences[position + 1]]
         following += _going_on(sentence, sentences[position + 1 + len(following):], following)
         for part in following:
             quoted = _joined(passage_text, quoted, part) or quoted
-    if position == 0:
-        return quoted
-    leans_back = bool(_LEANS_BACK.match(sentence))
-    if question.language == "zh" and question.answer_type not in SPAN_TYPES:
-        # "…割让出这些领土。": a list or description named by the sentence before is part of the answer.
-        leans_back = leans_back or bool(_POINTS_BACK.search(sentence))
-    if question.answer_type == REASON:
-        leans_back = leans_back or bool(_CONSEQUENCE.search(sentence)) or not _REASON.search(sentence)
     if not leans_back:
         return quoted
     return _joined(passage_text, sentences[position - 1], quoted) or quoted
@@ -310,8 +304,7 @@ def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str
     """The sentences after the quoted ones that go on describing what they are about, within MAX_FOLLOWING_CHARS:
     after a sentence that only says there are differences or features ("甲与乙有些分别。"), those that describe
     them with a pronoun for its subject ("牠们的毛…"); after a sentence quoted alone, the next one when it has no
-    subject of its own (it opens with a verb or an adverb: "主要表现为…") or when the quoted one is too short to
-    say much."""
+    subject of its own (it opens with a verb or an adverb: "表现为…")."""
     if following or not after:
         return []
     if _SUMMARY.search(sentence):
@@ -327,7 +320,7 @@ def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str
         return []
     first = next(iter(posseg.lcut(following_one)), None)
     subjectless = first is not None and first.flag[:1] in ("v", "d") and not _LEANS_BACK.match(following_one)
-    return [following_one] if subjectless or len(sentence) <= MAX_SHORT_SENTENCE else []
+    return [following_one] if subjectless else []
 
 
 def _announced(sentence: str) -> int:
