@@ -256,6 +256,7 @@ ORDER_DOCUMENTS = {
     "雁门之战.md": "# 雁门之战\n\n战后守将石坚被部下所杀，副将林远接管城防。后来林远兵败，被敌将韩烈所杀。\n",
     "宋青.md": "# 宋青\n\n宋青一岁时随家人迁往海港市。二十三岁时，宋青进入一家船厂当学徒。\n",
     "明远.md": "# 明远\n\n其兄一直辅佐明远直至永和16年去世。在永和16年，明远把家业交给长子并隐居山中。\n",
+    "林婉.md": "# 林婉\n\n林婉，海港郡人，太守林川之女。使者拜访了林川家的女儿林婉，推举她入宫。\n",
     "紫藤.md": "# 紫藤\n\n紫藤是一种落叶攀援缠绕性大藤本植物，干皮深灰色，不裂，春季开花，花冠紫色，"
               "常见于庭院的棚架。误食其种子会引起呕吐和腹泻。\n",
     "白花紫藤.md": "# 白花紫藤\n\n白花紫藤是紫藤的变种，开白花。误食白花紫藤的种子会引起头晕。\n",
@@ -303,3 +304,9 @@ def test_the_article_the_question_names_by_its_title_is_preferred(order_engine):
     text = chosen(order_engine, "误食紫藤的种子有什么危害？")
     assert "呕吐" in text
     assert "头晕" not in text  # another article, whose title only contains the name
+
+
+def test_a_kinship_asked_in_one_word_is_found_in_its_written_form(order_engine):
+    text = chosen(order_engine, "林婉是谁的女儿？")
+    assert "太守林川之女" in text  # 之女 says 女儿
+    assert "拜访" not in text  # a sentence that uses the word 女儿 about her, without saying whose
