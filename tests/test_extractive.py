@@ -262,6 +262,21 @@ LENGTH_DOCUMENTS = {
 }
 
 
+# Documents where several sentences share the question's words and one says what is asked (all invented).
+ORDER_DOCUMENTS = {
+    "暮光词.md": "# 暮光词\n\n一部旧词典解释暮光词为乡间的一种说法。"
+                 "暮光词（），也称为晚照语（，），指傍晚时分吟诵的短诗。暮光词在北方少见。\n",
+    "云岭镇.md": "# 云岭镇\n\n云岭镇的地理位置为。它位于青川河的北岸，距县城23公里。镇上有一所中学。\n",
+    "雁门之战.md": "# 雁门之战\n\n战后守将石坚被部下所杀，副将林远接管城防。后来林远兵败，被敌将韩烈所杀。\n",
+    "宋青.md": "# 宋青\n\n宋青一岁时随家人迁往海港市。二十三岁时，宋青进入一家船厂当学徒。\n",
+    "明远.md": "# 明远\n\n其兄一直辅佐明远直至永和16年去世。在永和16年，明远把家业交给长子并隐居山中。\n",
+    "林婉.md": "# 林婉\n\n林婉，海港郡人，太守林川之女。使者拜访了林川家的女儿林婉，推举她入宫。\n",
+    "紫藤.md": "# 紫藤\n\n紫藤是一种落叶攀援缠绕性大藤本植物，干皮深灰色，不裂，春季开花，花冠紫色，"
+              "常见于庭院的棚架。误食其种子会引起呕吐和腹泻。\n",
+    "白花紫藤.md": "# 白花紫藤\n\n白花紫藤是紫藤的变种，开白花。误食白花紫藤的种子会引起头晕。\n",
+}
+
+
 @pytest.fixture(scope="module")
 def length_engine(tmp_path_factory):
     return engine_over(tmp_path_factory, "length-data", LENGTH_DOCUMENTS)
@@ -316,3 +331,52 @@ def test_a_sentence_pointing_back_with_these_is_quoted_with_what_it_points_to(le
     assert "割让这些城池" in answer.text
     assert "北岭、青川和石门" in answer.text  # named by the sentence before
     assert "湖心岛" not in answer.text
+
+
+@pytest.fixture(scope="module")
+def order_engine(tmp_path_factory):
+    return engine_over(tmp_path_factory, "order-data", ORDER_DOCUMENTS)
+
+
+def chosen(engine, question: str) -> str:
+    """What the answer says, whatever the refusal threshold: these tests are about which sentence is chosen."""
+    with calibration.overridden(0.0):
+        return engine.ask(question).text
+
+
+def test_what_is_x_picks_the_sentence_that_opens_with_x_and_defines_it(order_engine):
+    text = chosen(order_engine, "什么是暮光词？")
+    assert "傍晚时分吟诵的短诗" in text  # "X（…），也称…，指…"
+    assert "旧词典" not in text  # names X in passing ("解释X为")
+
+
+def test_a_sentence_whose_value_is_missing_is_not_the_answer(order_engine):
+    text = chosen(order_engine, "云岭镇的地理位置在哪里？")
+    assert "青川河的北岸" in text  # not "云岭镇的地理位置为。"
+
+
+def test_the_sentence_that_fills_the_question_slot_with_a_name_is_chosen(order_engine):
+    text = chosen(order_engine, "林远被谁所杀？")
+    assert "韩烈" in text  # "被敌将韩烈所杀", not "石坚被部下所杀，副将林远…"
+
+
+def test_a_number_in_the_question_matches_the_same_number_written_in_words(order_engine):
+    text = chosen(order_engine, "宋青23岁时做了什么？")
+    assert "船厂当学徒" in text  # 二十三岁
+
+
+def test_a_question_set_in_a_year_picks_the_sentence_that_opens_with_it(order_engine):
+    text = chosen(order_engine, "永和16年明远的主要工作是什么？")
+    assert "隐居山中" in text  # not the sentence naming the year in passing
+
+
+def test_the_article_the_question_names_by_its_title_is_preferred(order_engine):
+    text = chosen(order_engine, "误食紫藤的种子有什么危害？")
+    assert "呕吐" in text
+    assert "头晕" not in text  # another article, whose title only contains the name
+
+
+def test_a_kinship_asked_in_one_word_is_found_in_its_written_form(order_engine):
+    text = chosen(order_engine, "林婉是谁的女儿？")
+    assert "太守林川之女" in text  # 之女 says 女儿
+    assert "拜访" not in text  # a sentence that uses the word 女儿 about her, without saying whose

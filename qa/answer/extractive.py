@@ -128,6 +128,8 @@ _PARAPHRASES = (
     ("美誉", "誉为", "美称", "称誉"),
     ("危害", "伤害"),
     ("孩子", "子女", "儿女"),
+    ("女儿", "之女", "长女", "次女"),
+    ("儿子", "之子", "长子", "次子"),
     ("妻子", "为妻", "夫人", "嫁给"),
     ("广告语", "口号", "标语"),
     ("作用", "功效", "用途", "功能"),
@@ -167,6 +169,24 @@ _INTERVIEWEE = re.compile(r"受访者|受访|interviewee", re.I)
 # Share of a question's terms a passage must say to be the one a "which interviewee said …" question quotes.
 QUOTED_COVERAGE = 0.7
 _HEAD = re.compile(r"受访者|负责人|interviewee|\bhead\b|leader", re.I)
+# What a sentence that defines the asked term says right after it: a gloss in brackets, another name
+# ("，也称…，"), or the copula ("是", "指", "即").
+_DEFINES = (r"(?:[（(][^）)]*[）)]|(?:[，,]?(?:也|又|亦|或|俗|简)(?:称|叫|名|译)[^。；]{0,30}?[，,])"
+            r"|[，,]?(?:就是|是|指|即|乃|为|係|系))")
+_DEFINITION_ASKED = re.compile(r"^(?:什么是|何谓|什么叫做?)(?P<a>[^，。？?]+)"
+                               r"|^(?P<b>[^，。？?]+?)(?:是什么|指什么|是指什么|是啥)[？?。]?$")
+# The last word of a sentence whose value is missing ("X的面积为。").
+_COPULAS = {"为", "是", "位于", "于", "在"}
+_COPULA_ENDS = {word[-1] for word in _COPULAS}
+# Characters jieba leaves stuck to a question's word ("青木是", "叶子有") when the pair is no word of the documents.
+_GLUED = "是有在的了和与由被把来去呢吗"
+_ASKED_SLOT = re.compile(r"什么|谁|哪[一两二三四五六七八九十几]?[个位种些里儿年家所座张部条支国]?"
+                         r"|多少|几[个位种年项名次]?|何(?:时|地|处|人)|怎样|怎么|如何")
+# Words beside a question word that any sentence has ("是谁的", "叫什么呢"): no part of the slot around it.
+_SLOT_FILLERS = {"的", "了", "是", "呢", "吗", "啊", "呀", "来", "去"}
+_NUMERALS = "零一二三四五六七八九"
+# How far into a sentence a time the question names still opens it ("在…", "于…年，").
+OPENING_CHARS = 5
 _ENTITY_TAGS = {"nr": PERSON, "nrfg": PERSON, "nrt": PERSON, "ns": PLACE, "nt": ORGANISATION}
 _TYPE_TAGS = {PERSON: ("nr", "nrfg", "nrt"), PLACE: ("ns",), ORGANISATION: ("nt",)}
 # A question word inside a word ("哪些地方"): such a word asks; it does not name what the question is about.
@@ -398,6 +418,12 @@ class ExtractiveAnswerer:
                 continue
             if word.isascii() and self._document_frequency.get(word, 0) == 0:
                 continue  # an English word: Chinese text does not contain it (its names come by pinyin)
+            if len(word) > 1 and self._document_frequency.get(word, 0) == 0:
+                # jieba glued a function character to a word ("青木是谁", "叶子有什么"): no document says the pair,
+                # so it would weigh against every sentence; the word itself is what is asked.
+                word = word.strip(_GLUED) or word
+                if word in STOPWORDS or word in _QUESTION_CHARACTERS:
+                    continue
             single = len(word) == 1 and not word.isascii()
             if single and (not SINGLE_CHARACTER_WEIGHT or word in _QUESTION_CHARACTERS):
                 continue
@@ -522,15 +548,22 @@ class ExtractiveAnswerer:
         if question.language != "zh":  # its Latin letters match only names, which say the passage, not the sentence
             asked = set()
         found: list[Candidate] = []
+        asked_text = normalise(question.standalone)
+        times, slot = _times(question), _slot(question)
         for rank, passage in enumerate(passages[:MAX_PASSAGES]):
             context = normalise(self._context(passage))
             # What the article is about is said by its title for every sentence: it cannot tell them apart.
             said_by_context = _bigrams(context)
             bigrams, own_bigrams = asked - said_by_context, own - said_by_context
             previous = ""
+            # An article whose title the question says is about what is asked; one whose title only contains
+            # the asked name ("青木镇" for "木镇") or is another's is about something else.
+            title = normalise(re.sub(r"[（(][^）)]*[）)]", "", passage.title or ""))
+            about = len(title) >= 2 and title in asked_text
             for sentence in sentences_of(passage.text):
                 text = normalise(sentence)
                 covered = {t for t in terms if t in text or any(other in text for other in _SAME_MEANING.get(t, ()))}
+                covered |= {t for t in terms if (form := _chinese_numeral(t)) and form in text}  # 23岁 as 二十三岁
                 # A sentence opening with a pronoun is about what the sentence before it named.
                 said_before = previous if _PRONOUN_START.match(text) else ""
                 previous = text
@@ -541,7 +574,9 @@ class ExtractiveAnswerer:
                 overlap = len(bigrams & pairs) / max(len(bigrams), 1)
                 # Pairs across a function word ("是石" of 什么是石英钟) match sentences that only use the term:
                 # the question's own pairs order the sentences; the confidence keeps every pair, as calibrated.
-                own_overlap = len(own_bigrams & pairs) / max(len(own_bigrams), 1)
+                # A word said in other words of the same meaning (别名 as 又名) counts with its pairs.
+                own_pairs = pairs | {pair for t in covered if t not in text for pair in _bigrams(t)}
+                own_overlap = len(own_bigrams & own_pairs) / max(len(own_bigrams), 1)
                 # A word the sentence does not say whole may still share its morphemes (担任/任, 颜色/色).
                 partial = sum(terms[t] * sum(ch in text for ch in t) / len(t) for t in terms
                               if t not in covered and t not in in_context and len(t) > 1 and not t.isascii())
@@ -558,6 +593,16 @@ class ExtractiveAnswerer:
                     preference += self._telling(question, terms, sentence, text, typed)
                     if len(re.findall(r"\w", text)) - sum(len(t) for t in covered) < MIN_SAID_BEYOND_QUESTION:
                         preference -= TELLING_WEIGHT  # it only repeats the question ("X的地理位置为。")
+                    if about:
+                        preference += TELLING_WEIGHT
+                    # "永和16年甲做了什么": "在永和16年，甲隐居山中" tells it; "乙辅佐甲直至永和16年" names the year.
+                    if _opens_with_time(times, text):
+                        preference += TELLING_WEIGHT
+                    # "甲被谁所杀": "被乙所杀" puts a name where the question word stands.
+                    if _fills_slot(question, slot, text):
+                        preference += TELLING_WEIGHT
+                if _says_nothing(text):
+                    continue  # "甲的地理位置为。": its value was lost; it would win on the question's words alone
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
                     score -= ENTITY_PENALTY  # about something else than the question names
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context,
@@ -693,6 +738,13 @@ class ExtractiveAnswerer:
         if kind == LIST and sentence.count("、") >= MIN_LISTED - 1:
             return TELLING_WEIGHT  # it names the items ("甲、乙、丙"), not only what they are items of
         if kind == DEFINITION:
+            # "什么是X": the sentence that opens with X and says what it is ("X（…），也称…，指…"), not one that
+            # names X in passing ("某词典解释X为…"). For "X的Y是什么", any sentence saying "term 是/指…".
+            if (defined := _defined(question.standalone)) is not None:
+                for term in terms:
+                    if term in defined and re.match(r"(?:所谓)?" + re.escape(term) + _DEFINES, text):
+                        return TELLING_WEIGHT
+                return 0.0
             for term in terms:
                 if re.search(re.escape(term) + r"(?:[（(][^）)]*[）)])?(?:，[^，。]{0,20}，)?(?:是|指|即|乃|为)", text):
                     return TELLING_WEIGHT
@@ -1211,3 +1263,73 @@ def _opening_noun(text: str) -> str:
             break
         characters += pair.word
     return characters if len(characters) > 1 else ""
+
+
+def _defined(question: str) -> str | None:
+    """What a "什么是X" / "X是什么" question asks to have defined; None for "X的Y是什么", which asks for a
+    property of X, not what X is."""
+    match = _DEFINITION_ASKED.search(normalise(question))
+    if not match:
+        return None
+    defined = match.group("a") or match.group("b")
+    return None if "的" in defined else defined
+
+
+def _says_nothing(text: str) -> bool:
+    """A sentence whose value was lost (a field left empty where the text was made): "X的地理位置为。",
+    "X位于。"; it repeats the question and answers nothing."""
+    said = re.sub(r"[。！？!?\s]+$", "", text)
+    if not said or said[-1] not in _COPULA_ENDS:
+        return False
+    return jieba.lcut(said)[-1] in _COPULAS
+
+
+def _slot(question: Question) -> re.Pattern | None:
+    """The question's words on either side of its question word, as a pattern whose group is what a sentence
+    says in between: "甲被谁所杀" → 被(…)所; "甲位于哪里" → 位于(…). None when they would match most sentences (a
+    question that opens with its question word, or a single character before one that ends)."""
+    asked = normalise(question.standalone)
+    match = _ASKED_SLOT.search(asked)
+    if not match or match.start() == 0:
+        return None
+    before = [w for w in jieba.lcut(asked[:match.start()]) if re.search(r"\w", w)]
+    after = [w for w in jieba.lcut(asked[match.end():]) if re.search(r"\w", w) and w not in _SLOT_FILLERS]
+    left = before[-1] if before and before[-1] not in _SLOT_FILLERS else ""
+    right = after[0] if after else ""
+    if left and right:
+        return re.compile(re.escape(left) + r"([^，。；！？,;]{1,20}?)" + re.escape(right))
+    if len(left) >= 2:
+        return re.compile(re.escape(left) + r"([^，。；！？,;]{2,})")
+    return None
+
+
+def _fills_slot(question: Question, slot: re.Pattern | None, text: str) -> bool:
+    """The sentence says the words around the question word with something of the asked kind between them:
+    "甲被谁所杀" is answered by "甲战败，被乙所杀" (乙, a name, fills the slot), not by "丙被其部下所杀，甲监国";
+    "甲位于哪里" by "甲位于河谷北岸", not by "甲位于。"."""
+    if slot is None:
+        return False
+    kind = question.answer_type
+    return any(kind not in SPAN_TYPES or ExtractiveAnswerer.has_type(kind, gap, gap, question.units)
+               for gap in slot.findall(text))
+
+
+def _chinese_numeral(term: str) -> str:
+    """A number of two digits as Chinese writes it in words (23 → 二十三): the question's 23岁 is the text's
+    二十三岁. Smaller numbers in words (一, 四) are too common a character to tell anything."""
+    if not term.isdigit() or not 11 <= int(term) <= 99:
+        return ""
+    tens, units = divmod(int(term), 10)
+    return ("" if tens == 1 else _NUMERALS[tens]) + "十" + (_NUMERALS[units] if units else "")
+
+
+def _times(question: Question) -> list[str]:
+    """The times a question sets ("1990年", "某年号16年", "3月"), as normalised text; a bare short number is none."""
+    found = [normalise(m.group()) for m in _DATE.finditer(question.standalone)]
+    return [t for t in found if not t.isdigit() or len(t) == 4]
+
+
+def _opens_with_time(times: list[str], text: str) -> bool:
+    """The sentence opens with a time the question sets: a sentence that starts with a time tells what happened
+    then; one that names it in passing ("…辅佐他直至16年去世") is about someone or something else."""
+    return any(t in text[:len(t) + OPENING_CHARS] for t in times)
