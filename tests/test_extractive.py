@@ -257,6 +257,8 @@ LENGTH_DOCUMENTS = {
                "它们的尾巴呈白色，奔跑时会竖起。甲鹿在冬季南迁。\n",
     "雪松林.md": "# 雪松林\n\n雪松林的病害会造成严重损失。表现为针叶发黄、枝条枯死，成片的树木在一年内死去。"
                  "林场在北坡设立了一个观测站。\n",
+    "石桥村.md": "# 石桥村\n\n石桥村近年来人口不断减少。由于年轻人外出打工，留在村里的大多是老人。"
+                 "村口有一座古老的石桥。\n",
     "湖国.md": "# 湖国\n\n湖国在战争中失去了北岭、青川和石门三座城池。次年，湖国与山国议和，割让这些城池给山国。"
                "湖国的都城在湖心岛上。\n",
 }
@@ -323,6 +325,14 @@ def test_a_description_going_on_without_a_subject_is_quoted_whole(length_engine)
     assert "严重损失" in answer.text
     assert "针叶发黄" in answer.text  # "表现为…" has no subject of its own: it goes on with the one before
     assert "观测站" not in answer.text
+
+
+def test_a_description_going_on_with_a_conjunction_is_quoted_whole(length_engine):
+    with calibration.overridden(0.0):
+        answer = length_engine.ask("石桥村近年来有什么变化？")
+    assert "不断减少" in answer.text
+    assert "留在村里的大多是老人" in answer.text  # "由于…" opens with a conjunction: it goes on with the one before
+    assert "古老的石桥" not in answer.text
 
 
 def test_a_sentence_pointing_back_with_these_is_quoted_with_what_it_points_to(length_engine):

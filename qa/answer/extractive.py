@@ -324,7 +324,8 @@ def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str
     """The sentences after the quoted ones that go on describing what they are about, within MAX_FOLLOWING_CHARS:
     after a sentence that only says there are differences or features ("甲与乙有些分别。"), those that describe
     them with a pronoun for its subject ("牠们的毛…"); after a sentence quoted alone, the next one when it has no
-    subject of its own (it opens with a verb, an adverb or a word such as 主要: "表现为…", "主要分布于…")."""
+    subject of its own (it opens with a verb, an adverb or a word such as 主要: "表现为…", "主要分布于…") or
+    opens with a conjunction that ties it to the one before ("由于…", "不过…", "另一方面…")."""
     if following or not after:
         return []
     if _SUMMARY.search(sentence):
@@ -339,7 +340,7 @@ def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str
     if len(following_one) > MAX_FOLLOWING_CHARS:
         return []
     first = next(iter(posseg.lcut(following_one)), None)
-    subjectless = first is not None and first.flag[:1] in ("v", "d", "b") and not _LEANS_BACK.match(following_one)
+    subjectless = first is not None and first.flag[:1] in ("v", "d", "b", "c") and not _LEANS_BACK.match(following_one)
     return [following_one] if subjectless else []
 
 
