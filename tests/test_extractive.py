@@ -6,7 +6,15 @@ import pytest
 from conftest import engine_over
 
 from qa.answer import calibration
-from qa.answer.extractive import clauses_holding, sentences_of
+from qa.answer.extractive import (
+    _SAME_MEANING,
+    TOPIC_PENALTY,
+    _says_nothing,
+    clauses_holding,
+    context_of,
+    sentences_of,
+)
+from qa.question import analyse
 
 DOCUMENTS = {
     "青石镇.md": "# 青石镇\n\n"
@@ -390,3 +398,44 @@ def test_a_kinship_asked_in_one_word_is_found_in_its_written_form(order_engine):
     text = chosen(order_engine, "林婉是谁的女儿？")
     assert "太守林川之女" in text  # 之女 says 女儿
     assert "拜访" not in text  # a sentence that uses the word 女儿 about her, without saying whose
+
+
+# Guards found by review: requests, Latin words, "more than", "所为", short clauses that say something, kin.
+def test_a_request_before_the_topic_does_not_count_as_the_topic(naming_engine):
+    with calibration.overridden(0.0):
+        plain = naming_engine.ask("青岭镇在防火方面有哪些规定？")
+        # Read as the topic, "请问"/"总结" is said by no passage: the confidence would drop by TOPIC_PENALTY.
+        for question in ("请问青岭镇在防火方面有哪些规定？", "总结青岭镇在防火方面的规定"):
+            answer = naming_engine.ask(question)
+            assert "禁止野外用火" in answer.text
+            assert answer.confidence > plain.confidence - TOPIC_PENALTY / 2, (question, answer.confidence)
+    assert naming_engine.ask("告诉我青岭镇在防火方面有哪些规定").answered
+
+
+def test_a_latin_word_in_a_chinese_question_is_checked_without_error(naming_engine):
+    answer = naming_engine.ask("Zorblax是谁开发的？")
+    assert not answer.answered and "Zorblax" in answer.text  # named nowhere, and said so
+
+
+def test_more_than_is_not_a_pointer_to_the_sentence_before():
+    question = analyse("青湖有什么特点？")
+    text = "青湖的北岸有一座古塔。青湖每年接待游客十万人以上，是省内最大的淡水湖。"
+    assert context_of(question, "青湖每年接待游客十万人以上，是省内最大的淡水湖。", text).startswith("青湖每年")
+
+
+def test_a_sentence_saying_who_did_it_has_not_lost_its_value():
+    assert not _says_nothing("这场火灾是邻居所为。")
+    assert _says_nothing("该站的地理坐标为。")
+
+
+def test_a_short_clause_that_says_something_is_a_clause_of_its_own():
+    sentence = ("灯塔高三十米，每年都有许多游客前来参观，夏季的周末更是人山人海，"
+                "附近的渔村也因此开起了十几家民宿和小餐馆。")
+    assert clauses_holding(sentence, "三十米", {"灯塔": 3.0}) == "灯塔高三十米"  # not joined to the visitors'
+    opened = ("1998年，灯塔高三十米的新塔在北岬建成，每年都有许多游客前来参观，"
+              "附近的渔村也因此开起了十几家民宿和小餐馆。")
+    assert clauses_holding(opened, "三十米", {"新塔": 3.0}).startswith("1998年，")  # a time opens the clause
+
+
+def test_eldest_and_second_children_are_not_the_same_word():
+    assert "次子" not in _SAME_MEANING.get("长子", ()) and "长子" not in _SAME_MEANING.get("次子", ())

@@ -106,11 +106,13 @@ MAX_FOLLOWING_CHARS = 100
 _SUMMARY = re.compile(r"有(?:些|一些|很多|不少|许多|若干|数个|几个|多个|多种|以下)?[^，。；：]{0,6}"
                       r"(?:分别|区别|不同|差异|特征|特点|特色)[。：:]$")
 # Words that point back at what the sentence before named, anywhere in a sentence ("割让出这些领土").
-_POINTS_BACK = re.compile(r"这些|上述|以上|前述")
+_POINTS_BACK = re.compile(r"这些|上述|前述|以上(?:[的这几各]|所述)")  # not 以上 of "十万人以上" (more than)
 # A sentence longer than this, quoted under a lead that says its span, is cut to the clauses that answer.
 MIN_CUT_SENTENCE = 50
 _CLAUSE_MARKS = "，；：,;:"
 MAX_OPENING_CLAUSE = 7  # characters with its mark: a time, a place or a connective that opens the next clause
+# jieba's tags of what only sets a clause (time, place, direction, conjunction, preposition, adverb, pronoun, mark).
+_SETTING_TAGS = ("t", "s", "f", "c", "p", "d", "r", "x", "u")
 _OPENING, _CLOSING = "《（(「『“‘〈【[", "》）)」』”’〉】]"
 # "分布在哪些地区": a lead names one of several things the sentence names.
 _SEVERAL = re.compile(r"哪些|哪几|有什么|which ones", re.I)
@@ -128,8 +130,8 @@ _PARAPHRASES = (
     ("美誉", "誉为", "美称", "称誉"),
     ("危害", "伤害"),
     ("孩子", "子女", "儿女"),
-    ("女儿", "之女", "长女", "次女"),
-    ("儿子", "之子", "长子", "次子"),
+    ("女儿", "之女"),
+    ("儿子", "之子"),
     ("妻子", "为妻", "夫人", "嫁给"),
     ("广告语", "口号", "标语"),
     ("作用", "功效", "用途", "功能"),
@@ -192,6 +194,10 @@ _TYPE_TAGS = {PERSON: ("nr", "nrfg", "nrt"), PLACE: ("ns",), ORGANISATION: ("nt"
 # A question word inside a word ("哪些地方"): such a word asks; it does not name what the question is about.
 _QUESTION_WORD = re.compile(r"哪|什么|谁|几|多少|怎|何|啥")
 # Characters that end a name jieba cut into single characters: a copula, particle, preposition or adverb.
+# Words that open a request rather than name its topic ("请问…", "列出…", "文档中…").
+_REQUESTS = {"请问", "请", "问", "告诉", "介绍", "列出", "列举", "总结", "概括", "说说", "讲讲", "谈谈", "说明",
+             "解释", "文档", "文中", "文章", "资料", "根据", "按照", "想", "知道", "想知道", "能否", "能不能", "可以",
+             "帮", "帮忙"}
 _FUNCTION_CHARACTERS = set("是的在有为于被把将对从与和及又也都就才吗呢了")
 _NAME_FLAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng")
 _PERSON_FLAGS = ("nr", "nrt", "nrfg")
@@ -312,12 +318,27 @@ def _clauses(sentence: str) -> list[str]:
             depth += 1
         elif char in _CLOSING:
             depth = max(depth - 1, 0)
-        elif char in _CLAUSE_MARKS and depth == 0 and len(current) > MAX_OPENING_CLAUSE:
+        elif char in _CLAUSE_MARKS and depth == 0 and not _opens_next(current):
             clauses.append(current)
             current = ""
     if current:
         clauses.append(current)
     return clauses
+
+
+def _bare_title(title: str) -> str:
+    """A title without its "(disambiguation)", as matched in a question."""
+    return normalise(re.sub(r"[（(][^）)]*[）)]", "", title or ""))
+
+
+def _opens_next(clause: str) -> bool:
+    """A short clause that only sets the time, the place or the link of the one after it ("1990年，", "在城北，",
+    "此外，"); one that says something of its own ("塔高三十米，") is a clause of its own, however short."""
+    if len(clause) > MAX_OPENING_CLAUSE:
+        return False
+    if _DATE.fullmatch(re.sub(r"^在|[，；：,;:\s]+$", "", clause)):
+        return True
+    return all(pair.flag[:1] in _SETTING_TAGS or _DATE.fullmatch(pair.word) for pair in posseg.lcut(clause))
 
 
 def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str]:
@@ -413,6 +434,10 @@ class ExtractiveAnswerer:
         # "什么时候", "什么地方": the noun completes the question word; the sentence that answers says a date, a
         # place, not the noun.
         asking = {match.group(1) for match in _ASKED_NOUN.finditer(unicodedata.normalize("NFKC", text))}
+        # A request that opens the question ("告诉我…", "总结…") is how it asks, not what it asks about.
+        opening = posseg.lcut(unicodedata.normalize("NFKC", text))
+        asking |= {pair.word for pair in opening[:len(opening) - len(_request_stripped(opening))]
+                   if pair.word in _REQUESTS}
         for word in jieba.lcut_for_search(unicodedata.normalize("NFKC", text).lower()):
             word = word.strip()
             if not word or word in STOPWORDS or word in asking or not re.search(r"\w", word):
@@ -540,8 +565,8 @@ class ExtractiveAnswerer:
         if named is None:
             named = {i for m in subjects for i in m.article_ids}
         entity_forms = [normalise(m.canonical) for m in subjects] + [m.text for m in subjects]
-        asked = _bigrams(question.standalone)
-        own = _question_bigrams(question.standalone)
+        asked = _bigrams(_without_request(question.standalone))
+        own = _question_bigrams(_without_request(question.standalone))
         top = max(p.score for p in passages) or 1.0
         # A question in another language than the text matches its keywords only through translation: its
         # fused score does not say whether its document is indexed, so it counts in full.
@@ -551,6 +576,10 @@ class ExtractiveAnswerer:
         found: list[Candidate] = []
         asked_text = normalise(question.standalone)
         times, slot = _times(question), _slot(question)
+        # Of the titles the question says, the longest: "白花X" is said by a question about 白花X, and so is X.
+        said_titles = [title for title in (_bare_title(p.title) for p in passages[:MAX_PASSAGES])
+                       if len(title) >= 2 and title in asked_text]
+        longest_title = max(said_titles, key=len, default="")
         for rank, passage in enumerate(passages[:MAX_PASSAGES]):
             context = normalise(self._context(passage))
             # What the article is about is said by its title for every sentence: it cannot tell them apart.
@@ -559,8 +588,7 @@ class ExtractiveAnswerer:
             previous = ""
             # An article whose title the question says is about what is asked; one whose title only contains
             # the asked name ("青木镇" for "木镇") or is another's is about something else.
-            title = normalise(re.sub(r"[（(][^）)]*[）)]", "", passage.title or ""))
-            about = len(title) >= 2 and title in asked_text
+            about = bool(longest_title) and _bare_title(passage.title) == longest_title
             for sentence in sentences_of(passage.text):
                 text = normalise(sentence)
                 covered = {t for t in terms if t in text or any(other in text for other in _SAME_MEANING.get(t, ()))}
@@ -1213,6 +1241,8 @@ def _homophone_variant(word: str, text: str) -> bool:
     """Whether the text writes the word with one character swapped for another of the same sound (冰激凌 and
     冰激淋): the same word in a variant spelling, as transliterations often are."""
     sounds = lazy_pinyin(word)
+    if len(sounds) != len(word) or not re.fullmatch(r"[\u4e00-\u9fff]+", word):
+        return False  # pinyin reads Chinese characters one by one; a Latin word ("linux") is one sound
     for at in range(len(word)):
         pattern = re.escape(word[:at]) + "(.)" + re.escape(word[at + 1:])
         if any(lazy_pinyin(match.group(1)) == [sounds[at]] for match in re.finditer(pattern, text)):
@@ -1247,11 +1277,32 @@ def _event_unsaid(question: Question, terms: dict[str, float], sentence: str) ->
     return any(normalise(m.canonical) not in text and normalise(m.text) not in text for m in subjects)
 
 
+def _request_stripped(pairs: list) -> list:
+    """A question's tagged words without the request that opens it and whom it is made to ("请问…", "总结一下…",
+    "告诉我…", "根据文档，…"): they ask, they name nothing asked about."""
+    at = 0
+    while at < len(pairs) and pairs[at].word in _REQUESTS:
+        at += 1
+    # After a request, whom it is made to and its softeners ("告诉我", "总结一下", "根据文档，").
+    while 0 < at < len(pairs) and (pairs[at].flag[:1] in ("r", "m", "u", "x") or pairs[at].word in _REQUESTS) \
+            and not _QUESTION_WORD.search(pairs[at].word):
+        at += 1
+    return pairs[at:] if at < len(pairs) else pairs
+
+
+def _without_request(text: str) -> str:
+    """The question from where its request ends ("告诉我X有多高" → "X有多高")."""
+    if not re.match(r"[\u4e00-\u9fff]", text):
+        return text
+    pairs = posseg.lcut(text)
+    return "".join(pair.word for pair in _request_stripped(pairs))
+
+
 def _opening_noun(text: str) -> str:
     """The word a question opens its topic with: a noun, or a verb modifying one ("导航卫星"), or a name jieba
     cannot read, which it cuts into single characters ("甲乙丙是谁" as 甲, 乙, 丙) up to the first word or
     function character. A question word ("哪些地方") opens no topic."""
-    pairs = posseg.lcut(text)
+    pairs = _request_stripped(posseg.lcut(text))
     if not pairs or not pairs[0].flag.startswith(("n", "v")) or _QUESTION_WORD.search(pairs[0].word):
         return ""
     if len(pairs[0].word) > 1:
@@ -1280,8 +1331,8 @@ def _says_nothing(text: str) -> bool:
     """A sentence whose value was lost (a field left empty where the text was made): "X的地理位置为。",
     "X位于。"; it repeats the question and answers nothing."""
     said = re.sub(r"[。！？!?\s]+$", "", text)
-    if not said or said[-1] not in _COPULA_ENDS:
-        return False
+    if not said or said[-1] not in _COPULA_ENDS or said.endswith(("所为", "认为", "以为", "成为", "作为")):
+        return False  # "此事乃其兄所为。" says who did it
     return jieba.lcut(said)[-1] in _COPULAS
 
 
