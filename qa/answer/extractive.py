@@ -200,7 +200,6 @@ _REQUESTS = {"请问", "请", "问", "告诉", "介绍", "列出", "列举", "�
              "帮", "帮忙"}
 _FUNCTION_CHARACTERS = set("是的在有为于被把将对从与和及又也都就才吗呢了")
 _NAME_FLAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng")
-_PERSON_FLAGS = ("nr", "nrt", "nrfg")
 # A question word and the noun it governs: "哪位诗人", "哪一种乐器", "什么动物", "何种方法".
 _ASKED_KIND = re.compile(r"(?:哪[一两几]?[位个种家所座支部本条只名些类首]?|什么|何种)$")
 
@@ -500,7 +499,7 @@ class ExtractiveAnswerer:
             return True
         if len(word) >= 3 and _homophone_variant(word, retrieved):
             return True
-        return flag in _PERSON_FLAGS and _ordinary_compound(word)
+        return flag in _TYPE_TAGS[PERSON] and _ordinary_compound(word)
 
     def decide(self, question: Question, passages: list[Passage]) -> Decision:
         if not passages:
