@@ -152,8 +152,8 @@ def test_a_well_known_name_the_documents_lack_is_called_missing(spread_engine):
 def test_a_latin_exclamation_inside_a_name_and_a_quotation_do_not_end_sentences():
     assert sentences_of("乐队为歌曲《Yes! We! Go》录制了现场版。成员有Yes! We! Can的两人。下一句。") == [
         "乐队为歌曲《Yes! We! Go》录制了现场版。", "成员有Yes! We! Can的两人。", "下一句。"]
-    assert sentences_of("词典解释为：“一个人迅速获得财富。通常含有贬义。”另一句。") == [
-        "词典解释为：“一个人迅速获得财富。通常含有贬义。”", "另一句。"]
+    assert sentences_of("说明书上写着：“先拧紧底座。再接通电源。”另一句。") == [
+        "说明书上写着：“先拧紧底座。再接通电源。”", "另一句。"]
 
 
 def test_a_quotation_over_several_sentences_stays_one_sentence():
@@ -183,11 +183,12 @@ def test_a_which_ones_question_picks_the_sentence_that_names_them(spread_engine)
 # --- what counts as a name the documents lack, and what makes an answer less likely -----------------------------
 NAMING_DOCUMENTS = {
     "白沙寺.md": "# 白沙寺\n\n白沙寺位于河谷之中，由慧明法师于唐代创建。寺内有一口古井，井水清甜。\n",
-    "雪峰冰品.md": "# 雪峰冰品\n\n雪峰冰品是一家连锁甜品店，主营冰淇林和奶茶。"
-                   "该店的冰淇林以入口即化著称。雪峰冰品在南方的广告口号是「雪峰冰一下」。\n",
+    "渡口酒馆.md": "# 渡口酒馆\n\n渡口酒馆2021年开在老码头边，只卖自家酿的酒。"
+                   "馆里的威士基在橡木桶中存放五年，带着浓重的烟熏味。"
+                   "店门上方挂着一块标语牌，写着「喝一口，再上路」。\n",
     "青岭镇.md": "# 青岭镇\n\n青岭镇在防火方面严格落实三项规定：禁止野外用火、设立巡查队、建设蓄水池。\n",
-    "河湾镇.md": "# 河湾镇\n\n2023年，河湾镇计划实施项目90个，总投资50亿元。2023年，河湾镇新建公园两座。"
-                 "2023年，河湾镇的人口为三万人。2025年，河湾镇将举办首届龙舟节。\n",
+    "青柳足球俱乐部.md": "# 青柳足球俱乐部\n\n青柳足球俱乐部的主场设在江边。2019年联赛中，青柳队一共打进41个球。"
+                         "2019年也是青柳队第一次闯进联赛前三名。2021年，俱乐部换上了新的队徽。\n",
 }
 
 
@@ -198,8 +199,8 @@ def naming_engine(tmp_path_factory):
 
 @pytest.mark.parametrize(("question", "expected"), [
     ("白沙寺是哪位高僧创建的？", "慧明法师"),  # the kind a question word governs: the text names the answer
-    ("雪峰冰品的冰淇淋以什么著称？", "入口即化"),  # the text writes the word with a homophone (淇林)
-    ("雪峰冰品在南方的广告语是什么？", "雪峰冰一下"),  # the text says it in other words (广告口号)
+    ("渡口酒馆的威士忌有什么味道？", "烟熏味"),  # the text writes the word with a homophone (士基)
+    ("渡口酒馆的广告语是什么？", "喝一口，再上路"),  # the text says it in other words (标语)
     ("青岭镇在防火方面严格执行什么规定？", "禁止野外用火"),  # two ordinary words jieba tags as a person
 ])
 def test_an_ordinary_word_jieba_tags_as_a_name_is_not_called_missing(naming_engine, question, expected):
@@ -217,10 +218,10 @@ def test_a_name_the_documents_lack_is_still_called_missing(naming_engine):
 
 def test_a_sentence_dated_by_another_year_answers_a_question_about_a_year_less_surely(naming_engine):
     with calibration.overridden(0.0):
-        said = naming_engine.ask("河湾镇2023年计划实施多少个项目？")
-        other = naming_engine.ask("河湾镇2025年计划实施多少个项目？")  # 2025 is named, by another sentence
-        never = naming_engine.ask("河湾镇2031年计划实施多少个项目？")  # no document names 2031
-    assert said.answered and "90个" in said.text
+        said = naming_engine.ask("青柳队在2019年的联赛中打进了多少个球？")
+        other = naming_engine.ask("青柳队在2021年的联赛中打进了多少个球？")  # 2021 is named, by another sentence
+        never = naming_engine.ask("青柳队在2030年的联赛中打进了多少个球？")  # no document names 2030
+    assert said.answered and "41个" in said.text
     assert other.confidence <= said.confidence - 0.4
     assert never.confidence <= other.confidence - 0.4
 
@@ -230,13 +231,13 @@ def test_a_date_in_a_sentence_saying_neither_the_event_nor_its_subject_dates_som
     from qa.names import Mention
     from qa.question import DATE, Question
 
-    text = "林小川是哪一年开始担任馆长的？"
-    question = Question(text, text, "zh", DATE, entities=[Mention("林小川", "林小川", "person", ("a",), 0, 3, True)])
-    terms = {"林小川": 5.0, "开始": 1.0, "担任": 2.0, "馆长": 3.0}
-    assert _event_unsaid(question, terms, "2019年，美术馆扩建了东侧展厅，馆长出席了仪式。")
-    assert not _event_unsaid(question, terms, "他于2019年出任馆长。")  # a pronoun: about whom the text named
-    assert not _event_unsaid(question, terms, "2019年，林小川受聘为馆长。")  # names the subject, words it otherwise
-    assert not _event_unsaid(question, terms, "2019年起担任馆长。")
+    text = "望川桥是哪一年开工建造的？"
+    question = Question(text, text, "zh", DATE, entities=[Mention("望川桥", "望川桥", "place", ("a",), 0, 3, True)])
+    terms = {"望川桥": 5.0, "开工": 2.0, "建造": 2.0}
+    assert _event_unsaid(question, terms, "1931年，县里拨款加固了河堤，石匠们搬进了新搭的工棚。")
+    assert not _event_unsaid(question, terms, "它在1931年破土。")  # a pronoun: about what the text named
+    assert not _event_unsaid(question, terms, "1931年，望川桥铺下第一块基石。")  # names the subject, words it otherwise
+    assert not _event_unsaid(question, terms, "1931年春天开工。")
 
 
 def test_a_question_opens_with_its_topic():
@@ -244,7 +245,7 @@ def test_a_question_opens_with_its_topic():
 
     assert _opening_noun("蓝晶矿石有毒吗？") == "蓝晶"
     assert _opening_noun("桐侬坞什么时候开放？") == "桐侬坞"  # a name jieba cuts into characters
-    assert _opening_noun("哪些地方种植茶树？") == ""  # a question word opens no topic
+    assert _opening_noun("哪几种鱼生活在青溪河里？") == ""  # a question word opens no topic
     assert _opening_noun("他是谁？") == ""
 
 
@@ -261,29 +262,31 @@ LENGTH_DOCUMENTS = {
     "白沙港.md": "# 白沙港\n\n"
                  "白沙港是东岸的一座渔港。白沙港的新码头长八百米，可同时停靠六艘货轮，"
                  "港区北侧还建有一座灯塔和一座渔民博物馆，每年都有许多游客前来参观。\n",
-    "甲鹿.md": "# 甲鹿\n\n甲鹿生活在北方的针叶林中。甲鹿与乙鹿有些分别。它们的角较短，只有两个分叉。"
-               "它们的尾巴呈白色，奔跑时会竖起。甲鹿在冬季南迁。\n",
-    "雪松林.md": "# 雪松林\n\n雪松林的病害会造成严重损失。表现为针叶发黄、枝条枯死，成片的树木在一年内死去。"
-                 "林场在北坡设立了一个观测站。\n",
+    "青竹水车.md": "# 青竹水车\n\n青竹水车是山区农户用来提水的工具。新式青竹水车和旧式的有几处不同。"
+                 "它的叶片改用铁皮制成。它的转轴装上了滚珠，转起来更省力。每到春耕，村民就把水车架到溪边。\n",
+    "鹤鸣座钟.md": "# 鹤鸣座钟\n\n鹤鸣座钟的发条用久了会松弛。逐渐越走越慢，一个月下来能差出三个钟头。"
+                 "钟面背后刻着制钟匠的名字。\n",
     "石桥村.md": "# 石桥村\n\n石桥村近年来人口不断减少。由于年轻人外出打工，留在村里的大多是老人。"
                  "村口有一座古老的石桥。\n",
-    "湖国.md": "# 湖国\n\n湖国在战争中失去了北岭、青川和石门三座城池。次年，湖国与山国议和，割让这些城池给山国。"
-               "湖国的都城在湖心岛上。\n",
+    "青溪河.md": "# 青溪河\n\n青溪河的上游汇入了三条山涧：石涧、松沟和鹿溪。每逢汛期，这些山涧都把大量泥沙冲进主河道。"
+               "下游的渡口旁建有一座水文站。\n",
 }
 
 
 # Documents where several sentences share the question's words and one says what is asked (all invented).
 ORDER_DOCUMENTS = {
-    "暮光词.md": "# 暮光词\n\n一部旧词典解释暮光词为乡间的一种说法。"
-                 "暮光词（），也称为晚照语（，），指傍晚时分吟诵的短诗。暮光词在北方少见。\n",
-    "云岭镇.md": "# 云岭镇\n\n云岭镇的地理位置为。它位于青川河的北岸，距县城23公里。镇上有一所中学。\n",
-    "雁门之战.md": "# 雁门之战\n\n战后守将石坚被部下所杀，副将林远接管城防。后来林远兵败，被敌将韩烈所杀。\n",
-    "宋青.md": "# 宋青\n\n宋青一岁时随家人迁往海港市。二十三岁时，宋青进入一家船厂当学徒。\n",
-    "明远.md": "# 明远\n\n其兄一直辅佐明远直至永和16年去世。在永和16年，明远把家业交给长子并隐居山中。\n",
-    "林婉.md": "# 林婉\n\n林婉，海港郡人，太守林川之女。使者拜访了林川家的女儿林婉，推举她入宫。\n",
-    "紫藤.md": "# 紫藤\n\n紫藤是一种落叶攀援缠绕性大藤本植物，干皮深灰色，不裂，春季开花，花冠紫色，"
-              "常见于庭院的棚架。误食其种子会引起呕吐和腹泻。\n",
-    "白花紫藤.md": "# 白花紫藤\n\n白花紫藤是紫藤的变种，开白花。误食白花紫藤的种子会引起头晕。\n",
+    "冷锻纹.md": "# 冷锻纹\n\n老匠人常说，学会冷锻纹至少要花十年工夫。"
+                 "冷锻纹指在常温下反复敲打铜片、使表面生出细密波纹的一种工艺。做成的多是茶盘和香炉。\n",
+    "芦笙灯会.md": "# 芦笙灯会\n\n芦笙灯会的主会场是。每年正月十五，灯会在江心的沙洲上举行，四周挂满竹编灯笼。\n",
+    "飞梭纺织厂.md": "# 飞梭纺织厂\n\n飞梭纺织厂的老对手青禾布庄被当地合作社收购，厂长吴恒接手了布庄的染坊。"
+                     "1987年工厂资金断裂，最终被商人邹铭收购。\n",
+    "松灯节.md": "# 松灯节\n\n松灯节持续一个月，每天傍晚都有猜灯谜活动。第十五天，各村的舞龙队沿着河岸游行。\n",
+    "石门水电站.md": "# 石门水电站\n\n总工程师陆川主持了电站的设计，直到1972年调往北方。电站的大坝高15米。"
+                     "1972年，电站装好了第二台发电机组并开始向县城送电。\n",
+    "韦川.md": "# 韦川\n\n韦川是白鹭湾的老船长。出海的日子里，他的妻子总坐在码头边补网。"
+              "韦川二十岁那年娶了邻村渔家的苏禾为妻。\n",
+    "纺车.md": "# 纺车\n\n纺车是把棉花纺成线的工具。纺车的锭子用枣木做成。\n",
+    "脚踏纺车.md": "# 脚踏纺车\n\n脚踏纺车是纺车的一种，用脚踩踏板带动轮子。脚踏纺车的锭子用竹料做成，更轻。\n",
 }
 
 
@@ -322,17 +325,17 @@ def test_a_short_opening_clause_stays_with_the_clause_it_opens():
 
 def test_a_sentence_saying_there_are_differences_is_quoted_with_those_that_describe_them(length_engine):
     with calibration.overridden(0.0):
-        answer = length_engine.ask("甲鹿与乙鹿的分别是什么？")
-    assert "角较短" in answer.text and "尾巴呈白色" in answer.text  # the sentences opening with 它们
-    assert "冬季南迁" not in answer.text
+        answer = length_engine.ask("新式青竹水车和旧式的有什么不同？")
+    assert "铁皮制成" in answer.text and "装上了滚珠" in answer.text  # the sentences opening with 它
+    assert "春耕" not in answer.text
 
 
 def test_a_description_going_on_without_a_subject_is_quoted_whole(length_engine):
     with calibration.overridden(0.0):
-        answer = length_engine.ask("雪松林的病害会造成什么损失？")
-    assert "严重损失" in answer.text
-    assert "针叶发黄" in answer.text  # "表现为…" has no subject of its own: it goes on with the one before
-    assert "观测站" not in answer.text
+        answer = length_engine.ask("鹤鸣座钟的发条用久了会怎样？")
+    assert "会松弛" in answer.text
+    assert "差出三个钟头" in answer.text  # "逐渐…" has no subject of its own: it goes on with the one before
+    assert "制钟匠" not in answer.text
 
 
 def test_a_description_going_on_with_a_conjunction_is_quoted_whole(length_engine):
@@ -345,10 +348,10 @@ def test_a_description_going_on_with_a_conjunction_is_quoted_whole(length_engine
 
 def test_a_sentence_pointing_back_with_these_is_quoted_with_what_it_points_to(length_engine):
     with calibration.overridden(0.0):
-        answer = length_engine.ask("湖国议和时割让了哪些城池？")
-    assert "割让这些城池" in answer.text
-    assert "北岭、青川和石门" in answer.text  # named by the sentence before
-    assert "湖心岛" not in answer.text
+        answer = length_engine.ask("汛期时哪些山涧把泥沙冲进青溪河？")
+    assert "这些山涧都把大量泥沙冲进主河道" in answer.text
+    assert "石涧、松沟和鹿溪" in answer.text  # named by the sentence before
+    assert "水文站" not in answer.text
 
 
 @pytest.fixture(scope="module")
@@ -363,41 +366,41 @@ def chosen(engine, question: str) -> str:
 
 
 def test_what_is_x_picks_the_sentence_that_opens_with_x_and_defines_it(order_engine):
-    text = chosen(order_engine, "什么是暮光词？")
-    assert "傍晚时分吟诵的短诗" in text  # "X（…），也称…，指…"
-    assert "旧词典" not in text  # names X in passing ("解释X为")
+    text = chosen(order_engine, "什么是冷锻纹？")
+    assert "反复敲打铜片" in text  # "X指…的一种工艺"
+    assert "十年工夫" not in text  # names X in passing ("学会X要…")
 
 
 def test_a_sentence_whose_value_is_missing_is_not_the_answer(order_engine):
-    text = chosen(order_engine, "云岭镇的地理位置在哪里？")
-    assert "青川河的北岸" in text  # not "云岭镇的地理位置为。"
+    text = chosen(order_engine, "芦笙灯会的主会场在哪里？")
+    assert "江心的沙洲" in text  # not "芦笙灯会的主会场是。"
 
 
 def test_the_sentence_that_fills_the_question_slot_with_a_name_is_chosen(order_engine):
-    text = chosen(order_engine, "林远被谁所杀？")
-    assert "韩烈" in text  # "被敌将韩烈所杀", not "石坚被部下所杀，副将林远…"
+    text = chosen(order_engine, "飞梭纺织厂被谁收购？")
+    assert "邹铭" in text  # "被商人邹铭收购", not "…被当地合作社收购"
 
 
 def test_a_number_in_the_question_matches_the_same_number_written_in_words(order_engine):
-    text = chosen(order_engine, "宋青23岁时做了什么？")
-    assert "船厂当学徒" in text  # 二十三岁
+    text = chosen(order_engine, "松灯节第15天有什么活动？")
+    assert "舞龙队" in text  # 第十五天
 
 
 def test_a_question_set_in_a_year_picks_the_sentence_that_opens_with_it(order_engine):
-    text = chosen(order_engine, "永和16年明远的主要工作是什么？")
-    assert "隐居山中" in text  # not the sentence naming the year in passing
+    text = chosen(order_engine, "1972年石门水电站有什么进展？")
+    assert "第二台发电机组" in text  # not the sentence naming the year in passing
 
 
 def test_the_article_the_question_names_by_its_title_is_preferred(order_engine):
-    text = chosen(order_engine, "误食紫藤的种子有什么危害？")
-    assert "呕吐" in text
-    assert "头晕" not in text  # another article, whose title only contains the name
+    text = chosen(order_engine, "纺车的锭子用什么材料做成？")
+    assert "枣木" in text
+    assert "竹料" not in text  # another article, whose title only contains the name
 
 
 def test_a_kinship_asked_in_one_word_is_found_in_its_written_form(order_engine):
-    text = chosen(order_engine, "林婉是谁的女儿？")
-    assert "太守林川之女" in text  # 之女 says 女儿
-    assert "拜访" not in text  # a sentence that uses the word 女儿 about her, without saying whose
+    text = chosen(order_engine, "韦川的妻子是谁？")
+    assert "苏禾为妻" in text  # 为妻 says 妻子
+    assert "补网" not in text  # a sentence that uses the word 妻子 about him, without saying who
 
 
 # Guards found by review: requests, Latin words, "more than", "所为", short clauses that say something, kin.
@@ -425,7 +428,7 @@ def test_more_than_is_not_a_pointer_to_the_sentence_before():
 
 def test_a_sentence_saying_who_did_it_has_not_lost_its_value():
     assert not _says_nothing("这场火灾是邻居所为。")
-    assert _says_nothing("该站的地理坐标为。")
+    assert _says_nothing("该站的海拔为。")
 
 
 def test_a_short_clause_that_says_something_is_a_clause_of_its_own():
