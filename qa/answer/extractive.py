@@ -102,10 +102,10 @@ _ANNOUNCES = re.compile(r"(?:以下|如下|下列)(?P<count>[一二两三四五�
 MAX_ANNOUNCED = 4
 # Characters of following sentences quoted because they go on describing what the chosen one is about.
 MAX_FOLLOWING_CHARS = 100
-# "甲与乙有些分别。", "本种有以下特征。": it says there are differences or features, and the next sentences say them.
+# "两款有几处不同。", "本种有以下特征。": it says there are differences or features, and the next sentences say them.
 _SUMMARY = re.compile(r"有(?:些|一些|很多|不少|许多|若干|数个|几个|多个|多种|以下)?[^，。；：]{0,6}"
                       r"(?:分别|区别|不同|差异|特征|特点|特色)[。：:]$")
-# Words that point back at what the sentence before named, anywhere in a sentence ("割让出这些领土").
+# Words that point back at what the sentence before named, anywhere in a sentence ("这些山涧冲下泥沙").
 _POINTS_BACK = re.compile(r"这些|上述|前述|以上(?:[的这几各]|所述)")  # not 以上 of "十万人以上" (more than)
 # A sentence longer than this, quoted under a lead that says its span, is cut to the clauses that answer.
 MIN_CUT_SENTENCE = 50
@@ -342,9 +342,9 @@ def _opens_next(clause: str) -> bool:
 
 def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str]:
     """The sentences after the quoted ones that go on describing what they are about, within MAX_FOLLOWING_CHARS:
-    after a sentence that only says there are differences or features ("甲与乙有些分别。"), those that describe
-    them with a pronoun for its subject ("牠们的毛…"); after a sentence quoted alone, the next one when it has no
-    subject of its own (it opens with a verb, an adverb or a word such as 主要: "表现为…", "主要分布于…") or
+    after a sentence that only says there are differences or features ("新旧两款有几处不同。"), those that describe
+    them with a pronoun for its subject ("它的叶片…"); after a sentence quoted alone, the next one when it has no
+    subject of its own (it opens with a verb, an adverb or a word such as 主要: "逐渐变慢…", "主要分布于…") or
     opens with a conjunction that ties it to the one before ("由于…", "不过…", "另一方面…")."""
     if following or not after:
         return []
@@ -591,7 +591,7 @@ class ExtractiveAnswerer:
             for sentence in sentences_of(passage.text):
                 text = normalise(sentence)
                 covered = {t for t in terms if t in text or any(other in text for other in _SAME_MEANING.get(t, ()))}
-                covered |= {t for t in terms if (form := _chinese_numeral(t)) and form in text}  # 23岁 as 二十三岁
+                covered |= {t for t in terms if (form := _chinese_numeral(t)) and form in text}  # 第15天 as 第十五天
                 # A sentence opening with a pronoun is about what the sentence before it named.
                 said_before = previous if _PRONOUN_START.match(text) else ""
                 previous = text
@@ -620,17 +620,17 @@ class ExtractiveAnswerer:
                     preference = BIGRAM_WEIGHT * (own_overlap - overlap)
                     preference += self._telling(question, terms, sentence, text, typed)
                     if len(re.findall(r"\w", text)) - sum(len(t) for t in covered) < MIN_SAID_BEYOND_QUESTION:
-                        preference -= TELLING_WEIGHT  # it only repeats the question ("X的地理位置为。")
+                        preference -= TELLING_WEIGHT  # it only repeats the question ("X的主会场是。")
                     if about:
                         preference += TELLING_WEIGHT
-                    # "永和16年甲做了什么": "在永和16年，甲隐居山中" tells it; "乙辅佐甲直至永和16年" names the year.
+                    # "1972年电站有什么进展": "1972年，电站装好了机组" tells it; "…直到1972年调走" names the year.
                     if _opens_with_time(times, text):
                         preference += TELLING_WEIGHT
-                    # "甲被谁所杀": "被乙所杀" puts a name where the question word stands.
+                    # "工厂被谁收购": "被商人甲收购" puts a name where the question word stands.
                     if _fills_slot(question, slot, text):
                         preference += TELLING_WEIGHT
                 if _says_nothing(text):
-                    continue  # "甲的地理位置为。": its value was lost; it would win on the question's words alone
+                    continue  # "甲的主会场是。": its value was lost; it would win on the question's words alone
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
                     score -= ENTITY_PENALTY  # about something else than the question names
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context,
@@ -766,7 +766,7 @@ class ExtractiveAnswerer:
         if kind == LIST and sentence.count("、") >= MIN_LISTED - 1:
             return TELLING_WEIGHT  # it names the items ("甲、乙、丙"), not only what they are items of
         if kind == DEFINITION:
-            # "什么是X": the sentence that opens with X and says what it is ("X（…），也称…，指…"), not one that
+            # "什么是X": the sentence that opens with X and says what it is ("X指…的一种工艺"), not one that
             # names X in passing ("某词典解释X为…"). For "X的Y是什么", any sentence saying "term 是/指…".
             if (defined := _defined(question.standalone)) is not None:
                 for term in terms:
@@ -1327,7 +1327,7 @@ def _defined(question: str) -> str | None:
 
 
 def _says_nothing(text: str) -> bool:
-    """A sentence whose value was lost (a field left empty where the text was made): "X的地理位置为。",
+    """A sentence whose value was lost (a field left empty where the text was made): "X的主会场是。",
     "X位于。"; it repeats the question and answers nothing."""
     said = re.sub(r"[。！？!?\s]+$", "", text)
     if not said or said[-1] not in _COPULA_ENDS or said.endswith(("所为", "认为", "以为", "成为", "作为")):
@@ -1337,7 +1337,7 @@ def _says_nothing(text: str) -> bool:
 
 def _slot(question: Question) -> re.Pattern | None:
     """The question's words on either side of its question word, as a pattern whose group is what a sentence
-    says in between: "甲被谁所杀" → 被(…)所; "甲位于哪里" → 位于(…). None when they would match most sentences (a
+    says in between: "甲被谁收购" → 被(…)收购; "甲位于哪里" → 位于(…). None when they would match most sentences (a
     question that opens with its question word, or a single character before one that ends)."""
     asked = normalise(question.standalone)
     match = _ASKED_SLOT.search(asked)
@@ -1356,7 +1356,7 @@ def _slot(question: Question) -> re.Pattern | None:
 
 def _fills_slot(question: Question, slot: re.Pattern | None, text: str) -> bool:
     """The sentence says the words around the question word with something of the asked kind between them:
-    "甲被谁所杀" is answered by "甲战败，被乙所杀" (乙, a name, fills the slot), not by "丙被其部下所杀，甲监国";
+    "甲被谁收购" is answered by "甲亏损，被商人乙收购" (乙, a name, fills the slot), not by "丙被合作社收购";
     "甲位于哪里" by "甲位于河谷北岸", not by "甲位于。"."""
     if slot is None:
         return False
@@ -1366,8 +1366,8 @@ def _fills_slot(question: Question, slot: re.Pattern | None, text: str) -> bool:
 
 
 def _chinese_numeral(term: str) -> str:
-    """A number of two digits as Chinese writes it in words (23 → 二十三): the question's 23岁 is the text's
-    二十三岁. Smaller numbers in words (一, 四) are too common a character to tell anything."""
+    """A number of two digits as Chinese writes it in words (15 → 十五): the question's 第15天 is the text's
+    第十五天. Smaller numbers in words (一, 四) are too common a character to tell anything."""
     if not term.isdigit() or not 11 <= int(term) <= 99:
         return ""
     tens, units = divmod(int(term), 10)
@@ -1375,12 +1375,12 @@ def _chinese_numeral(term: str) -> str:
 
 
 def _times(question: Question) -> list[str]:
-    """The times a question sets ("1990年", "某年号16年", "3月"), as normalised text; a bare short number is none."""
+    """The times a question sets ("1990年", "康熙5年", "3月"), as normalised text; a bare short number is none."""
     found = [normalise(m.group()) for m in _DATE.finditer(question.standalone)]
     return [t for t in found if not t.isdigit() or len(t) == 4]
 
 
 def _opens_with_time(times: list[str], text: str) -> bool:
     """The sentence opens with a time the question sets: a sentence that starts with a time tells what happened
-    then; one that names it in passing ("…辅佐他直至16年去世") is about someone or something else."""
+    then; one that names it in passing ("…直到1972年调往北方") is about someone or something else."""
     return any(t in text[:len(t) + OPENING_CHARS] for t in times)
