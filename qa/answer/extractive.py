@@ -564,8 +564,8 @@ class ExtractiveAnswerer:
         if named is None:
             named = {i for m in subjects for i in m.article_ids}
         entity_forms = [normalise(m.canonical) for m in subjects] + [m.text for m in subjects]
-        asked = _bigrams(_without_request(question.standalone))
-        own = _question_bigrams(_without_request(question.standalone))
+        unrequested = _without_request(question.standalone)
+        asked, own = _bigrams(unrequested), _question_bigrams(unrequested)
         top = max(p.score for p in passages) or 1.0
         # A question in another language than the text matches its keywords only through translation: its
         # fused score does not say whether its document is indexed, so it counts in full.
@@ -579,6 +579,7 @@ class ExtractiveAnswerer:
         said_titles = [title for title in (_bare_title(p.title) for p in passages[:MAX_PASSAGES])
                        if len(title) >= 2 and title in asked_text]
         longest_title = max(said_titles, key=len, default="")
+        numerals = {t: form for t in terms if (form := _chinese_numeral(t))}  # 第15天 as 第十五天
         for rank, passage in enumerate(passages[:MAX_PASSAGES]):
             context = normalise(self._context(passage))
             # What the article is about is said by its title for every sentence: it cannot tell them apart.
@@ -591,10 +592,12 @@ class ExtractiveAnswerer:
             for sentence in sentences_of(passage.text):
                 text = normalise(sentence)
                 covered = {t for t in terms if t in text or any(other in text for other in _SAME_MEANING.get(t, ()))}
-                covered |= {t for t in terms if (form := _chinese_numeral(t)) and form in text}  # 第15天 as 第十五天
+                covered |= {t for t, form in numerals.items() if form in text}
                 # A sentence opening with a pronoun is about what the sentence before it named.
                 said_before = previous if _PRONOUN_START.match(text) else ""
                 previous = text
+                if _says_nothing(text):
+                    continue  # "甲的主会场是。": its value was lost; it would win on the question's words alone
                 in_context = {t for t in terms if t not in covered and (t in context or t in said_before)}
                 in_context_weight = CONTEXT_WEIGHT * sum(terms[t] for t in in_context)
                 coverage = (sum(terms[t] for t in covered) + in_context_weight) / total
@@ -629,8 +632,6 @@ class ExtractiveAnswerer:
                     # "工厂被谁收购": "被商人甲收购" puts a name where the question word stands.
                     if _fills_slot(question, slot, text):
                         preference += TELLING_WEIGHT
-                if _says_nothing(text):
-                    continue  # "甲的主会场是。": its value was lost; it would win on the question's words alone
                 if named and passage.article_id not in named and not any(f and f in text for f in entity_forms):
                     score -= ENTITY_PENALTY  # about something else than the question names
                 found.append(Candidate(sentence, passage, rank, score, coverage, typed, covered | in_context,
