@@ -110,3 +110,39 @@ def unwrap(lines: list[str]) -> list[str]:
     if current:
         paragraphs.append(join_lines(current))
     return [p for p in paragraphs if p]
+
+
+_UNIT_IN_CAPTION = re.compile(r"(?:单位|單位|unit)\s*[:：]\s*(\S+)", re.IGNORECASE)
+
+
+def table_rows(rows: list[list[str]], caption: str = "") -> list[str]:
+    """Each data row of a table as one self-contained unit: its label, then every cell under its column header,
+    so a row answers "X的Y是多少" and is cited alone ("研发投入（亿元）：2023年 2.87；2022年 2.11；同比变动 36.0%").
+
+    The first row is taken for the header. A unit the caption states ("单位：亿元") goes after the label when
+    the label carries none. A table of one row, or one column, has no headers to carry: its cells are joined.
+    """
+    rows = [[" ".join(cell.split()) for cell in row] for row in rows]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return []
+    width = max(len(row) for row in rows)
+    keep = [i for i in range(width) if any(i < len(row) and row[i] for row in rows)]  # drop empty columns
+    rows = [[row[i] if i < len(row) else "" for i in keep] for row in rows]
+    if len(rows) == 1 or len(keep) == 1:
+        return ["；".join(cell for cell in row if cell) for row in rows]
+    header, body = rows[0], rows[1:]
+    unit = _UNIT_IN_CAPTION.search(caption)
+    units = f"（{unit.group(1).rstrip('）)')}）" if unit else ""
+    units = units.replace("（（", "（")
+    lines = []
+    for row in body:
+        label = row[0] or header[0]
+        if units and not re.search(r"[（(].*[)）]$", label):
+            label += units
+        cells = [f"{header[i]} {cell}".strip() if header[i] else cell for i, cell in enumerate(row) if i and cell]
+        if cells:
+            lines.append(f"{label}：{'；'.join(cells)}")
+        elif label:
+            lines.append(label)
+    return lines
