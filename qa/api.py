@@ -224,8 +224,15 @@ def answer_json(answer: Answer) -> dict:
 
 
 def _markdown_text(text: str) -> str:
-    # Document text is data: escaped so a chat client's Markdown renderer shows it instead of running it.
-    return html.escape(" ".join(text.split()), quote=False)
+    """A quote or a title on one line, for a Markdown client (see _markdown_answer)."""
+    return _markdown_answer(" ".join(text.split()))
+
+
+def _markdown_answer(text: str) -> str:
+    """An answer's text for a Markdown client: what it quotes from a document (a <script>, an <img onerror>,
+    a [link](javascript:…)) is shown as written, never rendered; lines, 汉字 and [n] markers stay as they are.
+    The escaped text of a prefix is a prefix of the escaped whole, so a stream can send it in deltas."""
+    return html.escape(text, quote=False).replace("](", "]\\(")
 
 
 def chat_extras(answer: Answer, citations: list[dict]) -> str:
@@ -272,6 +279,9 @@ def public_message(error: BaseException | str, settings: Settings) -> str:
     for folder, label in ((settings.index_dir, "the index folder"), (settings.data_dir, "the data folder")):
         for form in sorted({str(Path(folder)), str(Path(folder).resolve())}, key=len, reverse=True):
             text = text.replace(form, label)
+    # A server's address (the embedding or LLM server's) is the operator's business: the log has it.
+    text = re.sub(r"\s+at\s+[a-z][a-z0-9+.-]*://[^\s;,)]+", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"[a-z][a-z0-9+.-]*://[^\s;,)]+", "…", text, flags=re.IGNORECASE)
     return re.sub(r"(?<![\w.:/])/(?:[^\s'\"():,;/]+/?)+", "…", text)
 
 
@@ -569,7 +579,7 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         if not request.stream:
             answer = engine_call(lambda: engine.ask(**arguments))
             body = answer_json(answer)
-            content = answer.text + chat_extras(answer, body["citations"])
+            content = _markdown_answer(answer.text) + chat_extras(answer, body["citations"])
             return {
                 "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
@@ -596,9 +606,10 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
             yield chunk({"role": "assistant", "content": ""})
             try:
                 for answer in chain([first], partials):
-                    if answer.text.startswith(sent) and len(answer.text) > len(sent):
-                        yield chunk({"content": answer.text[len(sent):]})
-                        sent = answer.text
+                    shown = _markdown_answer(answer.text)
+                    if shown.startswith(sent) and len(shown) > len(sent):
+                        yield chunk({"content": shown[len(sent):]})
+                        sent = shown
             except Exception as error:  # the status line is sent: the error goes into the stream
                 if isinstance(error, (ValueError, IndexUnavailable, EmbeddingServerError)):
                     log.error("streaming an answer failed: %s", error)
@@ -611,10 +622,9 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
             citations = answer_json(answer)["citations"]
             # Deltas cannot take back what was sent: a final answer that is not the preview grown (the checked
             # answer, or the refusal sentence) follows it, set apart, unless the preview already said it.
-            if answer.text.startswith(sent):
-                rest = answer.text[len(sent):]
-            else:
-                rest = "" if answer.text.strip() in sent else f"\n\n{answer.text}"
+            shown = _markdown_answer(answer.text)
+            grown = shown.startswith(sent)
+            rest = shown[len(sent):] if grown else "" if shown.strip() in sent else f"\n\n{shown}"
             tail = rest + chat_extras(answer, citations)
             if tail:
                 yield chunk({"content": tail})

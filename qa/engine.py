@@ -143,11 +143,10 @@ class Engine:
         return list(retriever.index.articles.values())
 
     def status(self) -> dict:
-        retriever, _ = self._ready()
+        retriever, answerer = self._ready()  # never asks the LLM server: status answers while it is down
         counts = retriever.index.manifest.get("counts", {})
         return {
-            "mode": (self.settings.llm_model or f"LLM at {self.settings.llm_base_url}")
-            if self.settings.uses_llm else "extractive",
+            "mode": answerer.mode,
             "articles": counts.get("articles", 0),
             "paragraphs": counts.get("paragraphs", 0),
             "chunks": counts.get("chunks", 0),

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace as replace_settings
 from pathlib import Path
 
 import httpx
@@ -439,3 +440,82 @@ def test_server_logs_hold_no_traceback(server, keyed_server):
 
 def test_settings_defaults_bind_loopback():
     assert Settings().host == "127.0.0.1"
+
+
+# ---------------------------------------------------------------- document text in /v1 answers
+
+MARKUP_DOCUMENT = ("市图书馆通知\n\n新馆的开放时间是每天<script>alert('新馆')</script>上午九点到晚上八点。\n\n"
+                   "新馆共有藏书86万册，设有<img src=x onerror=alert(1)>少儿阅览区和[自习区](javascript:alert(2))。\n")
+MARKUP_QUESTION = "新馆的开放时间是什么？"
+
+
+@pytest.fixture(scope="module")
+def markup_engine(tmp_path_factory):
+    """An engine over a document holding HTML and a Markdown link, as a web page saved as text does."""
+    from conftest import engine_over
+
+    return engine_over(tmp_path_factory, "markup", {"library.txt": MARKUP_DOCUMENT})
+
+
+def _v1_contents(engine) -> list[str]:
+    """The /v1 answer to MARKUP_QUESTION, whole and streamed, through the official OpenAI client."""
+    import openai
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_api
+
+    with TestClient(create_api(engine), base_url="http://127.0.0.1") as client:
+        chat = openai.OpenAI(base_url="http://127.0.0.1/v1", api_key="x", http_client=client, max_retries=0)
+        messages = [{"role": "user", "content": MARKUP_QUESTION}]
+        whole = chat.chat.completions.create(model="interview-qa", messages=messages).choices[0].message.content
+        streamed = "".join(chunk.choices[0].delta.content or "" for chunk in chat.chat.completions.create(
+            model="interview-qa", messages=messages, stream=True) if chunk.choices)
+    return [whole, streamed]
+
+
+def assert_markup_shown_not_run(content: str) -> None:
+    answer = content.partition("\n\n*ⓘ")[0].partition(SOURCES)[0]
+    assert "<script>" not in content and "<img" not in content and "](javascript" not in content, content
+    assert "&lt;script&gt;alert('新馆')&lt;/script&gt;" in answer  # the text as the document has it
+    assert "新馆的开放时间是每天" in answer and "上午九点到晚上八点" in answer and "[1]" in answer
+
+
+SOURCES = "**来源 · Sources**"
+
+
+def test_document_markup_in_an_extractive_v1_answer_is_escaped(markup_engine):
+    for content in _v1_contents(markup_engine):
+        assert_markup_shown_not_run(content)
+
+
+def test_document_markup_in_an_llm_v1_answer_is_escaped(markup_engine):
+    from dataclasses import replace
+
+    extractive = markup_engine.settings
+    with StandInLLM() as llm:
+        llm.responder = lambda request: Reply(
+            "新馆的开放时间是每天<script>alert('新馆')</script>上午九点到晚上八点[1]。另见[自习区](javascript:alert(2))。",
+            piece=3)
+        markup_engine.settings = replace(extractive, llm_base_url=llm.base_url, llm_model=llm.model, llm_timeout=10)
+        try:
+            contents = _v1_contents(markup_engine)
+        finally:
+            markup_engine.settings = extractive
+        assert len(llm.requests) == 2
+    for content in contents:
+        assert_markup_shown_not_run(content)
+
+
+def test_a_503_for_a_missing_embedding_server_names_no_address(markup_engine, caplog):
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_api
+    from qa.engine import Engine
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    engine = Engine(replace_settings(markup_engine.settings, embed_base_url=url))
+    with caplog.at_level(logging.INFO), TestClient(create_api(engine), base_url="http://127.0.0.1") as client:
+        message = assert_json_error(client.post("/api/ask", json={"question": MARKUP_QUESTION}), 503,
+                                    "embedding server", "could not be reached")
+    assert "127.0.0.1" not in message
+    assert url in caplog.text  # the operator's log keeps it

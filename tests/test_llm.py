@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -418,8 +420,9 @@ def test_the_reply_cap_is_a_setting(server, passages):
 )
 def test_a_reply_that_is_no_chat_completion_is_an_llm_error(server, llm, passages, garbage):
     server.script(garbage)
-    with pytest.raises(LLMError, match="LLM server at http://127.0.0.1"):
+    with pytest.raises(LLMError, match="The LLM server") as raised:
         llm.answer(QUESTION, passages)
+    assert server.base_url not in str(raised.value)  # a notice any client sees names no server address
 
 
 def test_a_broken_stream_is_an_llm_error(server, llm, passages):
@@ -632,3 +635,64 @@ def test_a_district_no_retrieved_passage_mentions_is_still_checked(engine_with, 
     assert [p.district for p in answer.passages] == ["新城区"]
     assert answer.unsupported and "回民区" in answer.unsupported[0]
     assert answer.citations == []
+
+
+# ------------------------------------------------------- an LLM that is down or hangs, no model configured
+
+QA = str(Path(sys.executable).parent / "qa")
+
+
+@contextmanager
+def unreachable_llm(kind: str) -> Iterator[str]:
+    """The base URL of an LLM server that is down (connection refused) or hangs (accepts, never replies)."""
+    if kind == "down":
+        with StandInLLM() as gone:
+            url = gone.base_url
+        yield url
+    else:
+        with FrozenServer() as frozen:
+            yield frozen.base_url
+
+
+WHY = {"down": "could not be reached", "hangs": "did not answer within 2 s"}
+
+
+@pytest.mark.parametrize("kind", ["down", "hangs"])
+def test_qa_ask_answers_extractively_when_the_llm_is_unreachable_and_no_model_is_set(built_index, kind):
+    with unreachable_llm(kind) as url:
+        environment = {**os.environ, "QA_DATA_DIR": str(built_index.settings.data_dir),
+                       "QA_INDEX_DIR": str(built_index.settings.index_dir), "QA_LLM_BASE_URL": url,
+                       "QA_LLM_TIMEOUT": "2"}
+        environment.pop("QA_LLM_MODEL", None)
+        done = subprocess.run([QA, "ask", QUESTION], capture_output=True, text=True, env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert "128" in done.stdout and WHY[kind] in done.stdout and "showing the extractive answer" in done.stdout
+    assert url not in done.stdout
+
+
+@pytest.mark.parametrize("kind", ["down", "hangs"])
+def test_the_api_answers_extractively_when_the_llm_is_unreachable_and_no_model_is_set(engine_with, kind):
+    import openai
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_api
+
+    with unreachable_llm(kind) as url:
+        engine = engine_with(llm_base_url=url, llm_model="", llm_timeout=2)
+        with TestClient(create_api(engine), base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+            status = client.get("/api/status")
+            assert status.status_code == 200, status.text
+            assert url not in status.text
+            asked = client.post("/api/ask", json={"question": QUESTION})
+            assert asked.status_code == 200, asked.text
+            body = asked.json()
+            assert body["mode"] == "extractive" and body["answered"] and "128" in body["answer"]
+            assert WHY[kind] in body["notice"] and url not in body["notice"]
+            chat = openai.OpenAI(base_url="http://127.0.0.1/v1", api_key="x", http_client=client, max_retries=0)
+            messages = [{"role": "user", "content": QUESTION}]
+            whole = chat.chat.completions.create(model="interview-qa", messages=messages)
+            streamed = "".join(chunk.choices[0].delta.content or "" for chunk in chat.chat.completions.create(
+                model="interview-qa", messages=messages, stream=True) if chunk.choices)
+    for content in (whole.choices[0].message.content, streamed):
+        assert "128" in content and WHY[kind] in content and url not in content

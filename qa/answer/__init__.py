@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Protocol
 
 from ..question import Question
 from ..types import Answer, Passage
+
+logger = logging.getLogger(__name__)
 
 
 class Answerer(Protocol):
@@ -30,16 +33,38 @@ def make_answerer(settings, index, embed_model) -> Answerer:
 
 
 class LLMWithFallback:
-    """The LLM answers from the same analysis and passages; when it fails, the extractive answer, with why."""
+    """The LLM answers from the same analysis and passages; when it fails, the extractive answer, with why.
+
+    The model is reached only inside the fallback, question by question: a server that is down, hangs or
+    lists no model (when none is configured) costs one notice, never the service (status, documents, the
+    extractive answer).
+    """
 
     def __init__(self, settings, extractive):
-        from .llm import LLMAnswerer
-
+        self.settings = settings
         self.extractive = extractive
         self.names = extractive.names
-        canonical = {entry[0] for entry in self.names.entries.values()}
-        self.llm = LLMAnswerer(settings, names=canonical)
-        self.mode = self.llm.model
+        self._llm = None
+
+    @property
+    def mode(self) -> str:
+        """The configured model, or the one the server listed once it was asked."""
+        if self._llm is not None and self._llm.known_model:
+            return self._llm.known_model
+        return self.settings.llm_model or "LLM"
+
+    def _model(self):
+        """The LLM answerer, made at its first use; LLMError when it cannot be."""
+        from .llm import LLMAnswerer, LLMError
+
+        if self._llm is None:
+            canonical = {entry[0] for entry in self.names.entries.values()}
+            try:
+                self._llm = LLMAnswerer(self.settings, names=canonical)
+            except ValueError as error:  # a base URL urllib cannot parse, such as an unclosed [IPv6
+                raise LLMError(f"QA_LLM_BASE_URL is not a usable address ({error}); "
+                               "showing the extractive answer") from None
+        return self._llm
 
     def analyse(self, question: str, history: list[dict] | None = None) -> Question:
         """The model completes a follow-up from the conversation; without it, the extractive rewrite stands."""
@@ -49,8 +74,9 @@ class LLMWithFallback:
         if not any(turn.get("role") == "user" for turn in history or []):
             return analysed
         try:
-            standalone = self.llm.rewrite_question(question, history)
+            standalone = self._model().rewrite_question(question, history)
         except LLMError as error:
+            _log_fallback(self.settings, error)
             analysed.notice = " ".join(part for part in (analysed.notice, str(error)) if part)
             return analysed
         rewritten = self.extractive.analyse(standalone)
@@ -62,12 +88,14 @@ class LLMWithFallback:
 
         reply = ""
         try:
-            for delta in self.llm.stream(question.standalone, passages):
+            llm = self._model()
+            for delta in llm.stream(question.standalone, passages):
                 reply += delta
-                yield Answer(question.text, self.llm.preview(passages, reply), True, passages=passages,
-                             mode=self.llm.model, notice=question.notice)
-            yield self.llm.finish(question.standalone, passages, reply)
+                yield Answer(question.text, llm.preview(passages, reply), True, passages=passages,
+                             mode=llm.model, notice=question.notice)
+            yield llm.finish(question.standalone, passages, reply)
         except LLMError as error:  # down, too slow, an error or garbage: the extractive answer instead
+            _log_fallback(self.settings, error)
             answer = self.extractive.answer(question, passages)
             answer.notice = " ".join(part for part in (str(error), answer.notice) if part)
             yield answer
@@ -75,3 +103,8 @@ class LLMWithFallback:
     def answer(self, question: Question, passages: list[Passage]) -> Answer:
         *_, final = self.stream(question, passages)
         return final
+
+
+def _log_fallback(settings, error: Exception) -> None:
+    # The server's address is for the operator's log; the user's notice names no address.
+    logger.info("LLM at %s failed, extractive answer instead: %s", settings.llm_base_url, error)

@@ -28,6 +28,9 @@ NO_API_KEY = "no-key"
 TEMPERATURE = 0.1
 MAX_ANSWER_TOKENS = 1024
 MAX_REWRITE_TOKENS = 200
+# Listing the models is a formality before the first answer: a server that cannot list them in this time is
+# not going to answer either, and the question is not kept waiting for the whole answer deadline.
+MODEL_LISTING_TIMEOUT = 5.0
 
 NOTICE_KEY_CLAIM_UNSUPPORTED = (
     "The model's main claim is not stated in the passages it cites, so it is shown without a source: "
@@ -89,6 +92,11 @@ class LLMAnswerer:
         self.names = {name for name in names or () if len(name) > 1}
         self.base_url = api_base(settings.llm_base_url)
         self._model = settings.llm_model
+
+    @property
+    def known_model(self) -> str:
+        """The model's name without asking the server: configured, or listed earlier; else empty."""
+        return self._model
 
     @property
     def model(self) -> str:
@@ -174,7 +182,9 @@ class LLMAnswerer:
     # --- talking to the server -----------------------------------------------------------------
     @property
     def _where(self) -> str:
-        return f"LLM server at {self.base_url}"
+        # Its address stays in the server's log (the debug record of each failure, the fallback's line):
+        # a notice goes to any client of the API.
+        return "The LLM server"
 
     def _chat(self, messages: list[dict], max_tokens: int) -> str:
         reply = _completion_text(self._json_reply(self._request("POST", "/chat/completions", messages, max_tokens)))
@@ -186,7 +196,7 @@ class LLMAnswerer:
         return reply
 
     def _request(self, method: str, path: str, messages: list[dict] | None = None, max_tokens: int = 0,
-                 stream: bool = False) -> Iterator[tuple[str, object]]:
+                 stream: bool = False, timeout: float | None = None) -> Iterator[tuple[str, object]]:
         """The server's response as ("head", (status, content type)) then ("data", bytes) pieces, within
         the deadline.
 
@@ -194,7 +204,8 @@ class LLMAnswerer:
         trips them. So a worker thread reads, and this generator waits on it no longer than the time left;
         the worker stops at its next piece (or its own read timeout) once nobody wants the rest.
         """
-        deadline = time.monotonic() + self.settings.llm_timeout
+        timeout = self.settings.llm_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         body = None
         if messages is not None:
             body = {"model": self.model, "messages": messages, "temperature": TEMPERATURE, "max_tokens": max_tokens}
@@ -216,7 +227,7 @@ class LLMAnswerer:
             headers = {"Authorization": f"Bearer {self.settings.llm_api_key or NO_API_KEY}"}
             try:
                 with (
-                    httpx.Client(timeout=self.settings.llm_timeout) as client,
+                    httpx.Client(timeout=timeout) as client,
                     client.stream(method, self.base_url + path, json=body, headers=headers) as response,
                 ):
                     head = (response.status_code, response.headers.get("content-type", ""))
@@ -234,11 +245,11 @@ class LLMAnswerer:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise self._too_slow()
+                    raise self._too_slow(timeout)
                 try:
                     kind, value = pieces.get(timeout=remaining)
                 except queue.Empty:
-                    raise self._too_slow() from None
+                    raise self._too_slow(timeout) from None
                 if kind == "end":
                     return
                 if kind == "error":
@@ -304,7 +315,8 @@ class LLMAnswerer:
                     yield delta
 
     def _first_served_model(self) -> str:
-        listing = self._json_reply(self._request("GET", "/models"))
+        timeout = min(self.settings.llm_timeout, MODEL_LISTING_TIMEOUT)
+        listing = self._json_reply(self._request("GET", "/models", timeout=timeout))
         data = listing.get("data") if isinstance(listing, dict) else None
         models = [m["id"] for m in data or [] if isinstance(m, dict) and isinstance(m.get("id"), str)]
         if not models:
@@ -322,10 +334,10 @@ class LLMAnswerer:
         if len(_WORD_CHARACTER.findall(visible)) < 0.4 * len(visible):
             raise LLMError(f"{self._where} sent a reply that is not text; showing the extractive answer")
 
-    def _too_slow(self) -> LLMError:
+    def _too_slow(self, timeout: float | None = None) -> LLMError:
+        timeout = self.settings.llm_timeout if timeout is None else timeout
         return LLMError(
-            f"{self._where} did not answer within {self.settings.llm_timeout:g} s (QA_LLM_TIMEOUT); "
-            "showing the extractive answer"
+            f"{self._where} did not answer within {timeout:g} s (QA_LLM_TIMEOUT); showing the extractive answer"
         )
 
     def _too_long(self) -> LLMError:
