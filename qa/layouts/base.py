@@ -15,6 +15,8 @@ class Block:
 
     text: str
     section: tuple[str, ...] = ()
+    page: int = 0  # the PDF page it starts on, 1-based; 0 when the format has no pages
+    row: int = 0  # the spreadsheet row it was read from, 1-based; 0 otherwise
 
 
 @dataclass
