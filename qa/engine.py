@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .answer import Answerer, make_answerer
+from .answer.script import in_own_scripts, simplified_passage
 from .config import MAX_QUESTION_CHARS, Settings
 from .embeddings import make_embedding
 from .retrieval import MODES, Retriever
 from .store import FORMAT_VERSION, BuildBusy, BuildReport, IndexStore, IndexUnavailable, Progress
-from .text import is_chinese
+from .text import in_script, is_chinese, is_traditional, simplified
 from .types import Answer, Article, Passage
 
 __all__ = ["MODES", "BuildBusy", "Engine", "IndexUnavailable"]
@@ -199,17 +200,22 @@ class Engine:
         return moved
 
     def _answers(self, question, k, filters, history, notice, retriever, answerer) -> Iterator[Answer]:
-        analysed = answerer.analyse(question, history)
+        # Questions, names and passages are read in Simplified characters, whichever script each is written in;
+        # the answer is shown in the documents' characters and the question's.
+        traditional = is_traditional(question)
+        history = [{**m, "content": simplified(m["content"])} for m in history]
+        analysed = answerer.analyse(simplified(question), history)
         passages = retriever.search(analysed, k, filters)
+        read = [simplified_passage(passage) for passage in passages]
         answer = None
-        for partial in answerer.stream(analysed, passages) if hasattr(answerer, "stream") else ():
+        for partial in answerer.stream(analysed, read) if hasattr(answerer, "stream") else ():
             if answer is not None:
-                yield answer
+                yield in_own_scripts(answer, question, passages, traditional)
             answer = partial
         if answer is None:
-            answer = answerer.answer(analysed, passages)
-        answer.question = question
-        answer.notice = " ".join(part for part in (notice, answer.notice) if part)
+            answer = answerer.answer(analysed, read)
+        answer = in_own_scripts(answer, question, passages, traditional)
+        answer.notice = " ".join(part for part in (in_script(notice, traditional), answer.notice) if part)
         yield answer
 
 
