@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from qa.text import CLOSING_QUOTES, TERMINAL_PUNCTUATION, is_chinese, normalise, split_sentences
+from qa.text import CLOSING_QUOTES, TERMINAL_PUNCTUATION, content_tokens, is_chinese, normalise, split_sentences
 
 # ------------------------------------------------------------------------------------------ markers
 
@@ -459,6 +459,17 @@ def missing_facts(sentence: str, sources: Iterable[str], entities: Iterable[str]
     }
 
 
+def words_found(sentence: str, sources: Iterable[str]) -> float:
+    """Share of a Chinese sentence's content words (jieba tokens of two characters or more, no stopwords,
+    no numbers: facts_in checks those by value) that the sources hold; 1.0 when it has none."""
+    words = {word for word in content_tokens(strip_markers(sentence))
+             if len(word) > 1 and not any(ch.isdigit() or ch in _CHINESE_NUMERAL for ch in word)}
+    if not words:
+        return 1.0
+    held = normalise("\n".join(sources))
+    return sum(1 for word in words if normalise(word) in held) / len(words)
+
+
 def overlap(sentence: str, source: str) -> float:
     """Share of the sentence's character pairs (letters, digits, 汉字) that the source also has."""
     wanted = _bigrams(strip_markers(sentence))
@@ -526,6 +537,9 @@ ATTRIBUTION_OVERLAP = 0.4
 CONTENT_OVERLAP = 0.35
 # A sentence with checkable facts may be worded more freely than one without.
 ATTRIBUTION_OVERLAP_WITH_FACTS = 0.2
+# A cited Chinese sentence must find at least this share of its content words in what it cites: a claim
+# with no number or name ("系统已被攻破") is otherwise vouched for by any paragraph its marker names.
+CONTENT_WORDS_FOUND = 0.5
 
 
 @dataclass
@@ -575,6 +589,12 @@ class ReplyCheck:
     def _missing(self, sentence: str, passage_indexes: Iterable[int]) -> set[str]:
         return missing_facts(sentence, [self.passage_texts[i] for i in passage_indexes], self.entities)
 
+    def _says_it(self, plain: str, cited: list[int]) -> bool:
+        """Whether what a cited sentence says, beyond its facts, is in the passages it cites."""
+        if not is_chinese(plain):
+            return True  # an English answer over Chinese passages shares its facts with them, not its words
+        return words_found(plain, [self.passage_texts[i] for i in cited]) >= CONTENT_WORDS_FOUND
+
     def add(self, part: str) -> str:
         """Check whole sentences that follow the text so far; returns them as they are to be shown."""
         passage_texts, entities, missing = self.passage_texts, self.entities, self._missing
@@ -598,7 +618,7 @@ class ReplyCheck:
                     self.uses_passages = self.uses_passages or max(closeness, default=0.0) >= CONTENT_OVERLAP
                     continue  # connecting prose: nothing to check, nothing to cite
             if cited:
-                supported = not missing(plain, cited)
+                supported = not missing(plain, cited) and self._says_it(plain, cited)
             if supported:
                 vouching = {i + 1 for i in _vouching(facts, cited, closeness, passage_texts)}
                 edits.extend(_bystanders_dropped(text, start, end, vouching, passage_texts, entities))
