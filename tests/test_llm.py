@@ -766,3 +766,11 @@ def test_a_reply_breaking_off_keeps_only_its_checked_sentences_then_the_fallback
     assert separator and kept.startswith("新城区全年实施128个区级重点项目建设[1]。")
     assert "128" in fallback and "showing the extractive answer" in content  # the extractive answer follows
     assert cites_only_its_sources(content, last)
+
+
+def test_each_checked_sentence_is_shown_while_the_next_is_on_its_way(engine_with, server):
+    server.script(Reply("新城区全年实施128个区级重点项目建设[1]。力争完成年度投资200亿元以上[1]。", piece=2, delay=0.1))
+    engine = engine_with(llm_base_url=server.base_url, llm_model=server.model, llm_timeout=10)
+    shown = [(time.monotonic(), answer.text) for answer in engine.ask_stream(QUESTION)]
+    first = next(at for at, text in shown if text == "新城区全年实施128个区级重点项目建设[1]。")
+    assert shown[-1][0] - first > 0.4  # the second sentence took 0.8 s to arrive; the first was on screen

@@ -18,7 +18,7 @@ import httpx
 
 from ..config import Settings
 from ..corpus import article_names
-from ..text import is_chinese
+from ..text import TERMINAL_PUNCTUATION, is_chinese
 from ..types import Answer, Citation, Passage
 from . import citations
 from .prompts import answer_messages, is_refusal, refusal_for, rewrite_messages
@@ -54,6 +54,7 @@ _REWRITE_LABEL = re.compile(
 )
 _SPECIAL_TOKEN = re.compile(r"<\|[^|>]{1,40}\|>|</?s>")
 _WORD_CHARACTER = re.compile(r"[\w\u4e00-\u9fff]")
+_SENTENCE_END_CHARACTER = re.compile(rf"[{re.escape(TERMINAL_PUNCTUATION)}.\n]")
 
 
 class LLMError(Exception):
@@ -351,6 +352,7 @@ class CheckedStream:
         self.passages = passages
         self.reply = ""  # as received
         self._released = ""  # the visible reply that was checked, as received
+        self._end_waiting = False
         self._check = self._new_check()
 
     def _new_check(self) -> citations.ReplyCheck:
@@ -365,6 +367,11 @@ class CheckedStream:
     def add(self, piece: str) -> bool:
         """Take the next piece of the reply; True when more checked text can be shown."""
         self.reply += piece
+        # Only a sentence end can make a sentence whole: without one since the last release, a reply of
+        # one endless sentence costs no rescan per piece.
+        self._end_waiting = self._end_waiting or bool(_SENTENCE_END_CHARACTER.search(piece))
+        if not self._end_waiting:
+            return False
         visible = citations.visible_reply(self.reply)
         if not visible.startswith(self._released):
             return False  # a closing </think> after text: the answer is what follows it, known at close()
@@ -374,6 +381,7 @@ class CheckedStream:
             return False
         self._check.add(visible[done:end])
         self._released = visible[:end]
+        self._end_waiting = bool(_SENTENCE_END_CHARACTER.search(visible, end))
         return True
 
     def close(self) -> Answer:
