@@ -207,16 +207,22 @@ class Engine:
         analysed = answerer.analyse(simplified(question), history)
         passages = retriever.search(analysed, k, filters)
         read = [simplified_passage(passage) for passage in passages]
-        answer = None
-        for partial in answerer.stream(analysed, read) if hasattr(answerer, "stream") else ():
-            if answer is not None:
-                yield in_own_scripts(answer, question, passages, traditional)
-            answer = partial
-        if answer is None:
-            answer = answerer.answer(analysed, read)
-        answer = in_own_scripts(answer, question, passages, traditional)
-        answer.notice = " ".join(part for part in (in_script(notice, traditional), answer.notice) if part)
-        yield answer
+        answered = False
+        # Each answer goes out as it comes (each a new Answer): a partial held back until the next arrived
+        # would show a checked sentence only once the one after it was checked too.
+        for answer in answerer.stream(analysed, read) if hasattr(answerer, "stream") else ():
+            answered = True
+            yield _asked_as(answer, question, notice, passages, traditional)
+        if not answered:
+            yield _asked_as(answerer.answer(analysed, read), question, notice, passages, traditional)
+
+
+def _asked_as(answer: Answer, question: str, notice: str, passages: list[Passage], traditional: bool) -> Answer:
+    """The answer under the question as the user asked it, after the engine's notice (a cut question), in the
+    documents' characters and the question's."""
+    answer = in_own_scripts(answer, question, passages, traditional)
+    answer.notice = " ".join(part for part in (in_script(notice, traditional), answer.notice) if part)
+    return answer
 
 
 def normalise_history(history: list | None) -> list[dict]:
