@@ -384,3 +384,23 @@ def test_the_eval_cache_lives_outside_the_index_folder_the_page_serves():
     from qa.config import Settings
 
     assert not eval_run.DEFAULT_CACHE.resolve().is_relative_to(Settings().index_dir.resolve())
+
+
+def test_an_eval_over_a_slice_of_drcd_answers_traditional_questions_and_refuses_left_out_ones(tmp_path):
+    """Four DRCD articles and their questions: the Traditional corpus runs like the others."""
+    drcd = eval_run.corpora()["drcd"]
+    documents = sorted({q.document for q in drcd.load()})[:4]
+    (tmp_path / "docs").mkdir()
+    for name in documents:
+        (tmp_path / "docs" / name).write_bytes((drcd.data_dir / name).read_bytes())
+    lines = [line for line in drcd.questions_file.read_text(encoding="utf-8").splitlines()
+             if json.loads(line)["document"] in documents]
+    (tmp_path / "questions.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    corpus = evaluation.EvalCorpus("drcd-slice", tmp_path / "docs", tmp_path / "questions.jsonl", span=True)
+    engines = evaluation.corpus_engines(corpus, tmp_path / "cache", "multilingual-e5-small")
+    items = evaluation.run_corpus(corpus, engines)
+    summary = evaluation.summarise(items)
+    assert summary["errors"] == 0 and summary["questions"] > len(lines)  # the left-out ones asked again
+    assert summary["answer_accuracy"] >= 0.5 and summary["refusal_rate"] >= 0.5, summary
+    refusal = next(i for i in items if not i["answered"])
+    assert "没" not in refusal["answer"]  # a Traditional question is refused in Traditional characters
