@@ -144,7 +144,7 @@ def test_a_table_figure_is_answered_with_its_unit_and_cited_with_its_page(report
 
     answer = report_engine.ask("2023年研发投入是多少？")
     assert answer.answered, answer.text
-    assert "2.87" in answer.text and "2.872" not in answer.text and "亿元" in answer.text
+    assert answer.text.startswith("2.87亿元[1]") and "2.872" not in answer.text
     cited = answer.citations[0]
     assert cited.text.startswith("研发投入（亿元）：2023年 2.87") and cited.page == 2
     body = answer_json(answer)
@@ -152,7 +152,15 @@ def test_a_table_figure_is_answered_with_its_unit_and_cited_with_its_page(report
     assert f"第2页 · 第{cited.paragraph}段" in chat_extras(answer, body["citations"])
 
     answer = report_engine.ask("基本每股收益是多少？")
-    assert "1.38" in answer.text and "1.381" not in answer.text
+    assert answer.text.startswith("1.38元[1]") and "1.381" not in answer.text
+
+
+@pytest.mark.parametrize(("question", "expected"), [("2022年营业收入是多少？", "31.21亿元"),
+                                                    ("2022年的基本每股收益是多少？", "1.05元"),
+                                                    ("研发投入同比变动多少？", "36.0%")])
+def test_the_column_a_question_names_gives_the_figure(report_engine, question, expected):
+    answer = report_engine.ask(question)
+    assert answer.text.startswith(f"{expected}[1]"), answer.text
 
 
 def test_the_cut_sentence_is_quoted_without_the_footer(report_engine):

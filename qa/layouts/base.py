@@ -146,6 +146,34 @@ _UNIT_IN_CAPTION = re.compile(
     re.IGNORECASE)
 
 
+# A caption that only states a table's unit ("单位：亿元"): every row says it instead.
+_UNIT_LINE = re.compile(r"^[（(]?\s*(?:单位|單位|unit)\s*[:：]\s*\S{1,12}?\s*[)）]?$", re.IGNORECASE)
+
+
+def states_a_unit_only(text: str) -> bool:
+    return _UNIT_LINE.match(text.strip()) is not None
+
+
+_ROW_LABEL = re.compile(r"^([^：；。！？]{1,60})：(.+)$")
+_LABEL_UNIT = re.compile(r"[（(]([^（）()]{1,8})[)）]$")
+
+
+def table_row_cells(text: str) -> tuple[str, str, list[tuple[str, str]]] | None:
+    """A row as table_rows writes it, read back: its label, the unit the label states ("亿元" of
+    "研发投入（亿元）") and each cell as (column header, value); None for text that is not such a row."""
+    match = _ROW_LABEL.match(text)
+    if match is None or text.rstrip()[-1:] in "。！？":
+        return None
+    cells = []
+    for cell in match.group(2).split("；"):
+        header, _, value = cell.strip().rpartition(" ")
+        if not header or not value:
+            return None
+        cells.append((header, value))
+    unit = _LABEL_UNIT.search(match.group(1))
+    return match.group(1), unit.group(1) if unit else "", cells
+
+
 def table_rows(rows: list[list[str]], caption: str = "") -> list[str]:
     """Each data row of a table as one self-contained unit: its label, then every cell under its column header,
     so a row answers "X的Y是多少" and is cited alone ("研发投入（亿元）：2023年 2.87；2022年 2.11；同比变动 36.0%").

@@ -14,6 +14,7 @@ from .base import (
     dateline_date,
     shown_author,
     shown_title,
+    states_a_unit_only,
     stem_title,
     table_rows,
 )
@@ -59,6 +60,8 @@ class DocxLayout(Layout):
                     rows.append(cells)
                 # the paragraph just above a table is its caption when short ("单位：万元", "表1 …（亿元）")
                 caption = items[-1][1] if items and items[-1][0] is None and len(items[-1][1]) <= 40 else ""
+                if states_a_unit_only(caption):
+                    items.pop()
                 items += [(None, text) for text in table_rows(rows, caption)]
 
         properties = document.core_properties

@@ -18,6 +18,7 @@ from .base import (
     join_lines,
     shown_author,
     shown_title,
+    states_a_unit_only,
     stem_title,
     table_rows,
 )
@@ -49,8 +50,6 @@ MIN_TABLE_PATHS = 3
 # The caption or unit of a table is a short line at most this far above it (in points).
 CAPTION_GAP = 30
 MAX_CAPTION_CHARS = 40
-# A line that only states the table's unit ("单位：亿元"): it goes into the rows, not the text.
-_UNIT_LINE = re.compile(r"^[（(]?\s*(?:单位|單位|unit)\s*[:：]\s*\S{1,12}?\s*[)）]?$", re.IGNORECASE)
 
 
 @dataclass
@@ -160,7 +159,7 @@ def read_page(page) -> PageText:
             if len(caption) > MAX_CAPTION_CHARS or ends_a_paragraph(caption):
                 caption = ""
             else:  # a line that only states the unit is said by every row instead
-                lines = [line for line in lines if not (line in band and _UNIT_LINE.match(line.text.strip()))]
+                lines = [line for line in lines if not (line in band and states_a_unit_only(line.text))]
         rows = [[join_lines((cell or "").split("\n")) for cell in row] for row in table.extract()]
         texts = table_rows(rows, caption)
         if texts:
