@@ -45,7 +45,7 @@ _PAGE_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
-# A table takes at least this many drawn paths (its rules): pages with fewer are not searched for one.
+# A table takes at least this many drawn paths (its rules): a region with fewer is not searched for one.
 MIN_TABLE_PATHS = 3
 # The caption or unit of a table is a short line at most this far above it (in points).
 CAPTION_GAP = 30
@@ -127,11 +127,24 @@ def is_furniture(line: Line, page: PageText, running: set[str]) -> bool:
                                                 or furniture_key(line.text) in running)
 
 
+def ruled_regions(page) -> list[tuple[float, float, float, float]]:
+    """The page's bands of touching drawn paths with enough of them to rule a table, as rectangles."""
+    bands: list[list[float]] = []  # x0, y0, x1, y1, paths
+    for x0, y0, x1, y1 in sorted((path["rect"] for path in page.get_cdrawings()), key=lambda rect: rect[1]):
+        if bands and y0 <= bands[-1][3] + 3:
+            band = bands[-1]
+            band[0], band[2], band[3], band[4] = min(band[0], x0), max(band[2], x1), max(band[3], y1), band[4] + 1
+        else:
+            bands.append([x0, y0, x1, y1, 1])
+    return [(x0 - 2, y0 - 2, x1 + 2, y1 + 2) for x0, y0, x1, y1, paths in bands if paths >= MIN_TABLE_PATHS]
+
+
 def find_tables(page) -> list:
-    """The ruled tables of a page, by PyMuPDF's line-based finder (its layout model takes a second a page)."""
-    if len(page.get_cdrawings()) < MIN_TABLE_PATHS:
-        return []
-    return [table for table in page.find_tables(use_layout=False).tables
+    """The ruled tables of a page, by PyMuPDF's line-based finder, each region of rules searched alone: the
+    finder reads every character of what it searches (0.4 s a full page of text), and its layout model takes
+    a second a page."""
+    return [table for region in ruled_regions(page)
+            for table in page.find_tables(clip=region, use_layout=False).tables
             if table.row_count >= 2 and table.col_count >= 2]
 
 

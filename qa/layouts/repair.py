@@ -4,7 +4,6 @@ Linear in the number of blocks; never reorders text, never drops a block that is
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from ..text import ends_a_paragraph, normalise
 from .base import MIN_WRAPPED_CHARS, Block
@@ -41,7 +40,7 @@ def join_cut_paragraphs(blocks: list[Block]) -> list[Block]:
         previous = joined[-1] if joined else None
         if (previous is not None and is_cut(previous) and previous.section == block.section
                 and not block.text.startswith(OPENING_QUOTES)):
-            joined[-1] = replace(previous, text=previous.text + block.text)  # on the page it starts on
+            joined[-1] = Block(previous.text + block.text, previous.section, previous.page, previous.row)
         else:
             joined.append(block)
     return joined
