@@ -105,9 +105,8 @@ def test_html_title_sections_paragraphs_and_a_table_as_rows(tmp_path):
     assert article.title == "城市服务简报"
     assert article.metadata["author"] == "王五"
     assert texts(document) == ["全市新建社区食堂3个，年内投入使用。", "新增停车位500个。", "新开公交线路4条。",
-                               "项目 | 数量", "停车位 | 500个", "公交线路 | 4条", "没有段落标签的文字也会读到。"]
-    assert sections(document) == [(), ("交通",), ("交通",), ("交通", "数据"), ("交通", "数据"), ("交通", "数据"),
-                                  ("交通", "数据")]
+                               "停车位：数量 500个", "公交线路：数量 4条", "没有段落标签的文字也会读到。"]
+    assert sections(document) == [(), ("交通",), ("交通",), ("交通", "数据"), ("交通", "数据"), ("交通", "数据")]
     assert not any("不应被索引" in t or "color" in t for t in texts(document))
 
 

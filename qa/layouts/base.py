@@ -36,6 +36,8 @@ class Layout:
     # Paragraphs cut by a page or column break are joined and exact repeats dropped only where the
     # layout prints text into pages (newspaper, PDF): elsewhere a repeated paragraph is the author's.
     repairs = False
+    # What the last parse found, for the build report ("main content kept 5 paragraphs, …"); "" says nothing.
+    found = ""
 
     def parse(self, source: str, data: bytes, text: str | None) -> list[ParsedArticle]:
         raise NotImplementedError
