@@ -129,3 +129,90 @@ def test_a_figure_in_the_page_table_is_answered_with_its_unit_from_the_row(news)
     answer = news.ask("地铁2号线的线路长度是多少？")
     assert answer.answered and "27.3" in answer.text and "公里" in answer.text, answer.text
     assert answer.citations[0].text == "线路长度（公里）：数值 27.3"
+
+
+# --- spreadsheets -------------------------------------------------------------------------------------------
+def make_workbook(path: Path) -> None:
+    """Two sheets: pay with a header row, an empty column B, an empty row and a formula openpyxl cannot compute
+    (so it has no cached value), and district figures under a title row that gives the unit."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    pay = workbook.active
+    pay.title = "工资表"
+    pay.append(["姓名", None, "部门", "月薪（元）", "年终奖（元）"])
+    pay.append(["张三", None, "财务部", 8500, "=D2*2"])
+    pay.append([])
+    pay.append(["李四", None, "技术部", 12000, 24000])
+    pay.append(["王五", None, "市场部", 9800.0, 19600])
+    people = workbook.create_sheet("各区人口")
+    people.append(["2023年末常住人口（单位：万人）"])
+    people.append(["区", "常住人口", "城镇化率"])
+    people.append(["新城区", 78.6, 0.953])
+    people.append(["赛罕区", 105.2, 0.912])
+    for cell in ("C3", "C4"):
+        people[cell].number_format = "0.0%"
+    workbook.save(str(path))
+
+
+NOTICE_CSV = ("序号,项目,金额（万元）,负责单位\n1,道路改造,1200,住建局\n2,公园提升,350,园林局\n,,,\n"
+              "3,学校扩建,2800,教育局\n")
+
+
+def test_each_sheet_is_a_section_and_each_row_one_paragraph_under_its_headers(tmp_path):
+    from qa.layouts.spreadsheet import XlsxLayout
+
+    make_workbook(tmp_path / "book.xlsx")
+    document, warnings = read_one(tmp_path)
+    assert document.layout == "xlsx"
+    assert [(p.section, p.text) for p in document.paragraphs] == [
+        (("工资表",), "张三：部门 财务部；月薪（元） 8500"),
+        (("工资表",), "李四：部门 技术部；月薪（元） 12000；年终奖（元） 24000"),
+        (("工资表",), "王五：部门 市场部；月薪（元） 9800；年终奖（元） 19600"),
+        (("各区人口", "2023年末常住人口（单位：万人）"), "新城区（万人）：常住人口 78.6；城镇化率 95.3%"),
+        (("各区人口", "2023年末常住人口（单位：万人）"), "赛罕区（万人）：常住人口 105.2；城镇化率 91.2%"),
+    ]
+    assert not any("=" in p.text or "None" in p.text for p in document.paragraphs)  # no formula text
+    assert "book.xlsx: sheets 2, rows 5" in format_summary([document], warnings)
+    parsed = XlsxLayout().parse("book.xlsx", (tmp_path / "book.xlsx").read_bytes(), None)[0]
+    assert [block.row for block in parsed.blocks] == [2, 4, 5, 3, 4]  # the rows as the sheet numbers them
+
+
+def test_a_gb18030_csv_is_decoded_and_read_row_by_row(tmp_path):
+    from qa.layouts.spreadsheet import CsvLayout
+
+    (tmp_path / "notice.csv").write_bytes(NOTICE_CSV.encode("gb18030"))
+    (tmp_path / "bom.csv").write_bytes(NOTICE_CSV.replace("住建局", "交通局").encode("utf-8-sig"))
+    documents, warnings = load_corpus(tmp_path)
+    by_name = {d.source: [p.text for p in d.paragraphs] for d in documents}
+    assert by_name["notice.csv"] == ["道路改造：序号 1；金额（万元） 1200；负责单位 住建局",
+                                     "公园提升：序号 2；金额（万元） 350；负责单位 园林局",
+                                     "学校扩建：序号 3；金额（万元） 2800；负责单位 教育局"]
+    assert by_name["bom.csv"][0] == "道路改造：序号 1；金额（万元） 1200；负责单位 交通局"  # no BOM in the header
+    assert "notice.csv: sheets 1, rows 3" in format_summary(documents, warnings)
+    parsed = CsvLayout().parse("notice.csv", b"", NOTICE_CSV)[0]
+    assert [block.row for block in parsed.blocks] == [2, 3, 5]
+
+
+@pytest.fixture(scope="module")
+def sheets(tmp_path_factory):
+    from qa.config import Settings
+    from qa.engine import Engine
+
+    data = tmp_path_factory.mktemp("sheets")
+    make_workbook(data / "book.xlsx")
+    (data / "notice.csv").write_bytes(NOTICE_CSV.encode("gb18030"))
+    engine = Engine(Settings(data_dir=data, index_dir=tmp_path_factory.mktemp("sheets-index")))
+    engine.build_index(show_bar=False)
+    return engine
+
+
+@pytest.mark.parametrize("question, value, unit, row", [
+    ("李四的月薪是多少？", "12000", "元", "李四：部门 技术部；月薪（元） 12000；年终奖（元） 24000"),
+    ("赛罕区的常住人口是多少？", "105.2", "万人", "赛罕区（万人）：常住人口 105.2；城镇化率 91.2%"),
+    ("公园提升的金额是多少？", "350", "万元", "公园提升：序号 2；金额（万元） 350；负责单位 园林局"),
+])
+def test_a_cell_is_answered_with_the_unit_from_its_header_citing_its_row(sheets, question, value, unit, row):
+    answer = sheets.ask(question)
+    assert answer.answered and value in answer.text and unit in answer.text, answer.text
+    assert answer.citations[0].text == row
