@@ -62,7 +62,7 @@ class Document:
     paragraphs: list[Paragraph]
     layout: str = ""
     notes: tuple[str, ...] = ()  # what reading it repaired (e.g. replaced bytes), reported with every build
-    found: str = ""  # what its layout found in it ("sheets 2, rows 14"), in the build report's line for its format
+    found: tuple[str, ...] = ()  # what its layout found in it ("4 pages", "1 table (3 rows)"), for the report
 
 
 # --- reading files ------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGR
     layout = detect(path, text)
     articles, paragraphs = number_articles(source, layout.name, layout.parse(source, data, text),
                                            max_paragraph_chars)
-    return Document(source, sha256, articles, paragraphs, layout.name, tuple(notes), layout.found), notes
+    return Document(source, sha256, articles, paragraphs, layout.name, tuple(notes), tuple(layout.found)), notes
 
 
 def parse_document(text: str, source: str, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS
@@ -303,9 +303,8 @@ MAX_NAMED_SKIPS = 20
 
 
 def format_summary(documents: list[Document], warnings: list[str]) -> str:
-    """One line per format read, with what its layout found in each file, and one for the files skipped, e.g.
-    "md: 250 documents, 256 articles, 900 paragraphs; html: 1 document, 1 article, 8 paragraphs [news.html:
-    main content kept 8 paragraphs, boilerplate removed 19]; skipped 3: a.xyz (unsupported file type .xyz), …"."""
+    """One line per format read and one for the files skipped, e.g. "md: 250 documents, 256 articles,
+    900 paragraphs; pdf: …; skipped 3: a.xyz (unsupported file type .xyz), …"."""
     by_format: dict[str, list[Document]] = defaultdict(list)
     for document in documents:
         by_format[Path(document.source).suffix.lower().lstrip(".") or "(none)"].append(document)
@@ -318,13 +317,13 @@ def format_summary(documents: list[Document], warnings: list[str]) -> str:
                f"{_count(paragraphs, 'paragraph')}"
         if len(layouts) > 1 or (layouts and next(iter(layouts)) not in (name, *_SUFFIX_LAYOUTS.get(name, ()))):
             part += " (" + ", ".join(f"{layout} {n}" for layout, n in layouts.most_common()) + ")"
-        found = [f"{d.source}: {d.found}" for d in group if d.found]
-        if found:
-            more = f", and {len(found) - MAX_NAMED_SKIPS} more" if len(found) > MAX_NAMED_SKIPS else ""
-            part += " [" + ", ".join(found[:MAX_NAMED_SKIPS]) + more + "]"
         parts.append(part)
     if not parts:
         parts.append("no documents")
+    found = [d for d in documents if d.found]
+    parts += [f"{d.source}: {', '.join(d.found)}" for d in found[:MAX_NAMED_SKIPS]]
+    if len(found) > MAX_NAMED_SKIPS:
+        parts.append(f"and {len(found) - MAX_NAMED_SKIPS} more files")
     skipped = [w[len("skipped "):].split(": ", 1) for w in warnings if w.startswith("skipped ")]
     if skipped:
         named = ", ".join(f"{item[0]} ({item[1] if len(item) > 1 else 'unreadable'})"

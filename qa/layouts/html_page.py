@@ -83,12 +83,12 @@ class HtmlLayout(Layout):
             if "author" not in metadata and main.author:
                 metadata["author"] = main.author
             paragraphs = sum(1 for item in items if not item.level)
-            self.found = f"main content kept {_count(paragraphs, 'paragraph')}, boilerplate removed {removed}"
+            self.found = (f"main content kept {_count(paragraphs, 'paragraph')}, boilerplate removed {removed}",)
         else:
             # Nothing told apart from the page's chrome (or nothing to tell apart): today's whole-page reading.
             items, title = whole, ""
             if any(not item.level for item in items):
-                self.found = "no main content found, read whole page"
+                self.found = ("no main content found, read whole page",)
 
         if not title:
             first_text = next((i for i, item in enumerate(items) if not item.level), len(items))

@@ -81,7 +81,7 @@ class XlsxLayout(Layout):
             title = (workbook.properties.title or "").strip()
         finally:
             workbook.close()
-        self.found = f"sheets {sheets}, rows {rows}"
+        self.found = (f"sheets {sheets}, rows {rows}",)
         return [ParsedArticle(title or stem_title(source), blocks)]
 
 
@@ -96,5 +96,5 @@ class CsvLayout(Layout):
             dialect = csv.excel
         records = csv.reader(io.StringIO(text, newline=""), dialect)
         blocks = sheet_blocks([(number, cells) for number, cells in enumerate(records, start=1)])
-        self.found = f"sheets {1 if blocks else 0}, rows {len({block.row for block in blocks})}"
+        self.found = (f"sheets {1 if blocks else 0}, rows {len({block.row for block in blocks})}",)
         return [ParsedArticle(stem_title(source), blocks)]
