@@ -11,7 +11,8 @@ from .base import Block, Layout, ParsedArticle, stem_title, table_rows
 # The delimiters a .csv is tried with (Excel writes ";" where "," is the decimal mark, "\t" for "text").
 CSV_DELIMITERS = ",;\t|"
 SNIFF_CHARS = 20_000
-# A first column that only numbers the rows names nothing: the row is labelled by the column after it.
+# A first column that only numbers the rows names nothing: the row is labelled by the column after it, and
+# its number goes last, where no question about the row's figures takes it for one of them.
 SERIAL_HEADERS = {"序号", "编号", "序", "no", "no.", "#"}
 
 
@@ -32,7 +33,7 @@ def sheet_blocks(rows: list[tuple[int, list[str]]], section: tuple[str, ...] = (
         return [Block(line, section, row=number) for number, cells in rows for line in table_rows([cells], caption)]
     header = rows[0][1]
     if header[0].lower() in SERIAL_HEADERS:
-        rows = [(number, [cells[1], cells[0], *cells[2:]]) for number, cells in rows]
+        rows = [(number, [*cells[1:], cells[0]]) for number, cells in rows]
         header = rows[0][1]
     return [Block(line, section, row=number) for number, cells in rows[1:]
             for line in table_rows([header, cells], caption)]
