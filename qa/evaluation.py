@@ -8,14 +8,16 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .question import SPAN_TYPES, answer_type
-from .text import content_tokens, normalise, split_sentences
+from .text import CLOSING_QUOTES, content_tokens, normalise, split_sentences
 
 QUESTION_TYPES = ("single", "multi", "meta", "reasoning", "crosslingual", "unanswerable", "broken-paragraph")
 LANGUAGES = ("zh", "en")
@@ -67,6 +69,9 @@ class Question:
     lang: str
     split: str = "dev"
     document: str = ""  # the file that holds the answer, when the set says so
+    # For an unanswerable question: "off-topic" (nothing in the documents is about it) or "on-topic" (its
+    # document is there, only the sentences that held the answer are gone).
+    refusal_case: str = ""
 
 
 # ---------------------------------------------------------------------------------------------- file
@@ -265,6 +270,10 @@ def summarise(items: list[dict]) -> dict:
     def present(key: str) -> list:
         return [item["scores"][key] for item in items if item["scores"][key] is not None]
 
+    def refusals(case: str) -> list[float]:
+        return [float(item["scores"]["refused_correctly"]) for item in items
+                if item["scores"]["refused_correctly"] is not None and _refusal_case(item) == case]
+
     citations = sum(present("citations"))
     latencies = [item["latency_ms"] for item in items if item.get("latency_ms") is not None]
     return {
@@ -276,13 +285,22 @@ def summarise(items: list[dict]) -> dict:
         "hit_at_5": _mean(present("hit_at_5")),
         "mrr": _mean(present("reciprocal_rank")),
         "citation_precision": sum(present("supported_citations")) / citations if citations else None,
-        "refusal_rate": _mean([float(v) for v in present("refused_correctly")]),
+        "refusal_rate": _mean(refusals("off-topic")),
+        "on_topic_refusal_rate": _mean(refusals("on-topic")),
         "false_refusal_rate": _mean([float(v) for v in present("refused_falsely")]),
         "answer_chars_p50": percentile(present("answer_chars"), 0.50),
         "lead_chars_p50": percentile(present("lead_chars"), 0.50),
         "latency_ms_p50": percentile(latencies, 0.50),
         "latency_ms_p95": percentile(latencies, 0.95),
+        "answerable": sum(1 for item in items if item["answerable"]),
+        "off_topic_cases": len(refusals("off-topic")),
+        "on_topic_cases": len(refusals("on-topic")),
     }
+
+
+def _refusal_case(item: dict) -> str:
+    # A record written before refusal cases had names is an off-topic one.
+    return item.get("refusal_case") or "off-topic"
 
 
 def summarise_by_group(items: list[dict]) -> dict:
@@ -367,6 +385,7 @@ def _item(question: Question) -> dict:
         "split": question.split,
         "answerable": question.answerable,
         "document": question.document,
+        "refusal_case": question.refusal_case or ("" if question.answerable else "off-topic"),
     }
 
 
@@ -519,14 +538,144 @@ def split_by_evidence(questions: list[Question], data_dir: Path) -> list[Questio
 
 def left_out_documents(documents: Iterable[str]) -> set[str]:
     """The documents held out of the index to make refusal cases: every fourth by sorted name."""
-    return {name for position, name in enumerate(sorted(set(documents))) if position % 4 == 3}
+    return every_fourth(documents)
 
 
 def as_unanswerable(question: Question) -> Question:
     """The same question asked of an index without its document: the right reply is a refusal."""
     return Question(id=f"{question.id}-left-out", question=question.question, answers=(), evidence=(),
                     answerable=False, type="unanswerable", lang=question.lang, split=question.split,
-                    document=question.document)
+                    document=question.document, refusal_case="off-topic")
+
+
+# ------------------------------------------------------------------------------------ on-topic refusal cases
+
+# A question whose answer is written in more sentences than this is not made an on-topic case, nor one that
+# would take the sentences taken out of its article past this share: the rest of the article must stay for the
+# question to be on topic with.
+MAX_ANSWER_SENTENCES = 3
+MAX_REMOVED_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class OnTopicCase:
+    """A question asked again of an index where its document lacks only the sentences that held its answer."""
+
+    question: Question  # unanswerable, refusal_case "on-topic"
+    document: str  # the file the sentences are taken out of
+    sentences: tuple[str, ...]  # as the sentence splitter gives them, in the order of the document
+
+
+def sentence_spans(paragraph: str) -> list[tuple[int, int]]:
+    """(start, end) in the paragraph of each sentence `split_sentences` gives (stripped, in order)."""
+    spans, cursor = [], 0
+    for sentence in split_sentences(paragraph):
+        start = paragraph.find(sentence, cursor)
+        if start < 0:  # a closing quote joined to its sentence across a space: the sentence's first part
+            start = paragraph.find(sentence[:1], cursor)
+            end = start + len(sentence.rstrip(CLOSING_QUOTES).rstrip())
+        else:
+            end = start + len(sentence)
+        spans.append((start, end))
+        cursor = end
+    return spans
+
+
+def _normalised_with_offsets(text: str) -> tuple[str, list[int]]:
+    """`normalise(text)` and, for each of its characters, the offset in `text` it comes from."""
+    characters, offsets = [], []
+    for position, character in enumerate(text):
+        for normalised in normalise(character):
+            characters.append(normalised)
+            offsets.append(position)
+    return "".join(characters), offsets
+
+
+def answer_sentences(paragraph: str, fragments: Iterable[str]) -> list[str]:
+    """The sentences of the paragraph that hold part of any occurrence of any fragment (compared normalised, as
+    answers are scored): an answer that runs over a sentence end takes both sentences."""
+    text, offsets = _normalised_with_offsets(paragraph)
+    spans = sentence_spans(paragraph)
+    holding: set[int] = set()
+    for fragment in fragments:
+        wanted = normalise(fragment)
+        start = text.find(wanted) if wanted else -1
+        while start >= 0:
+            first, last = offsets[start], offsets[start + len(wanted) - 1]
+            holding |= {i for i, (begin, end) in enumerate(spans) if begin <= last and first < end}
+            start = text.find(wanted, start + 1)
+    return [paragraph[begin:end] for i, (begin, end) in enumerate(spans) if i in holding]
+
+
+def remove_sentences(text: str, sentences: Iterable[str]) -> str:
+    """The file text without each sentence (every occurrence), found with any whitespace between its characters:
+    a paragraph broken across lines in the file is one paragraph to the sentence splitter."""
+    for sentence in sentences:
+        pattern = r"\s*".join(re.escape(character) for character in sentence if not character.isspace())
+        text = re.sub(pattern, "", text)
+    return text
+
+
+def every_fourth(names: Iterable[str]) -> set[str]:
+    """Every fourth of the names in sorted order: a choice the same in every run and on every machine."""
+    return {name for position, name in enumerate(sorted(set(names))) if position % 4 == 3}
+
+
+def on_topic_cases(corpus: EvalCorpus) -> tuple[list[OnTopicCase], dict[str, str]]:
+    """The on-topic refusal cases of a corpus and the new text of each file they change. The questions: for a
+    span set, those of the left-out documents (whose off-topic cases are the same questions over the index
+    without them); for a set with evidence strings, every fourth answerable one by id. Taken out: the sentences
+    holding a gold answer (span set) or an evidence string. Questions are taken in order of id; one whose answer
+    is in no sentence, in more than MAX_ANSWER_SENTENCES, would take its article past MAX_REMOVED_SHARE of its
+    sentences, or is still found once they are gone, is not a case."""
+    from .corpus import load_corpus, parse_document
+
+    documents, _ = load_corpus(corpus.data_dir)
+    # Each paragraph with the article it belongs to, so that no article loses more than its share.
+    articles = {d.source: [(p.article_id, p.text) for p in d.paragraphs] for d in documents}
+    questions = corpus.load()
+    if corpus.span:
+        left_out = left_out_documents(q.document for q in questions)
+        chosen = [(q, q.document, [a for group in q.answers for a in group]) for q in questions
+                  if q.document in left_out]
+    else:
+        ids = every_fourth(q.id for q in questions if q.answerable and q.evidence)
+        chosen = []
+        for question in (q for q in questions if q.id in ids):
+            source = next((source for source, texts in articles.items()
+                           if any(contains(text, question.evidence[0]) for _, text in texts)), "")
+            chosen.append((question, source, list(question.evidence)))
+    allowed: Counter = Counter()
+    for texts_of in articles.values():
+        for article_id, text in texts_of:
+            allowed[article_id] += len(split_sentences(text))
+    removed: dict[str, set[str]] = {}
+    found = []
+    for question, source, fragments in sorted(chosen, key=lambda case: case[0].id):
+        held = [(article_id, sentence) for article_id, text in articles.get(source, [])
+                for sentence in answer_sentences(text, fragments)]
+        if not 0 < len(held) <= MAX_ANSWER_SENTENCES:
+            continue
+        after = {article_id: removed.get(article_id, set()) | {s for a, s in held if a == article_id}
+                 for article_id, _ in held}
+        if all(len(taken) <= max(1, int(allowed[a] * MAX_REMOVED_SHARE)) for a, taken in after.items()):
+            removed.update(after)
+            found.append((question, source, fragments, tuple(sentence for _, sentence in held)))
+    texts: dict[str, str] = {}
+    for source in sorted({source for _, source, _, _ in found}):
+        taken_out = {s for _, other, _, sentences in found if other == source for s in sentences}
+        original = (corpus.data_dir / source).read_text(encoding="utf-8")
+        # Longest first: a sentence that is part of a longer one taken out must not break that one's match.
+        texts[source] = remove_sentences(original, sorted(taken_out, key=len, reverse=True))
+    remaining = {source: [p.text for p in parse_document(text, source)[1]] for source, text in texts.items()}
+    cases = [
+        OnTopicCase(dataclasses.replace(question, id=f"{question.id}-on-topic", answers=(), evidence=(),
+                                        answerable=False, type="unanswerable", document=source,
+                                        refusal_case="on-topic"), source, sentences)
+        for question, source, fragments, sentences in found
+        if not any(answer_sentences(text, fragments) for text in remaining[source])
+    ]
+    return cases, texts
 
 
 # ------------------------------------------------------------------------------------------- corpora
@@ -546,6 +695,7 @@ class EvalCorpus:
     # own, so that the corpus's figures stay those of its own questions.
     translated_file: Path | None = None
     translated: list[Question] = field(default_factory=list)
+    _on_topic: tuple[list[OnTopicCase], dict[str, str]] | None = None
 
     def load(self) -> list[Question]:
         if not self.questions:
@@ -559,6 +709,12 @@ class EvalCorpus:
         if not self.translated and self.translated_file is not None:
             self.translated = load_span_questions(self.translated_file)
         return self.translated
+
+    def on_topic(self) -> tuple[list[OnTopicCase], dict[str, str]]:
+        """The on-topic refusal cases and the changed files' texts (see `on_topic_cases`), made once."""
+        if self._on_topic is None:
+            self._on_topic = on_topic_cases(self)
+        return self._on_topic
 
     def digest(self) -> str:
         """A hash of every file's name and bytes: the cache key of the corpus's index."""
@@ -579,9 +735,11 @@ def cached_engine(data_dir: Path, cache_dir: Path, embed_model: str, **settings)
     return engine
 
 
-def corpus_engines(corpus: EvalCorpus, cache_root: Path, embed_model: str, **settings) -> dict:
-    """{"all": engine over every document} and, for a span set, {"kept": engine without the left-out ones}.
-    The kept index starts as a copy of the whole one, so nothing is embedded twice."""
+def corpus_engines(corpus: EvalCorpus, cache_root: Path, embed_model: str, on_topic: bool = True,
+                   **settings) -> dict:
+    """{"all": engine over every document}; for a span set, {"kept": engine without the left-out ones}; with
+    `on_topic`, {"on-topic": engine over the documents without their on-topic cases' answer sentences}.
+    The other indexes start as copies of the whole one, so nothing is embedded twice."""
     key = f"{corpus.name}-{embed_model.replace('/', '_')}-{corpus.digest()}"
     folder = cache_root / key
     engines = {"all": cached_engine(corpus.data_dir, folder / "all", embed_model, **settings)}
@@ -600,14 +758,39 @@ def corpus_engines(corpus: EvalCorpus, cache_root: Path, embed_model: str, **set
             shutil.copytree(folder / "all", folder / "kept.partial", dirs_exist_ok=True)
             (folder / "kept.partial").rename(folder / "kept")
         engines["kept"] = cached_engine(kept_docs, folder / "kept", embed_model, **settings)
+    if on_topic:
+        engines["on-topic"] = cached_engine(on_topic_documents(corpus, folder), folder / "on-topic", embed_model,
+                                            **settings)
     return engines
+
+
+def on_topic_documents(corpus: EvalCorpus, folder: Path) -> Path:
+    """The corpus's files with the on-topic cases' sentences taken out, written under `folder` once per set of
+    cases; the index over them starts as a copy of the whole one, so only the changed files are embedded."""
+    cases, texts = corpus.on_topic()
+    key = hashlib.sha1(json.dumps([[c.question.id, c.document, c.sentences] for c in cases],
+                                  ensure_ascii=False).encode("utf-8")).hexdigest()[:12]
+    documents, stamp = folder / "on-topic-docs", folder / "on-topic-docs.key"
+    if not documents.exists() or not stamp.exists() or stamp.read_text(encoding="utf-8") != key:
+        scratch = folder / "on-topic-docs.partial"
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.copytree(corpus.data_dir, scratch)
+        for source, text in texts.items():
+            (scratch / source).write_text(text, encoding="utf-8")
+        shutil.rmtree(documents, ignore_errors=True)
+        scratch.rename(documents)
+        stamp.write_text(key, encoding="utf-8")
+    if not (folder / "on-topic").exists():
+        shutil.copytree(folder / "all", folder / "on-topic.partial", dirs_exist_ok=True)
+        (folder / "on-topic.partial").rename(folder / "on-topic")
+    return documents
 
 
 def run_corpus(corpus: EvalCorpus, engines: dict, k: int = 5, split: str = "all",
                translated: bool = False) -> list[dict]:
     """Every question of the corpus (or, with `translated`, of its translated set), scored: answerable ones over
     the whole index; for a span set, the left-out documents' questions again over the index without them
-    (refusal cases)."""
+    (off-topic refusal cases); given an "on-topic" engine, the on-topic cases over it."""
     pool = corpus.load_translated() if translated else corpus.load()
     questions = [q for q in pool if split == "all" or q.split == split]
     items = evaluate_answers(questions, engines["all"].ask, k)
@@ -615,6 +798,9 @@ def run_corpus(corpus: EvalCorpus, engines: dict, k: int = 5, split: str = "all"
         left_out = left_out_documents(q.document for q in corpus.load())
         unanswerable = [as_unanswerable(q) for q in questions if q.document in left_out]
         items += evaluate_answers(unanswerable, engines["kept"].ask, k)
+    if "on-topic" in engines and not translated:
+        cases = [c.question for c in corpus.on_topic()[0] if split == "all" or c.question.split == split]
+        items += evaluate_answers(cases, engines["on-topic"].ask, k)
     return items
 
 
