@@ -852,6 +852,74 @@ def baseline_items(corpus: EvalCorpus, split: str = "all", k: int = 5) -> list[d
     return items
 
 
+# The per-corpus table `qa eval` prints: (summary key, heading), in order.
+CORPUS_TABLE = (
+    ("answerable", "n"),
+    ("answer_accuracy", "accuracy"),
+    ("baseline_accuracy", "baseline"),
+    ("evidence_recall", "evidence"),
+    ("hit_at_1", "hit@1"),
+    ("false_refusal_rate", "false refusal"),
+    ("off_topic_cases", "off-topic n"),
+    ("refusal_rate", "off-topic refusal"),
+    ("on_topic_cases", "on-topic n"),
+    ("on_topic_refusal_rate", "on-topic refusal"),
+    ("answer_chars_p50", "answer p50"),
+    ("lead_chars_p50", "lead p50"),
+)
+GAP_ROW = "dev − test"
+_COUNTS = ("answerable", "off_topic_cases", "on_topic_cases")
+
+
+def corpus_rows(items: list[dict], baseline: list[dict], translated: Iterable[dict] = ()) -> list[tuple[str, dict]]:
+    """The rows of a corpus's table: one per split and all (ours, with the baseline's accuracy beside), the
+    dev − test gap of every rate, then one per split of the questions in a language other than Chinese (the
+    corpus's own, or its translated set's)."""
+
+    def row(ours: list[dict], theirs: list[dict]) -> dict:
+        return {**summarise(ours), "baseline_accuracy": summarise(theirs)["answer_accuracy"]}
+
+    rows = [(split, row([i for i in items if split == "all" or i["split"] == split],
+                        [i for i in baseline if split == "all" or i["split"] == split]))
+            for split in (*SPLITS, "all") if any(split == "all" or i["split"] == split for i in items)]
+    found = dict(rows)
+    if "dev" in found and "test" in found:
+        dev, test = found["dev"], found["test"]
+        rows.append((GAP_ROW, {key: None if key in _COUNTS or dev.get(key) is None or test.get(key) is None
+                               else dev[key] - test[key] for key, _ in CORPUS_TABLE}))
+    every = [*items, *translated]
+    for lang in LANGUAGES[1:]:
+        for split in SPLITS:
+            if group := [i for i in every if i["lang"] == lang and i["split"] == split]:
+                rows.append((f"{split} {lang}", row(group, [i for i in baseline
+                                                            if i["lang"] == lang and i["split"] == split])))
+    return rows
+
+
+def _corpus_cell(key: str, value: float | None, gap: bool) -> str:
+    if value is None:
+        return "-"
+    if key in _COUNTS:
+        return str(value)
+    if key.endswith("chars_p50"):
+        return f"{value:+.0f}" if gap else f"{value:.0f}"
+    return f"{value:+.3f}" if gap else f"{value:.3f}"
+
+
+def format_corpus_table(rows: list[tuple[str, dict]], markdown: bool = False) -> str:
+    """A corpus's table (CORPUS_TABLE's columns), fixed-width for a terminal or as Markdown."""
+    header = ["split", *(heading for _, heading in CORPUS_TABLE)]
+    lines = [[label, *(_corpus_cell(key, summary.get(key), label == GAP_ROW) for key, _ in CORPUS_TABLE)]
+             for label, summary in rows]
+    if markdown:
+        return "\n".join("| " + " | ".join(line) + " |"
+                         for line in [header, ["---"] * len(header), *lines])
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
+    return "\n".join(" ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                              for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
+                     for line in [header, *lines])
+
+
 def split_rows(items: list[dict], label: str, by_lang: bool = False) -> list[tuple[str, dict]]:
     """One row per split present, then all; with by_lang, one row per language too."""
     rows = []

@@ -11,7 +11,7 @@ import pytest
 from eval import run as eval_run
 from qa import evaluation
 from qa.corpus import load_corpus
-from qa.text import normalise
+from qa.text import normalise, split_sentences
 from qa.types import Answer, Citation, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -404,3 +404,93 @@ def test_an_eval_over_a_slice_of_drcd_answers_traditional_questions_and_refuses_
     assert summary["answer_accuracy"] >= 0.5 and summary["refusal_rate"] >= 0.5, summary
     refusal = next(i for i in items if not i["answered"])
     assert "没" not in refusal["answer"]  # a Traditional question is refused in Traditional characters
+
+
+# ---------------------------------------------------------------------------------------- on-topic refusal
+
+
+def _slice(tmp_path: Path, corpus: evaluation.EvalCorpus, documents: int = 4) -> evaluation.EvalCorpus:
+    """The first `documents` documents of a span set and their questions, copied where the test may write."""
+    names = sorted({q.document for q in corpus.load()})[:documents]
+    (tmp_path / "docs").mkdir()
+    for name in names:
+        (tmp_path / "docs" / name).write_bytes((corpus.data_dir / name).read_bytes())
+    lines = [line for line in corpus.questions_file.read_text(encoding="utf-8").splitlines()
+             if line.strip() and json.loads(line)["document"] in names]
+    (tmp_path / "questions.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    return evaluation.EvalCorpus(f"{corpus.name}-slice", tmp_path / "docs", tmp_path / "questions.jsonl", span=True)
+
+
+def _indexed_sentences(engine) -> dict[str, set[str]]:
+    """Every sentence of every indexed paragraph, normalised, per source file."""
+    index = engine.store.load()
+    found: dict[str, set[str]] = {}
+    for paragraph in index.paragraphs.values():
+        source = index.articles[paragraph.article_id].source
+        found.setdefault(source, set()).update(normalise(s) for s in split_sentences(paragraph.text))
+    return found
+
+
+@pytest.mark.parametrize("name", ["cmrc", "drcd"])
+def test_the_on_topic_index_lacks_only_the_answer_sentences(tmp_path, name):
+    corpus = _slice(tmp_path, eval_run.corpora()[name])
+    engines = evaluation.corpus_engines(corpus, tmp_path / "cache", "multilingual-e5-small")
+    cases, _ = corpus.on_topic()
+    assert cases and all(c.sentences for c in cases)
+    whole, on_topic = _indexed_sentences(engines["all"]), _indexed_sentences(engines["on-topic"])
+    removed = {(c.document, normalise(s)) for c in cases for s in c.sentences}
+    for case in cases:
+        asked = next(q for q in corpus.load() if f"{q.id}-on-topic" == case.question.id)
+        assert {normalise(s) for s in case.sentences} <= whole[case.document]
+        assert not {normalise(s) for s in case.sentences} & on_topic[case.document]
+        # No sentence of the document says a gold answer any more, and every sentence that did not stays.
+        assert not any(evaluation.contains(s, a) for s in on_topic[case.document] for a in asked.answers[0])
+        kept = {s for s in whole[case.document] if (case.document, s) not in removed}
+        assert kept and kept <= on_topic[case.document]
+    assert all(whole[source] == on_topic[source] for source in whole if source not in {c.document for c in cases})
+    # The report counts the cases on rows of their own, the off-topic ones beside them.
+    items = evaluation.run_corpus(corpus, engines)
+    rows = dict(evaluation.corpus_rows(items, evaluation.baseline_items(corpus)))
+    assert rows["all"]["on_topic_cases"] == len(cases) and rows["all"]["on_topic_refusal_rate"] is not None
+    assert rows["all"]["off_topic_cases"] == sum(1 for q in corpus.load() if q.document == cases[0].document)
+    table = evaluation.format_corpus_table(list(rows.items()))
+    assert "on-topic refusal" in table and "off-topic refusal" in table
+    markdown = evaluation.format_corpus_table(list(rows.items()), markdown=True)
+    assert markdown.splitlines()[0].startswith("| split |") and "| all |" in markdown
+
+
+class _Stub:
+    """An engine that refuses or answers every question with one sentence."""
+
+    def __init__(self, answer: str):
+        self.answer = answer
+
+    def ask(self, question: str, k: int = 5) -> Answer:
+        if not self.answer:
+            return Answer(question=question, text="文档中没有提到。", answered=False)
+        return Answer(question=question, text=self.answer, answered=True)
+
+
+def test_a_question_whose_answer_sentence_is_gone_counts_in_on_topic_refusal(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for letter in "abc":
+        (docs / f"{letter}.md").write_text(f"# {letter}\n\n{letter}公司成立于1990年。{letter}公司有员工300人。\n",
+                                           encoding="utf-8")
+    (docs / "d.md").write_text("# 丁\n\n丁河发源于雪山。丁河全长300公里。丁河流经三个省。\n", encoding="utf-8")
+    questions = tmp_path / "q.jsonl"
+    rows = [*({"id": f"{letter}1", "document": f"{letter}.md", "question": f"{letter}公司有多少员工？",
+               "answers": ["300人"]} for letter in "abc"),
+            {"id": "d1", "document": "d.md", "question": "丁河全长多少？", "answers": ["300公里"]}]
+    questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    corpus = evaluation.EvalCorpus("t", docs, questions, span=True)
+    cases, texts = corpus.on_topic()
+    assert [c.question.id for c in cases] == ["d1-on-topic"] and cases[0].sentences == ("丁河全长300公里。",)
+    assert texts["d.md"] == "# 丁\n\n丁河发源于雪山。丁河流经三个省。\n"
+    answering = _Stub("丁河全长300公里。")
+    refused = evaluation.summarise(evaluation.run_corpus(
+        corpus, {"all": answering, "kept": answering, "on-topic": _Stub("")}))
+    answered = evaluation.summarise(evaluation.run_corpus(
+        corpus, {"all": answering, "kept": _Stub(""), "on-topic": answering}))
+    assert (refused["on_topic_cases"], refused["on_topic_refusal_rate"], refused["refusal_rate"]) == (1, 1.0, 0.0)
+    assert (answered["on_topic_cases"], answered["on_topic_refusal_rate"], answered["refusal_rate"]) == (1, 0.0, 1.0)
