@@ -494,3 +494,17 @@ def test_a_question_whose_answer_sentence_is_gone_counts_in_on_topic_refusal(tmp
         corpus, {"all": answering, "kept": _Stub(""), "on-topic": answering}))
     assert (refused["on_topic_cases"], refused["on_topic_refusal_rate"], refused["refusal_rate"]) == (1, 1.0, 0.0)
     assert (answered["on_topic_cases"], answered["on_topic_refusal_rate"], answered["refusal_rate"]) == (1, 0.0, 1.0)
+    items = evaluation.run_corpus(corpus, {"all": answering, "kept": answering, "on-topic": _Stub("")})
+    markdown = eval_run.markdown_report({"cmrc": {"rows": dict(evaluation.corpus_rows(items, items))}}, "m", 5)
+    lines = [line.strip("|").split("|") for line in markdown.splitlines() if line.startswith("| ")]
+    header, row = [c.strip() for c in lines[0]], next([c.strip() for c in line] for line in lines
+                                                      if line[0].strip() == "all")
+    assert "## cmrc" in markdown and dict(zip(header, row, strict=True))["on-topic refusal"] == "1.000"
+    assert dict(zip(header, row, strict=True))["off-topic refusal"] == "0.000"
+
+
+def test_markdown_writes_the_corpus_tables_and_nothing_else(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        eval_run.main(["--markdown", str(tmp_path / "e.md"), "--questions", str(eval_run.DEFAULT_QUESTIONS)])
+    assert exit_info.value.code == 2 and "--markdown" in capsys.readouterr().err
+    assert not (tmp_path / "e.md").exists()
