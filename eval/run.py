@@ -164,7 +164,8 @@ def calibrate(cache: Path, k: int, embed_models: list[str]) -> dict:
         answerable, unanswerable, groups = [], [], []
         with calibration.overridden(0.0):
             for corpus in corpora().values():
-                items = run_corpus(corpus, corpus_engines(corpus, cache, model), k, "dev")
+                # Off-topic cases only, as the thresholds were set before on-topic ones were made.
+                items = run_corpus(corpus, corpus_engines(corpus, cache, model, on_topic=False), k, "dev")
                 found = confidences(items)
                 answerable += found[0]
                 unanswerable += found[1]
