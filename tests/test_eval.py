@@ -508,3 +508,13 @@ def test_markdown_writes_the_corpus_tables_and_nothing_else(tmp_path, capsys):
         eval_run.main(["--markdown", str(tmp_path / "e.md"), "--questions", str(eval_run.DEFAULT_QUESTIONS)])
     assert exit_info.value.code == 2 and "--markdown" in capsys.readouterr().err
     assert not (tmp_path / "e.md").exists()
+
+
+def test_the_answer_sentences_are_found_normalised_and_across_a_sentence_end():
+    paragraph = "甲公司成立于1990年。总部设在 北京 市。员工300人；分布在三省。"
+    assert evaluation.answer_sentences(paragraph, ["北京市"]) == ["总部设在 北京 市。"]
+    assert evaluation.answer_sentences(paragraph, ["300人；分布"]) == ["员工300人；", "分布在三省。"]
+    assert evaluation.answer_sentences(paragraph, ["上海"]) == []
+    # In the file a paragraph may be broken across lines; the sentence is taken out all the same.
+    assert evaluation.remove_sentences("全年实施128个项目。引进品牌首\n\n店、旗舰店。其余。",
+                                       ["引进品牌首店、旗舰店。"]) == "全年实施128个项目。其余。"
