@@ -68,6 +68,41 @@ def test_a_foreign_folder_survives_rebuild_byte_for_byte(small_corpus, tmp_path)
     assert tree(foreign) == before
 
 
+def test_a_folder_holding_another_programs_manifest_is_never_taken_for_an_index(small_corpus, tmp_path):
+    site = tmp_path / "my-site"
+    site.mkdir()
+    (site / "manifest.json").write_text('{"name": "My PWA"}\n', encoding="utf-8")
+    (site / "index.html").write_text("<html></html>\n", encoding="utf-8")
+    before = tree(site)
+
+    for args in (["index"], ["index", "--rebuild"], ["ask", QUESTION]):
+        result = cli(*args, data=small_corpus, index=site)
+        assert result.returncode == 1, result
+        assert "did not write" in result.stderr and "QA_INDEX_DIR" in result.stderr
+        assert str(site) in result.stderr  # the folder is named
+        assert_no_traceback(result.stderr)
+    assert tree(site) == before
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "manifest.json"]
+
+
+def test_an_index_built_before_the_ownership_marker_keeps_answering_and_is_marked_at_its_next_build(
+        small_corpus, tmp_path):
+    index = tmp_path / "index"
+    make_engine(small_corpus, index).build_index(show_bar=False)
+    marker = index / ".interview-qa-index"
+    marker.unlink()  # as an index written by a version without the marker
+    for owned in index.glob("*/.interview-qa-owned"):
+        owned.unlink()
+
+    assert make_engine(small_corpus, index).ask(QUESTION).answered
+    result = cli("index", data=small_corpus, index=index)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(marker.read_text(encoding="utf-8"))["program"] == "interview-qa"
+    assert make_engine(small_corpus, index).ask(QUESTION).answered
+    result = cli("index", "--rebuild", data=small_corpus, index=index)
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_rebuild_removes_only_its_own_files(small_corpus, tmp_path):
     index = tmp_path / "index"
     engine = make_engine(small_corpus, index)
