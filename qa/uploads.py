@@ -217,23 +217,30 @@ def add_documents(engine, files: list[tuple[str, bytes]], replace: bool = False,
 
 
 def delete_document(engine, source: str, progress: Progress | None = None) -> ChangeReport:
-    """Remove one file of the data folder (its path as /api/documents lists it) and update the index; the
-    file comes back if the update fails. The last document cannot be removed: an index needs one."""
+    """Remove one indexed document (its path as /api/documents lists it) and update the index; the file
+    comes back if the update fails. Nothing else in the data folder can be removed this way (a file the
+    index skipped, a file of another kind, a folder), and the last document cannot: an index needs one."""
     settings: Settings = engine.settings
     if not isinstance(source, str) or not source.strip():
         raise UploadError("no document named")
     if any(unicodedata.category(character) in ("Cc", "Cf") for character in source):
         raise UploadError("the document name holds control characters", name=source[:200])
+    shown = source[:200]
+    not_indexed = UploadError(f"{shown!r} is not an indexed document; only the documents GET /api/documents "
+                              f"lists can be removed", status=404, name=shown)
     relative = PurePosixPath(source.replace("\\", "/"))
     if relative.is_absolute() or ".." in relative.parts or any(p.startswith(".") for p in relative.parts):
-        raise UploadError(f"{source[:200]!r} is not a document of the data folder", status=404, name=source[:200])
+        raise not_indexed
     data_dir = Path(settings.data_dir)
-    target = data_dir / relative
-    if target.is_symlink() or not target.is_file():
-        raise UploadError(f"no document {source!r} in the data folder", status=404, name=source)
-    _inside(data_dir, relative.as_posix())
     with _writing:
+        # What the index holds, not what the folder holds: the folder may keep anything of the user's.
         indexed = (engine.store.read_manifest() or {}).get("files", {})
+        if relative.as_posix() not in indexed:
+            raise not_indexed
+        target = data_dir / relative
+        if target.is_symlink() or not target.is_file():
+            raise UploadError(f"no document {shown!r} in the data folder", status=404, name=shown)
+        _inside(data_dir, relative.as_posix())
         if set(indexed) <= {relative.as_posix()}:
             raise UploadError(f"{source} is the only indexed document; add another before removing it",
                               status=409, name=source)

@@ -276,9 +276,11 @@ def test_a_broken_index_is_a_503_naming_no_server_path(tmp_path, caplog):
 
     from qa.api import create_api
     from qa.engine import Engine
+    from qa.store import MARKER, MARKER_CONTENT
 
     index = tmp_path / "secret-place" / "index"
     index.mkdir(parents=True)
+    (index / MARKER).write_text(json.dumps(MARKER_CONTENT), encoding="utf-8")  # an index of ours, damaged
     (index / "manifest.json").write_text("{not json", encoding="utf-8")
     engine = Engine(Settings(index_dir=index, data_dir=SHIPPED_DATA))
     with caplog.at_level(logging.INFO), TestClient(create_api(engine), base_url="http://127.0.0.1") as client:
@@ -318,6 +320,29 @@ def test_upload_then_answer_from_it_then_delete(server, folders):
     assert not any(c["source"] == "图书馆.md" for c in after["citations"] + after["passages"])
     assert_json_error(httpx.request("DELETE", f"{server}/api/documents/图书馆.md"), 404)
     assert_json_error(httpx.request("DELETE", f"{server}/api/documents/..%2F..%2Fetc%2Fpasswd"), 404)
+
+
+def test_delete_removes_only_an_indexed_document(server, folders):
+    """Files of the user's that the index does not hold are not documents to delete, whatever their name."""
+    data, index = folders
+    own = {"notes.xyz": b"my notes", "private/keys.cfg": b"token=abc", "broken.pdf": b"%PDF-1.4 not really"}
+    for name, content in own.items():
+        (data / name).parent.mkdir(exist_ok=True)
+        (data / name).write_bytes(content)
+    try:
+        listed = [d["source"] for d in httpx.get(f"{server}/api/documents").json()["documents"]]
+        before = _state(data, index)
+        for name in [*own, "private", "private%2Fkeys.cfg", "..%2Fdata%2Fnotes.xyz", "private/../notes.xyz"]:
+            response = httpx.request("DELETE", f"{server}/api/documents/{name}", timeout=60)
+            assert_json_error(response, 404, "not an indexed document", "/api/documents")
+        assert _state(data, index) == before
+        for name, content in own.items():
+            assert (data / name).read_bytes() == content
+        assert [d["source"] for d in httpx.get(f"{server}/api/documents").json()["documents"]] == listed
+    finally:
+        shutil.rmtree(data / "private", ignore_errors=True)
+        for name in ("notes.xyz", "broken.pdf"):
+            (data / name).unlink(missing_ok=True)
 
 
 def _state(data: Path, index: Path) -> tuple[list[str], str]:
