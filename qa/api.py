@@ -508,7 +508,7 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
     @api.post("/documents", response_model=ChangeOut, status_code=201,
               responses={**errors, 409: {"model": ErrorOut}, 415: {"model": ErrorOut}})
     async def upload(
-        files: Annotated[list[UploadFile], File(description="one or more documents (.txt .md .html .htm .docx …)")],
+        files: Annotated[list[UploadFile], File(description="documents (.txt .md .html .docx .pdf .xlsx .csv …)")],
         replace: Annotated[bool, Query(description="overwrite files of the same name")] = False,
     ) -> dict:
         """Add documents to the data folder and index them; all or nothing: if any file is refused or cannot be
@@ -629,8 +629,8 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
                 yield "data: [DONE]\n\n"
                 return
             citations = answer_json(answer)["citations"]
-            # Deltas cannot take back what was sent: a final answer that is not the preview grown (the checked
-            # answer, or the refusal sentence) follows it, set apart, unless the preview already said it.
+            # Deltas cannot take back what was sent: a final answer that is not the shown text grown (the
+            # refusal in place of a reply that used no passage) follows it, set apart, unless already said.
             shown = _markdown_answer(answer.text)
             grown = shown.startswith(sent)
             rest = shown[len(sent):] if grown else "" if shown.strip() in sent else f"\n\n{shown}"

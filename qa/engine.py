@@ -219,20 +219,28 @@ class Engine:
         # That older turns were left out matters only to a question the conversation completed.
         notice = " ".join(part for part in (question_notice, analysed.from_history and history_notice) if part)
         passages = retriever.search(analysed, k, filters)
-        answer = None
-        for partial in answerer.stream(analysed, passages) if hasattr(answerer, "stream") else ():
-            if answer is not None:
-                yield answer
-            answer = partial
-        if answer is None:
-            answer = answerer.answer(analysed, passages)
-        answer.question = question
-        answer.follow_up = analysed.from_history
-        if not answer.answered and (outside := filtered_out_subject(analysed, filters, retriever.index)):
-            answer.text = filter_refusal(outside, allowed_articles(filters, retriever.index), retriever.index,
-                                         analysed.language)
-        answer.notice = " ".join(part for part in (notice, answer.notice) if part)
-        yield answer
+        answered = False
+        # Said in place of a refusal when the filter, not the documents, left out what the question is about.
+        outside = filtered_out_subject(analysed, filters, retriever.index)
+        refusal = outside and filter_refusal(outside, allowed_articles(filters, retriever.index), retriever.index,
+                                             analysed.language)
+        # Each answer goes out as it comes (each a new Answer): a partial held back until the next arrived
+        # would show a checked sentence only once the one after it was checked too.
+        for answer in answerer.stream(analysed, passages) if hasattr(answerer, "stream") else ():
+            answered = True
+            yield _asked_as(answer, question, analysed, notice, refusal)
+        if not answered:
+            yield _asked_as(answerer.answer(analysed, passages), question, analysed, notice, refusal)
+
+
+def _asked_as(answer: Answer, question: str, analysed, notice: str, filter_refusal_text: str = "") -> Answer:
+    """The answer under the question as the user asked it, after the engine's notice (a cut question)."""
+    answer.question = question
+    answer.follow_up = analysed.from_history
+    if filter_refusal_text and not answer.answered:
+        answer.text = filter_refusal_text
+    answer.notice = " ".join(part for part in (notice, answer.notice) if part)
+    return answer
 
 
 def filtered_out_subject(question, filters: dict | None, index) -> str:

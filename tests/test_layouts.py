@@ -105,9 +105,8 @@ def test_html_title_sections_paragraphs_and_a_table_as_rows(tmp_path):
     assert article.title == "城市服务简报"
     assert article.metadata["author"] == "王五"
     assert texts(document) == ["全市新建社区食堂3个，年内投入使用。", "新增停车位500个。", "新开公交线路4条。",
-                               "项目 | 数量", "停车位 | 500个", "公交线路 | 4条", "没有段落标签的文字也会读到。"]
-    assert sections(document) == [(), ("交通",), ("交通",), ("交通", "数据"), ("交通", "数据"), ("交通", "数据"),
-                                  ("交通", "数据")]
+                               "停车位：数量 500个", "公交线路：数量 4条", "没有段落标签的文字也会读到。"]
+    assert sections(document) == [(), ("交通",), ("交通",), ("交通", "数据"), ("交通", "数据"), ("交通", "数据")]
     assert not any("不应被索引" in t or "color" in t for t in texts(document))
 
 
@@ -466,9 +465,11 @@ def test_the_summary_counts_documents_per_format_and_names_skipped_files(tmp_pat
 
 
 def test_detect_chooses_by_suffix_and_content():
-    assert set(LAYOUTS) == {"text", "markdown", "html", "docx", "pdf", "newspaper"}
+    assert set(LAYOUTS) == {"text", "markdown", "html", "docx", "pdf", "newspaper", "xlsx", "csv"}
     assert detect(Path("a.pdf"), None).name == "pdf"
     assert detect(Path("a.docx"), None).name == "docx"
+    assert detect(Path("a.XLSX"), None).name == "xlsx"
+    assert detect(Path("a.csv"), "<html><body>a,b</body></html>").name == "csv"
     assert detect(Path("a.txt"), "<!DOCTYPE html><html><body><p>x</p></body></html>").name == "html"
     assert detect(Path("a.txt"), "# 标题\n\n正文。").name == "markdown"
     assert detect(Path("a.md"), "正文。").name == "markdown"

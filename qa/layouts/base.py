@@ -33,6 +33,8 @@ class Layout:
     """A parser for one document layout; `parse` sees the raw bytes and, for text files, the decoded text."""
 
     name = ""
+    # What reading the file found, for the build report ("4 pages", "2 tables (9 rows)"); set by parse.
+    found: tuple[str, ...] = ()
     # Paragraphs cut by a page or column break are joined and exact repeats dropped only where the
     # layout prints text into pages (newspaper, PDF): elsewhere a repeated paragraph is the author's.
     repairs = False
