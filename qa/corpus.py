@@ -212,7 +212,8 @@ def number_articles(source: str, layout: str, parsed: list[ParsedArticle],
                 occurrence = texts[key] - 1  # the same text twice in one article: two paragraphs, two ids
                 number += 1
                 paragraph_id = stable_id(source, item.title, key, *([str(occurrence)] if occurrence else []))
-                paragraphs.append(Paragraph(paragraph_id, article.id, number, text, block.section))
+                paragraphs.append(Paragraph(paragraph_id, article.id, number, text, block.section, block.page,
+                                            block.row))
     return articles, paragraphs
 
 
