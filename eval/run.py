@@ -117,7 +117,7 @@ again.
 Three corpora, each split by document into `train` / `dev` / `test` (60/20/20 by a hash of the document's name;
 the shipped page, one file of six articles, by the paragraph its evidence lies in):
 - **shipped**: the page in `data/` with `eval/questions.jsonl` (its own unanswerable questions are the off-topic
-  cases).
+  cases; the rows `… en` are its questions asked in English).
 - **cmrc**: `eval/cmrc2018-trial/`, Chinese Wikipedia articles and questions from the CMRC 2018 trial set
   (CC BY-SA 4.0, see its README and LICENSE); the rows `… en` are its questions translated into English.
 - **drcd**: `eval/drcd-dev/`, Traditional Chinese Wikipedia articles and questions from DRCD
