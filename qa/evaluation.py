@@ -1,5 +1,6 @@
-"""Evaluation: ask every question of a question file and score answers, retrieved evidence, files, refusals,
-answer lengths; a plain baseline beside ours; corpora indexed once and cached; refusal calibration."""
+"""Evaluation: ask every question of a question file and score answers, retrieved evidence, files, refusals
+(off-topic: a document left out; on-topic: only its answer sentences), answer lengths; a plain baseline beside
+ours; corpora indexed once and cached; refusal calibration."""
 
 from __future__ import annotations
 
