@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .answer import Answerer, make_answerer
+from .answer.script import in_own_scripts, simplified_passage
 from .config import MAX_QUESTION_CHARS, Settings
 from .embeddings import make_embedding
 from .retrieval import MODES, Retriever, allowed_articles
 from .store import FORMAT_VERSION, BuildBusy, BuildReport, IndexStore, IndexUnavailable, Progress
-from .text import is_chinese
+from .text import in_script, is_chinese, is_traditional, simplified
 from .types import Answer, Article, Passage
 from .uploads import recover_interrupted_changes
 
@@ -218,11 +219,16 @@ class Engine:
         return moved
 
     def _answers(self, question, k, filters, history, notices, retriever, answerer) -> Iterator[Answer]:
-        analysed = answerer.analyse(question, history)
+        # Questions, names and passages are read in Simplified characters, whichever script each is written in;
+        # the answer is shown in the documents' characters and the question's.
+        traditional = is_traditional(question)
+        history = [{**m, "content": simplified(m["content"])} for m in history]
+        analysed = answerer.analyse(simplified(question), history)
         question_notice, history_notice = notices
         # That older turns were left out matters only to a question the conversation completed.
         notice = " ".join(part for part in (question_notice, analysed.from_history and history_notice) if part)
         passages = retriever.search(analysed, k, filters)
+        read = [simplified_passage(passage) for passage in passages]
         answered = False
         # Said in place of a refusal when the filter, not the documents, left out what the question is about.
         outside = filtered_out_subject(analysed, filters, retriever.index)
@@ -230,20 +236,23 @@ class Engine:
                                              analysed.language)
         # Each answer goes out as it comes (each a new Answer): a partial held back until the next arrived
         # would show a checked sentence only once the one after it was checked too.
-        for answer in answerer.stream(analysed, passages) if hasattr(answerer, "stream") else ():
+        for answer in answerer.stream(analysed, read) if hasattr(answerer, "stream") else ():
             answered = True
-            yield _asked_as(answer, question, analysed, notice, refusal)
+            yield _asked_as(answer, question, analysed, notice, refusal, passages, traditional)
         if not answered:
-            yield _asked_as(answerer.answer(analysed, passages), question, analysed, notice, refusal)
+            yield _asked_as(answerer.answer(analysed, read), question, analysed, notice, refusal, passages,
+                            traditional)
 
 
-def _asked_as(answer: Answer, question: str, analysed, notice: str, filter_refusal_text: str = "") -> Answer:
-    """The answer under the question as the user asked it, after the engine's notice (a cut question)."""
-    answer.question = question
+def _asked_as(answer: Answer, question: str, analysed, notice: str, filter_refusal_text: str,
+              passages: list[Passage], traditional: bool) -> Answer:
+    """The answer under the question as the user asked it, after the engine's notice (a cut question), in the
+    documents' characters and the question's."""
     answer.follow_up = analysed.from_history
     if filter_refusal_text and not answer.answered:
         answer.text = filter_refusal_text
-    answer.notice = " ".join(part for part in (notice, answer.notice) if part)
+    answer = in_own_scripts(answer, question, passages, traditional)
+    answer.notice = " ".join(part for part in (in_script(notice, traditional), answer.notice) if part)
     return answer
 
 

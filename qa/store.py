@@ -50,7 +50,7 @@ from .vectorstores import (  # noqa: F401 - IndexUnavailable and native_errors a
     native_errors,
 )
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: tokens, tags and names in Simplified characters
 MANIFEST = "manifest.json"
 # Written first into an index folder this program creates or adopts: a folder without it (or a manifest of
 # ours) holds someone else's files, and a build stops before touching it.
