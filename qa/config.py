@@ -46,6 +46,9 @@ class Settings:
     max_filter_values: int = 200
     max_upload_bytes: int = 20 * 1024 * 1024
     max_upload_files: int = 20
+    # What one file may cost to read: a zip-based file's (.docx) unpacked size, and its paragraphs.
+    max_expanded_bytes: int = 50 * 1024 * 1024
+    max_paragraphs_per_file: int = 20_000
     # The citable unit: a longer paragraph is split at sentence boundaries, then at this hard cap.
     max_paragraph_chars: int = 1_500
     follow_symlinks: bool = False  # a link that leaves the data folder is skipped unless this is set

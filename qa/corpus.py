@@ -16,6 +16,7 @@ from charset_normalizer import from_bytes
 from pypinyin import lazy_pinyin
 
 from .layouts import BINARY_SUFFIXES, LAYOUTS, TEXT_SUFFIXES, Block, ParsedArticle, detect
+from .layouts.base import FileTooLarge, UnreadableFile, check_expansion
 from .layouts.repair import repair
 from .text import ZONE_ABBREVIATIONS, normalise, split_bounded, split_sentences, stable_id
 from .types import SECTION_SEPARATOR, Article, Paragraph
@@ -37,10 +38,10 @@ MAX_CONTEXT_VALUE_CHARS = 40
 # Raise it whenever a layout, the repairs or the numbering change what a file parses to: an index remembers
 # the version its documents were parsed with, and an update re-parses only files whose bytes changed.
 PARSER_VERSION = 1
-
-
-class UnreadableFile(Exception):
-    """A file that is not text in an encoding we can recognise, or of a type we do not read."""
+# What one file may cost to read (Settings.max_expanded_bytes, Settings.max_paragraphs_per_file): a small
+# upload must not hold a parse of minutes and an index of hundreds of MB.
+MAX_EXPANDED_BYTES = 50 * 1024 * 1024
+MAX_PARAGRAPHS_PER_FILE = 20_000
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def corpus_files(data_dir: Path, follow_symlinks: bool = False) -> tuple[list[Pa
 
 
 def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
-                follow_symlinks: bool = False, parsed: Callable[[str, str], Document | None] | None = None
+                follow_symlinks: bool = False, parsed: Callable[[str, str], Document | None] | None = None,
+                max_expanded_bytes: int = MAX_EXPANDED_BYTES, max_paragraphs: int = MAX_PARAGRAPHS_PER_FILE
                 ) -> tuple[list[Document], list[str]]:
     """Parse every readable file; return the documents and the warnings (one per skipped file, and one per
     file read with repairs such as replaced bytes). One bad file never stops the others. `parsed(source,
@@ -144,7 +146,8 @@ def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
     for path in files:
         source = path.relative_to(data_dir).as_posix()
         try:
-            document, notes = read_document(path, source, max_paragraph_chars, parsed)
+            document, notes = read_document(path, source, max_paragraph_chars, parsed,
+                                            max_expanded_bytes=max_expanded_bytes, max_paragraphs=max_paragraphs)
         except (UnreadableFile, OSError) as error:
             warnings.append(f"skipped {source}: {error}")
             continue
@@ -162,7 +165,11 @@ def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
 
 
 def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
-                  parsed: Callable[[str, str], Document | None] | None = None) -> tuple[Document, list[str]]:
+                  parsed: Callable[[str, str], Document | None] | None = None,
+                  max_expanded_bytes: int = MAX_EXPANDED_BYTES, max_paragraphs: int = MAX_PARAGRAPHS_PER_FILE
+                  ) -> tuple[Document, list[str]]:
+    """One file parsed; FileTooLarge before any parsing when a zip-based file (whatever its layout) unpacks
+    to more than max_expanded_bytes, and when it holds more than max_paragraphs paragraphs."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableFile(f"unsupported file type {suffix or '(none)'}")
@@ -171,6 +178,7 @@ def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGR
     known = parsed(source, sha256) if parsed is not None else None
     if known is not None:
         return known, list(known.notes)
+    check_expansion(data, max_expanded_bytes)
     text, notes = None, []
     if suffix in TEXT_SUFFIXES:
         text, replaced = decode_text(data)
@@ -179,7 +187,7 @@ def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGR
                          f"(the file is not quite UTF-8)")
     layout = detect(path, text)
     articles, paragraphs = number_articles(source, layout.name, layout.parse(source, data, text),
-                                           max_paragraph_chars)
+                                           max_paragraph_chars, max_paragraphs)
     return Document(source, sha256, articles, paragraphs, layout.name, tuple(notes)), notes
 
 
@@ -192,8 +200,10 @@ def parse_document(text: str, source: str, max_paragraph_chars: int = MAX_PARAGR
 
 
 def number_articles(source: str, layout: str, parsed: list[ParsedArticle],
-                    max_paragraph_chars: int = MAX_PARAGRAPH_CHARS) -> tuple[list[Article], list[Paragraph]]:
-    """Articles with stable ids and their paragraphs numbered 1.., none longer than max_paragraph_chars."""
+                    max_paragraph_chars: int = MAX_PARAGRAPH_CHARS, max_paragraphs: int | None = None
+                    ) -> tuple[list[Article], list[Paragraph]]:
+    """Articles with stable ids and their paragraphs numbered 1.., none longer than max_paragraph_chars;
+    FileTooLarge past max_paragraphs paragraphs."""
     articles, paragraphs = [], []
     titles: Counter = Counter()
     for item in parsed:
@@ -210,6 +220,9 @@ def number_articles(source: str, layout: str, parsed: list[ParsedArticle],
                 texts[key] += 1
                 occurrence = texts[key] - 1  # the same text twice in one article: two paragraphs, two ids
                 number += 1
+                if max_paragraphs is not None and len(paragraphs) >= max_paragraphs:
+                    raise FileTooLarge(f"it holds more than {max_paragraphs:,} paragraphs, the limit for one file "
+                                       f"(QA_MAX_PARAGRAPHS_PER_FILE); split it into several files")
                 paragraph_id = stable_id(source, item.title, key, *([str(occurrence)] if occurrence else []))
                 paragraphs.append(Paragraph(paragraph_id, article.id, number, text, block.section))
     return articles, paragraphs

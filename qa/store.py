@@ -498,6 +498,8 @@ class IndexStore:
             old, reuse_parsed=old.get("parser") == parser)
         documents, warnings = load_corpus(data_dir, max_paragraph_chars=self.settings.max_paragraph_chars,
                                           follow_symlinks=self.settings.follow_symlinks,
+                                          max_expanded_bytes=self.settings.max_expanded_bytes,
+                                          max_paragraphs=self.settings.max_paragraphs_per_file,
                                           parsed=lambda source, sha256: _parsed(previous, source, sha256))
         if not documents:
             raise ValueError(
