@@ -69,6 +69,10 @@ class Document:
 def decode_text(data: bytes) -> tuple[str, int]:
     """The text and how many invalid bytes were replaced: UTF-8 (a few bad bytes replaced), then the best
     guess among Chinese legacy encodings and UTF-16."""
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = bomless_utf16(data)
+        if text is not None:
+            return text, 0
     try:
         return data.decode("utf-8-sig"), 0
     except UnicodeDecodeError:
@@ -86,6 +90,34 @@ def decode_text(data: bytes) -> tuple[str, int]:
     if best is None:
         raise UnreadableFile("not text in UTF-8, GB18030/GBK, Big5 or UTF-16")
     return str(best), 0
+
+
+# Characters no text file holds (controls, lone surrogates, private use, non-characters): a decoding that
+# yields them is not the file's encoding.
+_NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff\ue000-\uf8ff\ufffe\uffff]")
+
+
+def bomless_utf16(data: bytes) -> str | None:
+    """The text of UTF-16 written without a byte order mark, or None. Such text has its NUL bytes (the high
+    byte of every ASCII character: digits, punctuation, line breaks) all at odd offsets (little-endian) or all
+    at even ones (big-endian), and decodes to lines of characters text holds; binary data has NULs at both,
+    and a stray NUL in UTF-8 text decodes to symbols and private-use characters without line breaks."""
+    if len(data) % 2:
+        return None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    if (even and odd) or not (even or odd):
+        return None
+    try:
+        text = data.decode("utf-16-le" if odd else "utf-16-be")
+    except UnicodeDecodeError:
+        return None
+    if _NOT_IN_TEXT.search(text) or ("\n" not in text and "\r" not in text):
+        return None
+    try:  # valid UTF-8 as well (ASCII with NULs): UTF-16 only when NULs are as many as its ASCII makes them
+        data.decode("utf-8")
+        return text if (even + odd) * 4 >= len(data) else None
+    except UnicodeDecodeError:
+        return text
 
 
 def decode(data: bytes) -> str:
