@@ -18,7 +18,7 @@ from pypinyin import lazy_pinyin
 from .layouts import BINARY_SUFFIXES, LAYOUTS, TEXT_SUFFIXES, Block, ParsedArticle, detect
 from .layouts.base import FileTooLarge, UnreadableFile, check_expansion
 from .layouts.repair import repair
-from .text import ZONE_ABBREVIATIONS, normalise, split_bounded, split_sentences, stable_id
+from .text import ZONE_ABBREVIATIONS, normalise, printable, split_bounded, split_sentences, stable_id
 from .types import SECTION_SEPARATOR, Article, Paragraph
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,8 @@ def corpus_files(data_dir: Path, follow_symlinks: bool = False) -> tuple[list[Pa
             if name.startswith("."):
                 continue
             if path.is_symlink() and not follow_symlinks and not path.resolve().is_relative_to(root):
-                warnings.append(f"skipped {path.relative_to(data_dir).as_posix()}/: a link to a folder outside "
+                shown = printable(path.relative_to(data_dir).as_posix())
+                warnings.append(f"skipped {shown}/: a link to a folder outside "
                                 f"the data folder (set QA_FOLLOW_SYMLINKS=true to read it)")
                 continue
             kept.append(name)
@@ -153,10 +154,10 @@ def corpus_files(data_dir: Path, follow_symlinks: bool = False) -> tuple[list[Pa
             if name.startswith("."):
                 continue
             if path.is_symlink() and not follow_symlinks and not path.resolve().is_relative_to(root):
-                warnings.append(f"skipped {source}: a link to a file outside the data folder "
+                warnings.append(f"skipped {printable(source)}: a link to a file outside the data folder "
                                 f"(set QA_FOLLOW_SYMLINKS=true to read it)")
             elif not path.is_file():
-                warnings.append(f"skipped {source}: not a regular file (a broken link?)")
+                warnings.append(f"skipped {printable(source)}: not a regular file (a broken link?)")
             else:
                 files.append(path)
     return sorted(files), warnings
@@ -181,18 +182,18 @@ def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
             document, notes = read_document(path, source, max_paragraph_chars, parsed,
                                             max_expanded_bytes=max_expanded_bytes, max_paragraphs=max_paragraphs)
         except (UnreadableFile, OSError) as error:
-            warnings.append(f"skipped {source}: {error}")
+            warnings.append(f"skipped {printable(source)}: {printable(str(error))}")
             continue
         except Exception as error:  # a malformed file a parser library chokes on: that file only
             log.debug("parsing %s failed", source, exc_info=True)
             reason = f"{type(error).__name__}: {error}"
-            warnings.append(f"skipped {source}: it could not be parsed ({reason[:200]})")
+            warnings.append(f"skipped {printable(source)}: it could not be parsed ({printable(reason[:200])})")
             continue
         warnings += notes
         if document.paragraphs:
             documents.append(document)
         else:
-            warnings.append(f"skipped {source}: no text in it")
+            warnings.append(f"skipped {printable(source)}: no text in it")
     return documents, warnings
 
 
@@ -215,7 +216,7 @@ def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGR
     if suffix in TEXT_SUFFIXES:
         text, replaced = decode_text(data)
         if replaced:
-            notes.append(f"{source}: replaced {replaced} invalid byte{'s' if replaced > 1 else ''} "
+            notes.append(f"{printable(source)}: replaced {replaced} invalid byte{'s' if replaced > 1 else ''} "
                          f"(the file is not quite UTF-8)")
     layout = detect(path, text)
     articles, paragraphs = number_articles(source, layout.name, layout.parse(source, data, text),
