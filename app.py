@@ -29,7 +29,7 @@ from qa.corpus import SUPPORTED_SUFFIXES
 from qa.embeddings import EmbeddingServerError
 from qa.engine import BuildBusy, Engine, IndexUnavailable
 from qa.text import is_chinese, split_sentences
-from qa.types import Answer, Citation, Passage
+from qa.types import Answer, Citation, Passage, place_in_file
 from qa.uploads import UploadError, add_documents, delete_document
 
 log = logging.getLogger("qa.app")
@@ -52,8 +52,7 @@ WORDS = {
         "sources": "来源",
         "closest": "最接近的段落（不是答案的来源）",
         "searching": "正在查找文档",
-        "header": "标题",
-        "paragraph": "第{n}段",
+        "language": "zh",
         "unsupported": "以下句子没有被引用的段落支持：",
         "error": "回答时出错，请重试。",
         "source_link": "来源 {n}",
@@ -63,8 +62,7 @@ WORDS = {
         "sources": "Sources",
         "closest": "Closest passages (not sources of an answer)",
         "searching": "Searching the documents",
-        "header": "header",
-        "paragraph": "paragraph {n}",
+        "language": "en",
         "unsupported": "Not supported by the cited paragraphs:",
         "error": "Something went wrong while answering; please try again.",
         "source_link": "source {n}",
@@ -303,7 +301,7 @@ def _source_head(item: Citation | Passage, words: dict) -> str:
     """title · section · what the layout knows (person, place…) · paragraph: every part escaped."""
     section = getattr(item, "section", "")
     seen = [part for part in dict.fromkeys([section, *metadata_values(item)]) if part and part != item.title]
-    paragraph = words["header"] if item.paragraph == 0 else words["paragraph"].format(n=item.paragraph)
+    paragraph = place_in_file(item.paragraph, getattr(item, "page", 0), getattr(item, "row", 0), words["language"])
     shown = [f"<b>{html.escape(item.title)}</b>", *(html.escape(part) for part in seen), paragraph]
     return " · ".join(shown)
 

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .config import Settings
 from .embeddings import EmbeddingServerError
 from .store import BuildBusy, IndexUnavailable
-from .types import Answer
+from .types import Answer, place_in_file
 from .uploads import ChangeReport, UploadError, add_documents, delete_document
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class CitationOut(BaseModel):
     section: str = ""
     source: str = Field("", description="the file in the data folder")
     paragraph: int = Field(description="paragraph number in its article; 0 = the article header")
+    page: int = Field(0, description="the page of a PDF the paragraph starts on; 0 = a format without pages")
+    row: int = Field(0, description="the spreadsheet row it was read from; 0 = not a spreadsheet")
     paragraph_id: str
     text: str = Field(description="the whole cited paragraph")
     quote: str = Field(description="the sentence(s) of the paragraph the answer uses")
@@ -113,6 +115,8 @@ class PassageOut(BaseModel):
     section: str = ""
     source: str = ""
     paragraph: int
+    page: int = 0
+    row: int = 0
     paragraph_id: str
     text: str
     score: float
@@ -205,7 +209,8 @@ def answer_json(answer: Answer) -> dict:
             {
                 "n": c.n, "title": c.title, "section": _field(c, "section"),
                 "source": _field(c, "source") or source_of.get(c.paragraph_id, ""),
-                "paragraph": c.paragraph, "paragraph_id": c.paragraph_id, "text": c.text, "quote": c.quote,
+                "paragraph": c.paragraph, "page": _field(c, "page", 0), "row": _field(c, "row", 0),
+                "paragraph_id": c.paragraph_id, "text": c.text, "quote": c.quote,
                 "score": round(float(c.score), 4),
             }
             for c in answer.citations
@@ -213,7 +218,8 @@ def answer_json(answer: Answer) -> dict:
         "passages": [
             {
                 "title": p.title, "section": _field(p, "section"), "source": _field(p, "source"),
-                "paragraph": p.paragraph, "paragraph_id": p.paragraph_id, "text": p.text,
+                "paragraph": p.paragraph, "page": _field(p, "page", 0), "row": _field(p, "row", 0),
+                "paragraph_id": p.paragraph_id, "text": p.text,
                 "score": round(float(p.score), 4),
             }
             for p in answer.passages
@@ -244,7 +250,8 @@ def chat_extras(answer: Answer, citations: list[dict]) -> str:
     if answer.answered and citations:
         lines = [SOURCES_HEADING, ""]
         for citation in citations:
-            where = "标题 · header" if citation["paragraph"] == 0 else f"第{citation['paragraph']}段"
+            where = ("标题 · header" if citation["paragraph"] == 0
+                     else place_in_file(citation["paragraph"], citation.get("page", 0), citation.get("row", 0)))
             head = " · ".join(part for part in (citation["title"], citation["section"], where) if part)
             source = f" ({_markdown_text(citation['source'])})" if citation["source"] else ""
             quote = citation["quote"] or citation["text"]
@@ -575,7 +582,7 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
     @api.post("/documents", response_model=ChangeOut, status_code=201,
               responses={**errors, 409: {"model": ErrorOut}, 415: {"model": ErrorOut}})
     async def upload(
-        files: Annotated[list[UploadFile], File(description="one or more documents (.txt .md .html .htm .docx …)")],
+        files: Annotated[list[UploadFile], File(description="documents (.txt .md .html .docx .pdf .xlsx .csv …)")],
         replace: Annotated[bool, Query(description="overwrite files of the same name")] = False,
     ) -> dict:
         """Add documents to the data folder and index them; all or nothing: if any file is refused or cannot be
@@ -689,8 +696,8 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
                 yield "data: [DONE]\n\n"
                 return
             citations = answer_json(answer)["citations"]
-            # Deltas cannot take back what was sent: a final answer that is not the preview grown (the checked
-            # answer, or the refusal sentence) follows it, set apart, unless the preview already said it.
+            # Deltas cannot take back what was sent: a final answer that is not the shown text grown (the
+            # refusal in place of a reply that used no passage) follows it, set apart, unless already said.
             shown = _markdown_answer(answer.text)
             grown = shown.startswith(sent)
             rest = shown[len(sent):] if grown else "" if shown.strip() in sent else f"\n\n{shown}"

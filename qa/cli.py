@@ -8,6 +8,7 @@ import sys
 
 from .config import Settings
 from .text import printable
+from .types import place_in_file
 
 
 def _say(text: str, file=None) -> None:
@@ -91,13 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     if answer.citations:
         print()
     for citation in answer.citations:
-        where = "header" if citation.paragraph == 0 else f"paragraph {citation.paragraph}"
+        where = place_in_file(citation.paragraph, citation.page, citation.row, "en")
         _say(f"[{citation.n}] {citation.title} · {where}")
         _say(f"    {citation.text}")
     if not answer.answered and answer.passages:
         print("\nclosest passages:")
         for passage in answer.passages[:3]:
-            _say(f"  {passage.title} · paragraph {passage.paragraph}: {passage.text[:80]}…")
+            where = place_in_file(passage.paragraph, passage.page, passage.row, "en")
+            _say(f"  {passage.title} · {where}: {passage.text[:80]}…")
     return 0
 
 

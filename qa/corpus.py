@@ -37,7 +37,7 @@ _NOT_CONTEXT = {"layout", "header_lines", "byline", "subtitle", "page_title", "d
 MAX_CONTEXT_VALUE_CHARS = 40
 # Raise it whenever a layout, the repairs or the numbering change what a file parses to: an index remembers
 # the version its documents were parsed with, and an update re-parses only files whose bytes changed.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 # What one file may cost to read (Settings.max_expanded_bytes, Settings.max_paragraphs_per_file): a small
 # upload must not hold a parse of minutes and an index of hundreds of MB.
 MAX_EXPANDED_BYTES = 50 * 1024 * 1024
@@ -63,6 +63,7 @@ class Document:
     paragraphs: list[Paragraph]
     layout: str = ""
     notes: tuple[str, ...] = ()  # what reading it repaired (e.g. replaced bytes), reported with every build
+    found: tuple[str, ...] = ()  # what its layout found in it ("4 pages", "1 table (3 rows)"), for the report
 
 
 # --- reading files ------------------------------------------------------------------------------------
@@ -221,7 +222,7 @@ def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGR
     layout = detect(path, text)
     articles, paragraphs = number_articles(source, layout.name, layout.parse(source, data, text),
                                            max_paragraph_chars, max_paragraphs)
-    return Document(source, sha256, articles, paragraphs, layout.name, tuple(notes)), notes
+    return Document(source, sha256, articles, paragraphs, layout.name, tuple(notes), tuple(layout.found)), notes
 
 
 def parse_document(text: str, source: str, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS
@@ -257,7 +258,8 @@ def number_articles(source: str, layout: str, parsed: list[ParsedArticle],
                     raise FileTooLarge(f"it holds more than {max_paragraphs:,} paragraphs, the limit for one file "
                                        f"(QA_MAX_PARAGRAPHS_PER_FILE); split it into several files")
                 paragraph_id = stable_id(source, item.title, key, *([str(occurrence)] if occurrence else []))
-                paragraphs.append(Paragraph(paragraph_id, article.id, number, text, block.section))
+                paragraphs.append(Paragraph(paragraph_id, article.id, number, text, block.section, block.page,
+                                            block.row))
     return articles, paragraphs
 
 
@@ -365,6 +367,10 @@ def format_summary(documents: list[Document], warnings: list[str]) -> str:
         parts.append(part)
     if not parts:
         parts.append("no documents")
+    found = [d for d in documents if d.found]
+    parts += [f"{d.source}: {', '.join(d.found)}" for d in found[:MAX_NAMED_SKIPS]]
+    if len(found) > MAX_NAMED_SKIPS:
+        parts.append(f"and {len(found) - MAX_NAMED_SKIPS} more files")
     skipped = [w[len("skipped "):].split(": ", 1) for w in warnings if w.startswith("skipped ")]
     if skipped:
         named = ", ".join(f"{item[0]} ({item[1] if len(item) > 1 else 'unreadable'})"
