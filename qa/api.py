@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFil
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -719,7 +720,28 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api)
     app.include_router(v1)
+
+    # The page is mounted at "/" after these routes, and a mount takes every path no route takes whole: an
+    # unknown /api path, or a known one asked with the wrong method, would get the page's {"detail": ...}.
+    # These take every path left under /api and /v1 and answer as the API does.
+    def no_such_route(request: Request) -> None:
+        path = request.url.path
+        allowed = sorted({method for route in (*api.routes, *v1.routes)
+                          if isinstance(route, APIRoute) and route.path_regex.match(path)
+                          for method in route.methods or ()})
+        shown = path[:200]
+        if allowed:
+            raise ApiError(405, f"{request.method} is not allowed on {shown}; use {', '.join(allowed)}",
+                           headers={"Allow": ", ".join(allowed)})
+        raise ApiError(404, f"there is no {shown}; the API's routes are listed at /docs")
+
+    for prefix in ("/api", "/v1"):
+        for path in (prefix, f"{prefix}/{{rest:path}}"):
+            app.add_api_route(path, no_such_route, methods=_EVERY_METHOD, include_in_schema=False)
     return app
+
+
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def change_json(report: ChangeReport) -> dict:

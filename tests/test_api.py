@@ -163,6 +163,20 @@ def test_broken_json_and_surrogates_get_a_json_error(server):
     assert_json_error(httpx.post(f"{server}/api/ask", content=huge.encode(), headers=headers), 413, "bytes")
 
 
+def test_a_wrong_method_or_an_unknown_route_gets_the_documented_json_error(server):
+    wrong_method = httpx.get(f"{server}/api/ask")
+    assert_json_error(wrong_method, 405, "GET is not allowed on /api/ask; use POST")
+    assert wrong_method.headers["Allow"] == "POST"
+    assert_json_error(httpx.delete(f"{server}/api/status"), 405, "use GET")
+    for path in ("/api/nothing", "/api", "/api/", "/api/ask/extra"):
+        assert_json_error(httpx.get(f"{server}{path}"), 404, "there is no ")
+    openai_style = httpx.post(f"{server}/v1/embeddings", json={"input": "x"})
+    assert openai_style.status_code == 404
+    assert openai_style.json()["error"]["message"].startswith("there is no /v1/embeddings")
+    assert httpx.get(f"{server}/v1/chat/completions").json()["error"]["code"] == 405
+    assert httpx.get(f"{server}/").status_code == 200  # the page is still served beside them
+
+
 # ---------------------------------------------------------------- /v1 with the official OpenAI client
 
 
