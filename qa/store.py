@@ -139,6 +139,11 @@ class LoadedIndex:
     # Stored vectors of chunks a filtered question scored exactly, kept for the next question on the same articles.
     _vector_cache: dict[str, np.ndarray] = field(init=False, repr=False, default_factory=dict)
     _vector_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+    # Questions running on this index, and whether a newer one replaced it: its vector store's client is closed
+    # once both say nobody uses it (closed under a running search, it failed that question).
+    _users: int = field(init=False, repr=False, default=0)
+    _retired: bool = field(init=False, repr=False, default=False)
+    _users_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._article_position = {article_id: i for i, article_id in enumerate(self.articles)}
@@ -283,6 +288,26 @@ class LoadedIndex:
     def close(self) -> None:
         """Release the vector store's client, so that the next load reads what another process wrote."""
         self.vectors.close()
+
+    def hold(self) -> None:
+        """A question starts on this index: it stays open until the matching release()."""
+        with self._users_lock:
+            self._users += 1
+
+    def release(self) -> None:
+        with self._users_lock:
+            self._users -= 1
+            close = self._retired and self._users == 0
+        if close:
+            self.close()
+
+    def retire(self) -> None:
+        """A newer index replaced this one: closed now if no question uses it, else by the last to finish."""
+        with self._users_lock:
+            self._retired = True
+            close = self._users == 0
+        if close:
+            self.close()
 
 
 def _read_table(path: Path) -> tuple[dict[str, Article], dict[str, Paragraph], dict[str, Chunk], list[str]]:

@@ -350,3 +350,39 @@ def test_a_big_one_line_file_indexes_with_progress_into_bounded_citable_units(tm
     answer = engine.ask("第4321号仓库新增了多少个储位？")
     assert answer.answered and "4321个储位" in answer.text
     assert all(len(c.text) <= 800 for c in answer.citations)  # a citation never shows the whole file
+
+
+def test_questions_asked_while_the_index_is_switched_never_fail(small_corpus, tmp_path):
+    """Four threads ask without pause while the same process updates, uploads to, deletes from and rebuilds
+    the index: each switch-over replaces the loaded index under questions still running on it."""
+    from qa.uploads import add_documents, delete_document
+
+    engine = make_engine(small_corpus, tmp_path / "index")
+    engine.build_index(show_bar=False)
+    assert engine.ask(QUESTION).answered
+    stop, errors, answered = threading.Event(), [], []
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            try:
+                answered.append(engine.ask(QUESTION).answered)
+            except Exception as error:  # noqa: BLE001 - every failure is what the test counts
+                errors.append(f"{type(error).__name__}: {error}")
+
+    askers = [threading.Thread(target=keep_asking) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    try:
+        for n in range(3):
+            add_documents(engine, [(f"通知{n}.md", f"# 通知{n}\n\n图书馆第{n}期新书共{n + 2}万册。\n".encode())])
+            delete_document(engine, f"通知{n}.md")
+            (small_corpus / "notes.md").write_text(f"# 会议纪要\n\n第{n}次会议：赛罕区计划新建3个社区食堂。\n",
+                                                   encoding="utf-8")
+            engine.build_index(show_bar=False)
+            engine.build_index(rebuild=True, show_bar=False)
+    finally:
+        stop.set()
+        for asker in askers:
+            asker.join()
+    assert errors == []
+    assert len(answered) > 20 and all(answered)
