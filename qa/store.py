@@ -535,7 +535,8 @@ class IndexStore:
         paragraphs = [p for d in documents for p in d.paragraphs]
         report = BuildReport(len(articles), len(paragraphs), full_rebuild=full, warnings=warnings,
                              formats=format_summary(documents, warnings))
-        if not full and old.get("files") == files and old.get("parser") == parser:
+        if (not full and old.get("files") == files and old.get("parser") == parser
+                and not self._vectors_lost(old, previous)):
             report.chunks = old.get("counts", {}).get("chunks", 0)
             report.seconds = time.perf_counter() - started
             return report
@@ -577,6 +578,17 @@ class IndexStore:
                 existing = {c: live[c] for c in wanted if c in live}
                 unlisted = [c for c in wanted if c not in live]
                 existing.update({i: m.get("article_id") for i, m in collection.metadata(unlisted).items()})
+                # Fewer vectors than the table lists: some were lost under it (the Chroma file removed or
+                # emptied). Those the store no longer holds are embedded again, so table and store agree.
+                if collection.count() < len(set(live)):
+                    held = collection.metadata(list(existing))
+                    lost = [c for c in existing if c not in held]
+                    for chunk_id in lost:
+                        del existing[chunk_id]
+                    if lost:
+                        report.warnings.append(
+                            f"the vector store had lost {len(lost)} of the {len(set(live))} stored vectors (its "
+                            f"files removed or emptied?); they were embedded again")
             todo = [i for chunk_id, i in wanted.items() if chunk_id not in existing]
             self._relabel(collection, chunks, article_of, wanted, existing)
 
@@ -645,11 +657,30 @@ class IndexStore:
                                 vocabulary.ids(token_lists), np.fromiter(map(len, token_lists), np.int64, len(chunks)),
                                 None, known.record["tags"] if known else {})
 
+    def _vectors_lost(self, old: dict, previous: dict[str, _StoredDocument]) -> bool:
+        """Whether the live collection holds fewer vectors than the live table lists (a store that cannot be
+        opened says so itself, with its own message)."""
+        live = ({chunk_id for stored in previous.values() for chunk_id, _ in stored.chunk_articles()}
+                if previous else set(self._live_chunk_articles(old)))
+        if self.vector_backend.uses_folder and not (self.root / str(old.get("chroma_dir"))).is_dir():
+            return True
+        collection = self._open_vectors(old, create=True)
+        try:
+            return collection.count() < len(live)
+        finally:
+            collection.close()
+
     def _target(self, old: dict | None, full: bool) -> dict:
         """Where the vectors go: the live collection for an update; for a full build, a new folder and
         collection, or those of an interrupted full build of the same model and store, to resume it."""
         if not full:
-            return {key: old[key] for key in ("collection", "chroma_dir") if key in old}
+            target = {key: old[key] for key in ("collection", "chroma_dir") if key in old}
+            if self.vector_backend.uses_folder:
+                folder = self._inside(target.get("chroma_dir"), _CHROMA_DIR)
+                if not folder.is_dir():  # removed: made again, ours, and its vectors embedded again
+                    folder.mkdir()
+                    (folder / OWNED).write_text("", encoding="utf-8")
+            return target
         pending = self._pending()
         if pending:
             return {**pending, "resumed": True}

@@ -386,3 +386,38 @@ def test_questions_asked_while_the_index_is_switched_never_fail(small_corpus, tm
             asker.join()
     assert errors == []
     assert len(answered) > 20 and all(answered)
+
+
+@pytest.mark.parametrize("loss", ["sqlite removed", "sqlite emptied", "folder removed"])
+def test_lost_vectors_are_found_and_embedded_again_at_the_next_update(small_corpus, tmp_path, loss):
+    import shutil
+
+    from qa.vectorstores import make_vector_store
+
+    index = tmp_path / "index"
+    built = make_engine(small_corpus, index).build_index(show_bar=False)
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    folder = index / manifest["chroma_dir"]
+    if loss == "sqlite removed":
+        (folder / "chroma.sqlite3").unlink()
+    elif loss == "sqlite emptied":
+        (folder / "chroma.sqlite3").write_bytes(b"")
+    else:
+        shutil.rmtree(folder)
+    (small_corpus / "new.md").write_text("# 通知\n\n图书馆新馆共有藏书86万册。\n", encoding="utf-8")
+    report = make_engine(small_corpus, index).build_index(show_bar=False)
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    table = json.loads((index / manifest["generation"] / "corpus.json").read_text(encoding="utf-8"))
+    listed = {chunk["id"] for chunk in table["chunks"]}
+    collection = make_vector_store(make_engine(small_corpus, index).settings).open(
+        manifest["collection"], index / manifest["chroma_dir"])
+    try:
+        assert set(collection.ids()) == listed
+    finally:
+        collection.close()
+    assert report.embedded == len(listed) > built.embedded
+    assert any("lost" in warning and "embedded again" in warning for warning in report.warnings)
+    assert (index / manifest["chroma_dir"] / ".interview-qa-owned").exists()
+    again = make_engine(small_corpus, index).build_index(show_bar=False)
+    assert again.embedded == 0 and not any("lost" in warning for warning in again.warnings)
+    assert make_engine(small_corpus, index).ask(QUESTION).answered
