@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -218,8 +219,20 @@ class ChromaFile(VectorStoreBackend):
     def _client(self, folder: Path | None):
         if folder is None:
             raise IndexUnavailable(f"the index manifest names no vector folder; {REBUILD_HINT}")
+        read_only = _read_only(folder)
+        if read_only is not None:  # Chroma writes even to read: it would fail, and be taken for damage
+            raise IndexUnavailable("the index folder is read-only; interview-qa writes to it even to answer: "
+                                   "make it writable, or set QA_INDEX_DIR to a writable copy", str(read_only))
         with _CLIENTS, native_errors(f"the vector store is damaged; {REBUILD_HINT}", str(folder)):
             return chromadb.PersistentClient(path=str(folder), settings=chromadb.Settings(anonymized_telemetry=False))
+
+
+def _read_only(folder: Path) -> Path | None:
+    """The first of the Chroma folder, its database and the index folder this process may not write, if any."""
+    for path in (folder.parent, folder, folder / "chroma.sqlite3"):
+        if path.exists() and not os.access(path, os.W_OK):
+            return path
+    return None
 
 
 class ChromaServer(VectorStoreBackend):

@@ -421,3 +421,32 @@ def test_lost_vectors_are_found_and_embedded_again_at_the_next_update(small_corp
     again = make_engine(small_corpus, index).build_index(show_bar=False)
     assert again.embedded == 0 and not any("lost" in warning for warning in again.warnings)
     assert make_engine(small_corpus, index).ask(QUESTION).answered
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="chmod does not stop root from writing")
+def test_a_read_only_index_folder_is_named_as_read_only_not_as_damaged(small_corpus, tmp_path):
+    index = tmp_path / "index"
+    make_engine(small_corpus, index).build_index(show_bar=False)
+    folders = [index, *(path for path in index.iterdir() if path.is_dir())]
+    for path in [*folders, *(f for folder in folders for f in folder.iterdir() if f.is_file())]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        with pytest.raises(IndexUnavailable) as refused:
+            make_engine(small_corpus, index).ask(QUESTION)
+        assert refused.value.public.startswith("the index folder is read-only")
+        assert str(index) in str(refused.value) and "damaged" not in str(refused.value)
+    finally:
+        for path in [*folders, *(f for folder in folders for f in folder.iterdir() if f.is_file())]:
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_read_only_index_folder_is_named_as_read_only_even_to_root(small_corpus, tmp_path, monkeypatch):
+    """As the chmod test above, for a user chmod does not stop (root, or a read-only mount's view of it)."""
+    index = tmp_path / "index"
+    make_engine(small_corpus, index).build_index(show_bar=False)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: not (mode & os.W_OK and Path(path).is_relative_to(
+        index)) and real_access(path, mode, **kw))
+    with pytest.raises(IndexUnavailable) as refused:
+        make_engine(small_corpus, index).ask(QUESTION)
+    assert refused.value.public.startswith("the index folder is read-only") and str(index) in str(refused.value)
