@@ -310,7 +310,9 @@ def _error_body(request_path: str, status: int, message: str, extra: dict | None
         kind = "invalid_request_error" if status < 500 else "server_error"
         if status == 401:
             kind = "authentication_error"
-        return {"error": {"message": message, "type": kind, "param": None, "code": status}}
+        extra = extra or {}
+        return {"error": {"message": message, "type": kind, "param": extra.get("param"),
+                          "code": extra.get("code", status)}}
     return {"error": message, **(extra or {})}
 
 
@@ -385,9 +387,11 @@ def is_loopback(host: str) -> bool:
 
 class SameOrigin:
     """ASGI middleware against a web page in the user's browser driving this server: a request from another
-    origin (a page elsewhere posting a form to /api/documents) is refused, and a server on loopback without a
-    key answers only requests addressed to a loopback name, so a name re-bound to 127.0.0.1 (DNS rebinding)
-    reaches nothing."""
+    origin is refused, whatever it reaches (a form posted to /api/documents, or the page's own events through
+    Gradio's queue, call, run and upload routes, which accept any localhost origin), and a server on loopback
+    without a key answers only requests addressed to a loopback name, so a name re-bound to 127.0.0.1 (DNS
+    rebinding) reaches nothing. A browser sends Origin with every cross-origin request a script makes, and
+    with every same-origin one that changes anything, so the page's own use always passes."""
 
     def __init__(self, app, settings: Settings):
         self.app = app
@@ -403,7 +407,7 @@ class SameOrigin:
             return await _send_error(scope, send, 403, "this server answers only on localhost; set an API key "
                                                        "(QA_API_KEY) to serve it under another name")
         origin = headers.get("origin")
-        if origin is not None and scope["path"].startswith(("/api/", "/v1/")) and urlsplit(origin).netloc != host:
+        if origin is not None and urlsplit(origin).netloc != host:
             return await _send_error(scope, send, 403, "requests from another web origin are refused")
         return await self.app(scope, receive, send)
 
@@ -630,10 +634,15 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         """The one model this service is."""
         return {"object": "list", "data": [model_card()]}
 
+    def unknown_model(model: str) -> ApiError:
+        # OpenAI's answer to a model it does not serve, so that a client reports it as NotFoundError.
+        return ApiError(404, f"the model {model!r} does not exist; this service is {MODEL_ID!r} (GET /v1/models)",
+                        code="model_not_found", param="model")
+
     @v1.get("/models/{model}")
     def model(model: str) -> dict:
         if model != MODEL_ID:
-            raise ApiError(404, f"no model {model!r}; this service is {MODEL_ID!r}")
+            raise unknown_model(model)
         return model_card()
 
     @v1.post("/chat/completions", responses=errors)
@@ -641,6 +650,8 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         """The last user message is the question, earlier messages the history. The content carries `[n]`
         markers and ends with the sources as a Markdown list; the top-level `citations` field holds them as
         /api/ask does. Streams server-sent events when `stream` is true. Usage counts characters, not tokens."""
+        if request.model != MODEL_ID:
+            raise unknown_model(request.model)
         conversation = [m for m in request.messages if m.role in ("user", "assistant")]
         if not conversation or conversation[-1].role != "user":
             raise ApiError(422, "messages: the last user or assistant message must be the user's question")
