@@ -137,6 +137,18 @@ class Engine:
                 self._retriever.index.retire()  # closed when the questions still running on it are done
             self._retriever = None
 
+    def _load_index(self):
+        """The index on disk; loaded again when a build switched it over (and removed the generation being
+        read) during the load, which is no damage."""
+        for attempt in range(3):
+            signature = self.store.signature()
+            try:
+                return self.store.load()
+            except IndexUnavailable:
+                if attempt == 2 or self.store.signature() == signature:
+                    raise
+        raise AssertionError("unreachable")
+
     @contextlib.contextmanager
     def _in_use(self) -> Iterator[tuple[Retriever, Answerer]]:
         """The loaded index and its answerer, held open for a question: a build or another process switching
@@ -156,7 +168,7 @@ class Engine:
                 self._forget_index()
             if self._retriever is None:
                 self.ensure_index()
-                index = self.store.load()
+                index = self._load_index()
                 if self._embed_model is None or self._embed_model_name != index.manifest["embed_model"]:
                     self._embed_model = make_embedding(index.manifest["embed_model"], self.settings)
                     self._embed_model_name = index.manifest["embed_model"]
