@@ -7,7 +7,14 @@ import json
 import sys
 
 from .config import Settings
+from .text import printable
 from .types import place_in_file
+
+
+def _say(text: str, file=None) -> None:
+    """Print text from files and documents: a control character in a file name or a paragraph (an ESC that
+    would retitle or clear the terminal) is shown as an escape, never sent to the terminal."""
+    print(printable(text, keep="\n\t"), file=file or sys.stdout)
 
 
 def _llm_options(parser: argparse.ArgumentParser) -> None:
@@ -59,40 +66,40 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "index":
             report = engine.build_index(args.data, rebuild=args.rebuild)
             for warning in report.warnings:
-                print(f"warning: {warning}", file=sys.stderr)
-            print(report.summary())
+                _say(f"warning: {warning}", file=sys.stderr)
+            _say(report.summary())
             return 0
         answer = engine.ask(args.question, k=args.k)
     except BuildBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
     except (ValueError, SettingsError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        _say(f"error: {error}", file=sys.stderr)
         return 2
     except (IndexUnavailable, EmbeddingServerError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        _say(f"error: {error}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     if answer.notice:
-        print(f"note: {answer.notice}")
-    print(answer.text)
+        _say(f"note: {answer.notice}")
+    _say(answer.text)
     if answer.unsupported:
         print("\nnot supported by the cited paragraphs:")
         for sentence in answer.unsupported:
-            print(f"  - {sentence}")
+            _say(f"  - {sentence}")
     if answer.citations:
         print()
     for citation in answer.citations:
         where = place_in_file(citation.paragraph, citation.page, citation.row, "en")
-        print(f"[{citation.n}] {citation.title} · {where}")
-        print(f"    {citation.text}")
+        _say(f"[{citation.n}] {citation.title} · {where}")
+        _say(f"    {citation.text}")
     if not answer.answered and answer.passages:
         print("\nclosest passages:")
         for passage in answer.passages[:3]:
             where = place_in_file(passage.paragraph, passage.page, passage.row, "en")
-            print(f"  {passage.title} · {where}: {passage.text[:80]}…")
+            _say(f"  {passage.title} · {where}: {passage.text[:80]}…")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterator
@@ -134,8 +135,32 @@ class Engine:
     def _forget_index(self) -> None:
         with self._lock:
             if self._retriever is not None:
-                self._retriever.index.close()
+                self._retriever.index.retire()  # closed when the questions still running on it are done
             self._retriever = None
+
+    def _load_index(self):
+        """The index on disk; loaded again when a build switched it over (and removed the generation being
+        read) during the load, which is no damage."""
+        for attempt in range(3):
+            signature = self.store.signature()
+            try:
+                return self.store.load()
+            except IndexUnavailable:
+                if attempt == 2 or self.store.signature() == signature:
+                    raise
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _in_use(self) -> Iterator[tuple[Retriever, Answerer]]:
+        """The loaded index and its answerer, held open for a question: a build or another process switching
+        the index meanwhile does not close it under the question."""
+        with self._lock:
+            retriever, answerer = self._ready()
+            retriever.index.hold()
+        try:
+            yield retriever, answerer
+        finally:
+            retriever.index.release()
 
     def _ready(self) -> tuple[Retriever, Answerer]:
         with self._lock:
@@ -144,7 +169,7 @@ class Engine:
                 self._forget_index()
             if self._retriever is None:
                 self.ensure_index()
-                index = self.store.load()
+                index = self._load_index()
                 if self._embed_model is None or self._embed_model_name != index.manifest["embed_model"]:
                     self._embed_model = make_embedding(index.manifest["embed_model"], self.settings)
                     self._embed_model_name = index.manifest["embed_model"]
@@ -181,12 +206,12 @@ class Engine:
         k = check_k(k, self.settings.max_k)
         filters = check_filters(filters, self.settings.max_filter_values)
         for attempt in range(2):
-            retriever, _ = self._ready()
-            try:
-                return retriever.search(question, k, filters, mode)
-            except IndexUnavailable:
-                if attempt or not self._index_moved(retriever):
-                    raise
+            with self._in_use() as (retriever, _):
+                try:
+                    return retriever.search(question, k, filters, mode)
+                except IndexUnavailable:
+                    if attempt or not self._index_moved(retriever):
+                        raise
         raise AssertionError("unreachable")
 
     def ask(self, question: str, k: int = 5, filters: dict | None = None, history: list | None = None) -> Answer:
@@ -202,15 +227,15 @@ class Engine:
         history, history_notice = bounded_history(history, self.settings.max_history_turns,
                                                   self.settings.max_history_chars, is_chinese(question))
         for attempt in range(2):
-            retriever, answerer = self._ready()
-            try:
-                yield from self._answers(question, k, filters, history, (notice, history_notice), retriever,
-                                         answerer)
-                return
-            except IndexUnavailable:
-                # The index was replaced under this question (another process rebuilt it): ask again, once.
-                if attempt or not self._index_moved(retriever):
-                    raise
+            with self._in_use() as (retriever, answerer):
+                try:
+                    yield from self._answers(question, k, filters, history, (notice, history_notice), retriever,
+                                             answerer)
+                    return
+                except IndexUnavailable:
+                    # The index was replaced under this question (another process rebuilt it): ask again, once.
+                    if attempt or not self._index_moved(retriever):
+                        raise
 
     def _index_moved(self, retriever: Retriever) -> bool:
         moved = retriever.index.signature != self.store.signature()

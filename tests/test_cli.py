@@ -65,3 +65,22 @@ def test_qa_ask_on_a_corrupt_index_says_how_to_rebuild(tmp_path):
                             env=env, timeout=300)
     assert result.returncode == 1
     assert "qa index --rebuild" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_qa_index_prints_file_names_with_control_characters_escaped(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("赛罕区计划新建3个社区食堂，年内投入使用。", encoding="utf-8")
+    # A readable file whose name would retitle and clear the terminal, read with a repair that names it,
+    # and a binary one with colour codes in its name, skipped with a warning that names it.
+    (data / "evil\x1b]0;PWNED\x07\x1b[2J.txt").write_bytes("玉泉区将建设2.7万亩高标准农田。".encode() * 20 + b"\xff")
+    (data / "bin\x1b[31mred\u202e.txt").write_bytes(bytes(range(256)) * 4)
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "QA_EMBED_MODEL": "use-multilingual"}
+    result = subprocess.run([QA, "index", "--data", str(data)], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout + result.stderr
+    assert "\x1b" not in printed and "\x07" not in printed and "\u202e" not in printed
+    assert r"evil\x1b]0;PWNED\x07\x1b[2J.txt: replaced 1 invalid byte" in result.stdout
+    assert r"skipped 1: bin\x1b[31mred\u202e.txt (binary data, not text)" in result.stdout
+    assert r"warning: skipped bin\x1b[31mred\u202e.txt" in result.stderr
