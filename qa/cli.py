@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from .config import Settings
 
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question")
     ask.add_argument("--k", type=int, default=5, help="passages to retrieve (default 5)")
     ask.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    ask.add_argument("--verbose", action="store_true",
+                     help="print how long each part of the start-up and the question took (to stderr)")
     _llm_options(ask)
     commands.add_parser("eval", help="run eval/run.py (its options follow)", add_help=False)
     args, rest = parser.parse_known_args(argv)
@@ -47,9 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
 
+    imports_started = time.perf_counter()
     from .config import SettingsError
     from .embeddings import EmbeddingServerError
     from .engine import BuildBusy, Engine, IndexUnavailable
+
+    timings = {"python start-up": imports_started - _process_start(),
+               "qa imports": time.perf_counter() - imports_started}
 
     # Exit codes: 2 for bad input (the question, an option, a setting), 1 for a fault (the index, a
     # server, the disk), 3 when another build holds the index.
@@ -61,7 +68,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"warning: {warning}", file=sys.stderr)
             print(report.summary())
             return 0
+        verbose = getattr(args, "verbose", False)
+        if verbose:
+            timings.update(engine.warm())
+        started = time.perf_counter()
         answer = engine.ask(args.question, k=args.k)
+        timings["question"] = time.perf_counter() - started
+        if verbose:
+            _print_timings(timings)
     except BuildBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
@@ -92,6 +106,26 @@ def main(argv: list[str] | None = None) -> int:
         for passage in answer.passages[:3]:
             print(f"  {passage.title} · paragraph {passage.paragraph}: {passage.text[:80]}…")
     return 0
+
+
+def _process_start() -> float:
+    """When this process started, on the perf_counter clock: the interpreter's own start-up counts too."""
+    try:
+        import psutil
+
+        return time.perf_counter() - (time.time() - psutil.Process().create_time())
+    except (ImportError, OSError):
+        return time.perf_counter()
+
+
+def _print_timings(timings: dict[str, float]) -> None:
+    from . import bilingual
+
+    for part, seconds in timings.items():
+        print(f"{part:>36}: {seconds * 1000:7.0f} ms", file=sys.stderr)
+    if bilingual.load_seconds:
+        print(f"{'of it the English dictionary':>36}: {bilingual.load_seconds * 1000:7.0f} ms", file=sys.stderr)
+    print(f"{'first answer after process start':>36}: {sum(timings.values()) * 1000:7.0f} ms", file=sys.stderr)
 
 
 if __name__ == "__main__":

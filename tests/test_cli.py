@@ -62,3 +62,36 @@ def test_qa_ask_on_a_corrupt_index_says_how_to_rebuild(tmp_path):
                             env=env, timeout=300)
     assert result.returncode == 1
     assert "qa index --rebuild" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_qa_ask_verbose_times_each_part_of_the_cold_start_on_stderr(engine):
+    result = run_qa("ask", "--verbose", "新城区今年计划实施多少个区级重点项目？", env_from=engine)
+    assert result.returncode == 0, result.stderr
+    assert "128" in result.stdout.splitlines()[0]
+    timed = dict(line.rsplit(":", 1) for line in result.stderr.splitlines() if line.strip().endswith(" ms"))
+    parts = {part.strip(): float(value.split()[0]) for part, value in timed.items()}
+    for part in ("python start-up", "qa imports", "jieba dictionary", "index (table, BM25, names, Chroma)",
+                 "embedding model", "question", "first answer after process start"):
+        assert part in parts, result.stderr
+    assert parts["first answer after process start"] >= parts["qa imports"] + parts["question"]
+    assert "of it the English dictionary" not in parts  # a Chinese question never reads it
+    assert "ms" not in result.stdout
+
+
+def test_qa_ask_reads_the_english_dictionary_only_for_an_english_question(engine):
+    result = run_qa("ask", "--verbose", "How many key projects will Xincheng District implement this year?",
+                    env_from=engine)
+    assert result.returncode == 0, result.stderr
+    assert "of it the English dictionary" in result.stderr
+
+
+def test_a_chinese_question_loads_neither_llama_index_nor_pinyin_nor_the_english_dictionary(engine):
+    # What a cold start pays for: a module imported is a module read, whether the question needed it or not.
+    script = ("import sys, qa; from qa import bilingual; a = qa.ask('玉泉区要建设多少亩高标准农田？'); "
+              "print(a.answered, sorted(m for m in ('llama_index.core', 'pypinyin') if m in sys.modules), "
+              "bilingual.load_seconds)")
+    env = {**os.environ, "QA_DATA_DIR": str(engine.settings.data_dir), "QA_INDEX_DIR": str(engine.settings.index_dir),
+           "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "[]", "0.0"]

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field, replace
 import jieba
 import jieba.posseg as posseg
 import numpy as np
-from pypinyin import lazy_pinyin
 
 from .. import numbers
-from ..bilingual import latin_names, load_in_background
+from ..bilingual import latin_names
 from ..names import NameIndex, names_of, pinyin_spellings
 from ..question import (
     DATE,
@@ -34,7 +33,7 @@ from ..question import (
 )
 from ..retrieval import chunk_similarities
 from ..store import LoadedIndex
-from ..text import STOPWORDS, normalise
+from ..text import STOPWORDS, lazy_pinyin, normalise
 from ..types import Answer, Citation, Passage
 from . import calibration
 from .prompts import refusal_for
@@ -398,7 +397,6 @@ class ExtractiveAnswerer:
         self._documents = max(len(index.chunk_ids), 1)
         self._years: dict[str, str] = {}
         self._lock = threading.Lock()
-        load_in_background()  # the dictionary English questions are translated with
 
     # --- the interface --------------------------------------------------------------------------------
     def analyse(self, question: str, history: list[dict] | None = None) -> Question:
