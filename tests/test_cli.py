@@ -95,3 +95,34 @@ def test_a_chinese_question_loads_neither_llama_index_nor_pinyin_nor_the_english
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "[]", "0.0"]
+
+
+def chat(stdin: str, *args: str, env_from) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QA_DATA_DIR": str(env_from.settings.data_dir),
+           "QA_INDEX_DIR": str(env_from.settings.index_dir)}
+    return subprocess.run([QA, "chat", *args], input=stdin, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_qa_chat_answers_each_line_with_the_conversation_so_far_until_quit(engine):
+    session = ["新城区今年计划实施多少个区级重点项目？", "", "回民区呢？", "/new", "回民区呢？", "quit",
+               "玉泉区要建设多少亩高标准农田？"]
+    result = chat("\n".join(session) + "\n", env_from=engine)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    first, follow_up, after_new = (lines.index(line) for line in
+                                   ("128个[1]", "72个[1]", "文档中没有找到这个问题的答案。"))
+    assert first < follow_up < after_new  # the follow-up is read as the same question about 回民区
+    assert "[1] 牢固树立“有解思维” 切实强化“交卷意识” 不折不扣抓落实 · paragraph 2" in lines[first:follow_up]
+    assert any("回民区确定了72个2024年度实施的重点项目" in line for line in lines[follow_up:after_new])
+    assert "像是追问，但之前没有问题" in lines[after_new - 1]  # after /new the follow-up has nothing to follow
+    assert "2.7万亩" not in result.stdout  # nothing after quit is asked
+    assert "(new conversation)" in result.stderr and ">" not in result.stderr  # no prompt when stdin is a pipe
+
+
+def test_qa_chat_json_prints_one_answer_a_line_and_ends_at_the_end_of_input(engine):
+    result = chat("玉泉区要建设多少亩高标准农田？\n它们什么时候建成？", "--json", env_from=engine)
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == 2
+    assert answers[0]["answered"] and "2.7万亩" in answers[0]["text"]
+    assert answers[1]["question"] == "它们什么时候建成？"
