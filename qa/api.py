@@ -620,8 +620,8 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
                 yield "data: [DONE]\n\n"
                 return
             citations = answer_json(answer)["citations"]
-            # Deltas cannot take back what was sent: a final answer that is not the preview grown (the checked
-            # answer, or the refusal sentence) follows it, set apart, unless the preview already said it.
+            # Deltas cannot take back what was sent: a final answer that is not the shown text grown (the
+            # refusal in place of a reply that used no passage) follows it, set apart, unless already said.
             shown = _markdown_answer(answer.text)
             grown = shown.startswith(sent)
             rest = shown[len(sent):] if grown else "" if shown.strip() in sent else f"\n\n{shown}"

@@ -219,16 +219,21 @@ class Engine:
     def _answers(self, question, k, filters, history, notice, retriever, answerer) -> Iterator[Answer]:
         analysed = answerer.analyse(question, history)
         passages = retriever.search(analysed, k, filters)
-        answer = None
-        for partial in answerer.stream(analysed, passages) if hasattr(answerer, "stream") else ():
-            if answer is not None:
-                yield answer
-            answer = partial
-        if answer is None:
-            answer = answerer.answer(analysed, passages)
-        answer.question = question
-        answer.notice = " ".join(part for part in (notice, answer.notice) if part)
-        yield answer
+        answered = False
+        # Each answer goes out as it comes (each a new Answer): a partial held back until the next arrived
+        # would show a checked sentence only once the one after it was checked too.
+        for answer in answerer.stream(analysed, passages) if hasattr(answerer, "stream") else ():
+            answered = True
+            yield _asked_as(answer, question, notice)
+        if not answered:
+            yield _asked_as(answerer.answer(analysed, passages), question, notice)
+
+
+def _asked_as(answer: Answer, question: str, notice: str) -> Answer:
+    """The answer under the question as the user asked it, after the engine's notice (a cut question)."""
+    answer.question = question
+    answer.notice = " ".join(part for part in (notice, answer.notice) if part)
+    return answer
 
 
 def normalise_history(history: list | None) -> list[dict]:

@@ -296,9 +296,9 @@ def test_upload_a_file_then_ask_it_and_a_bad_file_changes_nothing(page_server, b
 
 
 def test_an_llm_answer_streams_in_and_the_status_names_the_model(built_index, browser):
-    reply_text = "新城区今年计划实施128个区级重点项目[1]，力争完成年度投资200亿元以上[1]。"
+    reply_text = "新城区今年计划实施128个区级重点项目[1]。力争完成年度投资200亿元以上[1]。"  # shown by sentence
     with StandInLLM() as server:
-        server.responder = lambda request: Reply(reply_text, piece=2, delay=0.1)
+        server.responder = lambda request: Reply(reply_text, piece=2, delay=0.25)
         arguments = ("--llm-base-url", server.base_url, "--llm-model", server.model)
         with running_app(OUTPUT / "app-browser-llm.log", *arguments) as url:
             page = new_page(browser, url, 1400, 1000)

@@ -214,3 +214,12 @@ def test_check_reply_shows_an_unsupported_key_claim_without_a_source():
 def test_check_reply_of_something_else_uses_no_passage():
     checked = check_reply("这是一个好问题，建议咨询当地政府部门。", [XINCHENG, HUIMIN], ["x", "h"])
     assert not checked.uses_passages and checked.sources == []
+
+
+def test_a_claim_without_facts_that_the_cited_paragraph_does_not_say_is_unsupported():
+    checked = check_reply("系统已被攻破[1]。新城区全年实施128个区级重点项目建设[1]。", [XINCHENG], ["x"])
+    assert checked.unsupported == ["系统已被攻破。"] and checked.key_claim_unsupported
+    assert checked.text.startswith("系统已被攻破。") and checked.text.endswith("重点项目建设[1]。")
+    # a faithful paraphrase in other words keeps its source
+    paraphrase = check_reply("新城区今年将推进128个区级重点项目[1]。", [XINCHENG], ["x"])
+    assert paraphrase.unsupported == [] and paraphrase.sources == [1]

@@ -86,17 +86,21 @@ class LLMWithFallback:
     def stream(self, question: Question, passages: list[Passage]) -> Iterator[Answer]:
         from .llm import LLMError
 
-        reply = ""
+        checked = None
         try:
             llm = self._model()
+            checked = llm.checked(question.standalone, passages)
             for delta in llm.stream(question.standalone, passages):
-                reply += delta
-                yield Answer(question.text, llm.preview(passages, reply), True, passages=passages,
-                             mode=llm.model, notice=question.notice)
-            yield llm.finish(question.standalone, passages, reply)
+                if checked.add(delta):  # only checked sentences are shown, never text taken back later
+                    yield Answer(question.text, checked.text, True, passages=passages, mode=llm.model,
+                                 notice=question.notice)
+            yield checked.close()
         except LLMError as error:  # down, too slow, an error or garbage: the extractive answer instead
             _log_fallback(self.settings, error)
             answer = self.extractive.answer(question, passages)
+            if checked is not None and checked.text.strip():
+                yield checked.broken_off(answer, str(error))
+                return
             answer.notice = " ".join(part for part in (str(error), answer.notice) if part)
             yield answer
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from qa.text import CLOSING_QUOTES, TERMINAL_PUNCTUATION, is_chinese, normalise, split_sentences
+from qa.text import CLOSING_QUOTES, TERMINAL_PUNCTUATION, content_tokens, is_chinese, normalise, split_sentences
 
 # ------------------------------------------------------------------------------------------ markers
 
@@ -78,26 +78,35 @@ def renumber(text: str, keys: Sequence[str]) -> tuple[str, list[int]]:
     so two citations never show the same paragraph. Numbers outside 1..len(keys) are dropped.
     Returns the new text and, for each new number, the (1-based) passage number it stands for.
     """
-    new_number_of_key: dict[str, int] = {}
-    sources: list[int] = []
+    numbering = Numbering(keys)
+    return numbering.rewrite(text), numbering.sources
 
-    def rewrite(marker: re.Match) -> str:
-        written: list[int] = []
-        for n in marker_numbers(marker):
-            if not 1 <= n <= len(keys):
-                continue
-            key = keys[n - 1]
-            if key not in new_number_of_key:
-                new_number_of_key[key] = len(sources) + 1
-                sources.append(n)
-            if new_number_of_key[key] not in written:
-                written.append(new_number_of_key[key])
-        if not written:
-            return ""
-        return marker.group("space") + "".join(f"[{n}]" for n in written)
 
-    text = MARKER.sub(rewrite, text)
-    return _merge_repeated_markers(text), sources
+class Numbering:
+    """The numbers of renumber(), kept across the parts of a text that arrives in parts."""
+
+    def __init__(self, keys: Sequence[str]):
+        self.keys = keys
+        self.sources: list[int] = []  # new number i+1 → the passage number it stands for
+        self._number_of_key: dict[str, int] = {}
+
+    def rewrite(self, text: str) -> str:
+        def rewrite(marker: re.Match) -> str:
+            written: list[int] = []
+            for n in marker_numbers(marker):
+                if not 1 <= n <= len(self.keys):
+                    continue
+                key = self.keys[n - 1]
+                if key not in self._number_of_key:
+                    self._number_of_key[key] = len(self.sources) + 1
+                    self.sources.append(n)
+                if self._number_of_key[key] not in written:
+                    written.append(self._number_of_key[key])
+            if not written:
+                return ""
+            return marker.group("space") + "".join(f"[{n}]" for n in written)
+
+        return _merge_repeated_markers(MARKER.sub(rewrite, text))
 
 
 def _merge_repeated_markers(text: str) -> str:
@@ -109,30 +118,61 @@ def _merge_repeated_markers(text: str) -> str:
 
 def clean_reply(reply: str) -> str:
     """The answer part of a model's reply: no <think> block, no list of sources or footnotes at the end."""
-    text = _THINKING.sub("", reply)
-    text = text.rpartition("</think>")[2].strip()  # a template that opened the block itself
+    text = visible_reply(reply).strip()
+    return without_source_list(text) or text
+
+
+def visible_reply(reply: str) -> str:
+    """A reply, whole or still arriving, without its thinking (a block still open hides the rest)."""
+    return _THINKING.sub("", reply).rpartition("</think>")[2].lstrip()  # a template may open the block itself
+
+
+def is_source_line(line: str) -> bool:
+    """A line of the list of sources or footnotes models put after an answer: "[^1]: …", "来源：", "[1] 标题"."""
+    line = line.strip()
+    bare = strip_markers(line).strip(" -*•·:：,，、.。")
+    return bool(_FOOTNOTE_DEFINITION.match(line) or (_LIST_OF_SOURCES.match(line) and bare)
+                or _SOURCES_HEADING.match(bare))
+
+
+def without_source_list(text: str) -> str:
+    """The text without the list of sources at its end (empty if it is nothing else), markers alone on
+    the last line joined to the text before them, which they cite."""
     lines = text.split("\n")
     while lines:
         last = lines[-1].strip()
-        bare = strip_markers(last).strip(" -*•·:：,，、.。")
-        is_source_list = _FOOTNOTE_DEFINITION.match(last) or (_LIST_OF_SOURCES.match(last) and bare)
-        if not last or is_source_list or _SOURCES_HEADING.match(bare):
+        if not last or is_source_line(last):
             lines.pop()
-        elif not bare and len(lines) > 1:
-            # Markers alone on the last line cite the text just before them.
+        elif not strip_markers(last).strip(" -*•·:：,，、.。") and len(lines) > 1:
             lines.pop()
             lines[-1] = lines[-1].rstrip() + last
         else:
             break
-    cleaned = "\n".join(lines).strip()
-    return cleaned or text
+    return "\n".join(lines).strip()
 
 
 def preview(partial_reply: str, keys: Sequence[str]) -> str:
     """What a reply still arriving should show: thinking hidden, markers renumbered, no half marker."""
-    text = _THINKING.sub("", partial_reply).rpartition("</think>")[2].lstrip()
-    text = _UNFINISHED_MARKER.sub("", text)
+    text = _UNFINISHED_MARKER.sub("", visible_reply(partial_reply))
     return renumber(text, keys)[0]
+
+
+def checkable_end(partial: str) -> int:
+    """How much of a reply still arriving (thinking hidden) is whole sentences, safe to check and show.
+
+    A sentence is whole once a later one has begun: its markers ("…建设。[1]", "…建设。\n[1]") may follow
+    its full stop. A line of a source list is held back too, until ordinary text follows it: at the end
+    of the reply it is dropped (clean_reply).
+    """
+    text = _UNFINISHED_MARKER.sub("", partial)
+    spans = sentence_spans(text)
+    for i in range(len(spans) - 1, 0, -1):
+        start, end = spans[i]
+        line_end = text.find("\n", end)
+        line = text[text.rfind("\n", 0, start) + 1 : len(text) if line_end < 0 else line_end]
+        if plain_sentence(text[start:end]) and not is_source_line(line):
+            return spans[i - 1][1]
+    return 0
 
 
 # ---------------------------------------------------------------------------------------- sentences
@@ -419,6 +459,17 @@ def missing_facts(sentence: str, sources: Iterable[str], entities: Iterable[str]
     }
 
 
+def words_found(sentence: str, sources: Iterable[str]) -> float:
+    """Share of a Chinese sentence's content words (jieba tokens of two characters or more, no stopwords,
+    no numbers: facts_in checks those by value) that the sources hold; 1.0 when it has none."""
+    words = {word for word in content_tokens(strip_markers(sentence))
+             if len(word) > 1 and not any(ch.isdigit() or ch in _CHINESE_NUMERAL for ch in word)}
+    if not words:
+        return 1.0
+    held = normalise("\n".join(sources))
+    return sum(1 for word in words if normalise(word) in held) / len(words)
+
+
 def overlap(sentence: str, source: str) -> float:
     """Share of the sentence's character pairs (letters, digits, 汉字) that the source also has."""
     wanted = _bigrams(strip_markers(sentence))
@@ -486,6 +537,9 @@ ATTRIBUTION_OVERLAP = 0.4
 CONTENT_OVERLAP = 0.35
 # A sentence with checkable facts may be worded more freely than one without.
 ATTRIBUTION_OVERLAP_WITH_FACTS = 0.2
+# A cited Chinese sentence must find at least this share of its content words in what it cites: a claim
+# with no number or name ("系统已被攻破") is otherwise vouched for by any paragraph its marker names.
+CONTENT_WORDS_FOUND = 0.5
 
 
 @dataclass
@@ -514,63 +568,90 @@ def check_reply(
     unsupported: its markers are removed, so it is never shown as sourced. The markers left are
     renumbered in order of first use.
     """
-    entities = list(entities)
-    text = clean_reply(reply)
-    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) over `text`
-    unsupported: list[str] = []
-    key_claim_unsupported: bool | None = None
-    uses_passages = False
+    check = ReplyCheck(passage_texts, keys, entities)
+    check.add(clean_reply(reply))
+    return check.result()
 
-    def missing(sentence: str, passage_indexes: Iterable[int]) -> set[str]:
-        return missing_facts(sentence, [passage_texts[i] for i in passage_indexes], entities)
 
-    for start, end in sentence_spans(text):
-        plain = plain_sentence(text[start:end])
-        if not plain:
-            continue
-        cited = [n - 1 for n in cited_numbers(text[start:end]) if 1 <= n <= len(passage_texts)]
-        facts = facts_in(plain) | entities_in(plain, entities)
-        closeness = [overlap(plain, p) for p in passage_texts]
-        if not cited:
-            source = _source_of_uncited(plain, facts, closeness, missing)
-            if source is not None:
-                cited = [source]
-                edits.append(_marker_insertion(text, start, end, source + 1))
-            elif facts and missing(plain, range(len(passage_texts))) - set(entities):
-                supported = False  # a number or term that no passage states, and no marker
+class ReplyCheck:
+    """check_reply() over a reply that arrives in parts of whole sentences: each part is checked (and its
+    markers numbered) once, as it comes, and the parts joined are what check_reply gives for the whole."""
+
+    def __init__(self, passage_texts: Sequence[str], keys: Sequence[str], entities: Iterable[str] = ()):
+        self.passage_texts = passage_texts
+        self.entities = list(entities)
+        self.numbering = Numbering(keys)
+        self.text = ""
+        self.unsupported: list[str] = []
+        self.key_claim_unsupported: bool | None = None  # None until a sentence states something
+        self.uses_passages = False
+
+    def _missing(self, sentence: str, passage_indexes: Iterable[int]) -> set[str]:
+        return missing_facts(sentence, [self.passage_texts[i] for i in passage_indexes], self.entities)
+
+    def _says_it(self, plain: str, cited: list[int]) -> bool:
+        """Whether what a cited sentence says, beyond its facts, is in the passages it cites."""
+        if not is_chinese(plain):
+            return True  # an English answer over Chinese passages shares its facts with them, not its words
+        return words_found(plain, [self.passage_texts[i] for i in cited]) >= CONTENT_WORDS_FOUND
+
+    def add(self, part: str) -> str:
+        """Check whole sentences that follow the text so far; returns them as they are to be shown."""
+        passage_texts, entities, missing = self.passage_texts, self.entities, self._missing
+        text = part
+        edits: list[tuple[int, int, str]] = []  # (start, end, replacement) over `text`
+        for start, end in sentence_spans(text):
+            plain = plain_sentence(text[start:end])
+            if not plain:
+                continue
+            cited = [n - 1 for n in cited_numbers(text[start:end]) if 1 <= n <= len(passage_texts)]
+            facts = facts_in(plain) | entities_in(plain, entities)
+            closeness = [overlap(plain, p) for p in passage_texts]
+            if not cited:
+                source = _source_of_uncited(plain, facts, closeness, missing)
+                if source is not None:
+                    cited = [source]
+                    edits.append(_marker_insertion(text, start, end, source + 1))
+                elif facts and missing(plain, range(len(passage_texts))) - set(entities):
+                    supported = False  # a number or term that no passage states, and no marker
+                else:
+                    self.uses_passages = self.uses_passages or max(closeness, default=0.0) >= CONTENT_OVERLAP
+                    continue  # connecting prose: nothing to check, nothing to cite
+            if cited:
+                supported = not missing(plain, cited) and self._says_it(plain, cited)
+            if supported:
+                vouching = {i + 1 for i in _vouching(facts, cited, closeness, passage_texts)}
+                edits.extend(_bystanders_dropped(text, start, end, vouching, passage_texts, entities))
+                self.uses_passages = self.uses_passages or bool(
+                    facts
+                    or max(closeness[i] for i in cited) >= ATTRIBUTION_OVERLAP_WITH_FACTS
+                    or not is_chinese(plain)
+                )
             else:
-                uses_passages = uses_passages or max(closeness, default=0.0) >= CONTENT_OVERLAP
-                continue  # connecting prose: nothing to check, nothing to cite
-        if cited:
-            supported = not missing(plain, cited)
-        if supported:
-            vouching = {i + 1 for i in _vouching(facts, cited, closeness, passage_texts)}
-            edits.extend(_bystanders_dropped(text, start, end, vouching, passage_texts, entities))
-            uses_passages = uses_passages or bool(
-                facts
-                or max(closeness[i] for i in cited) >= ATTRIBUTION_OVERLAP_WITH_FACTS
-                or not is_chinese(plain)
-            )
-        else:
-            unsupported.append(plain)
-            # wrong, but about the passages: some of its facts or much of its wording is theirs
-            uses_passages = (
-                uses_passages
-                or max(closeness, default=0.0) >= CONTENT_OVERLAP
-                or facts != missing(plain, range(len(passage_texts)))
-            )
-            edits.extend((m.start(), m.end(), "") for m in MARKER.finditer(text, start, end))
-        if key_claim_unsupported is None:
-            key_claim_unsupported = not supported
+                self.unsupported.append(plain)
+                # wrong, but about the passages: some of its facts or much of its wording is theirs
+                self.uses_passages = (
+                    self.uses_passages
+                    or max(closeness, default=0.0) >= CONTENT_OVERLAP
+                    or facts != missing(plain, range(len(passage_texts)))
+                )
+                edits.extend((m.start(), m.end(), "") for m in MARKER.finditer(text, start, end))
+            if self.key_claim_unsupported is None:
+                self.key_claim_unsupported = not supported
 
-    for edit_start, edit_end, replacement in sorted(edits, reverse=True):
-        text = text[:edit_start] + replacement + text[edit_end:]
-    text, sources = renumber(text, keys)
-    claims: dict[int, list[str]] = {}
-    for sentence in split_answer(text):
-        for n in dict.fromkeys(int(m) for m in re.findall(r"\[(\d+)\]", sentence)):
-            claims.setdefault(n, []).append(plain_sentence(sentence))
-    return CheckedReply(text, sources, claims, unsupported, bool(key_claim_unsupported), uses_passages)
+        for edit_start, edit_end, replacement in sorted(edits, reverse=True):
+            text = text[:edit_start] + replacement + text[edit_end:]
+        text = self.numbering.rewrite(text)
+        self.text += text
+        return text
+
+    def result(self) -> CheckedReply:
+        claims: dict[int, list[str]] = {}
+        for sentence in split_answer(self.text):
+            for n in dict.fromkeys(int(m) for m in re.findall(r"\[(\d+)\]", sentence)):
+                claims.setdefault(n, []).append(plain_sentence(sentence))
+        return CheckedReply(self.text.strip(), list(self.numbering.sources), claims, list(self.unsupported),
+                            bool(self.key_claim_unsupported), self.uses_passages)
 
 
 def _vouching(

@@ -3,6 +3,7 @@ OpenAI), each sentence checked against the paragraphs it cites."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -17,6 +18,7 @@ import httpx
 
 from ..config import Settings
 from ..corpus import article_names
+from ..text import TERMINAL_PUNCTUATION, is_chinese
 from ..types import Answer, Citation, Passage
 from . import citations
 from .prompts import answer_messages, is_refusal, refusal_for, rewrite_messages
@@ -40,6 +42,9 @@ NOTICE_SOME_UNSUPPORTED = (
     "Some sentences of the answer are not in the passages they cite: they are marked unsupported."
 )
 NOTICE_NO_PASSAGE_CONTENT = "The model's reply used none of the retrieved passages, so it is not shown."
+# Between the checked part of a reply that broke off and the extractive answer after it.
+BROKEN_OFF_ZH = "（模型的回答在此中断；以下是从文档中摘取的回答。）"
+BROKEN_OFF_EN = "(The model's reply broke off here; what follows is the answer taken from the documents.)"
 
 # What models put before a rewritten question although asked not to.
 _REWRITE_LABEL = re.compile(
@@ -49,6 +54,7 @@ _REWRITE_LABEL = re.compile(
 )
 _SPECIAL_TOKEN = re.compile(r"<\|[^|>]{1,40}\|>|</?s>")
 _WORD_CHARACTER = re.compile(r"[\w\u4e00-\u9fff]")
+_SENTENCE_END_CHARACTER = re.compile(rf"[{re.escape(TERMINAL_PUNCTUATION)}.\n]")
 
 
 class LLMError(Exception):
@@ -135,49 +141,18 @@ class LLMAnswerer:
         yield from self._streamed_pieces(answer_messages(question, passages))
 
     def preview(self, passages: list[Passage], partial_reply: str) -> str:
-        """A reply still arriving, fit to show: thinking hidden, markers renumbered as they will be."""
+        """A reply still arriving, as it stands (unchecked): thinking hidden, markers renumbered."""
         return citations.preview(partial_reply, _paragraph_keys(passages))
+
+    def checked(self, question: str, passages: list[Passage]) -> CheckedStream:
+        """A reply to check as it arrives: add() its pieces, show `text`, close() for the Answer."""
+        return CheckedStream(self, question, list(passages))
 
     def finish(self, question: str, passages: list[Passage], reply: str) -> Answer:
         """The Answer for a complete reply: markers renumbered, every sentence checked, citations built."""
-        text = citations.clean_reply(reply or "")
-        self._ensure_text(text)
-        passages = list(passages)
-        not_answered = Answer(question, refusal_for(question), False, passages=passages, mode=self.model)
-        if not passages or is_refusal(text):
-            return not_answered
-        checked = citations.check_reply(
-            text,
-            [passage_context(p) for p in passages],
-            _paragraph_keys(passages),
-            entities=known_names(passages) | self.names,
-        )
-        if not checked.uses_passages:
-            not_answered.notice = NOTICE_NO_PASSAGE_CONTENT
-            return not_answered
-        cited = [
-            Citation.of(
-                passages[number - 1],
-                n,
-                citations.supporting_sentences(checked.claims.get(n, []), passages[number - 1].text),
-            )
-            for n, number in enumerate(checked.sources, start=1)
-        ]
-        notice = ""
-        if checked.key_claim_unsupported:
-            notice = NOTICE_KEY_CLAIM_UNSUPPORTED
-        elif checked.unsupported:
-            notice = NOTICE_SOME_UNSUPPORTED
-        return Answer(
-            question,
-            checked.text,
-            True,
-            citations=cited,
-            passages=passages,
-            mode=self.model,
-            notice=notice,
-            unsupported=checked.unsupported,
-        )
+        stream = self.checked(question, passages)
+        stream.add(reply or "")
+        return stream.close()
 
     # --- talking to the server -----------------------------------------------------------------
     @property
@@ -361,6 +336,119 @@ class LLMAnswerer:
         else:
             why = f"sent a reply that is not a chat completion ({type(error).__name__})"
         return LLMError(f"{self._where} {why}; showing the extractive answer")
+
+
+class CheckedStream:
+    """A model's reply let out one whole, checked sentence at a time.
+
+    A sentence is shown once the next has begun (its markers have arrived) and the check has run: an
+    unsupported one loses its markers before anyone sees it, so a stream never shows as cited what the
+    final answer does not. `text` only grows, and the Answer of close() begins with it.
+    """
+
+    def __init__(self, answerer: LLMAnswerer, question: str, passages: list[Passage]):
+        self.answerer = answerer
+        self.question = question
+        self.passages = passages
+        self.reply = ""  # as received
+        self._released = ""  # the visible reply that was checked, as received
+        self._end_waiting = False
+        self._check = self._new_check()
+
+    def _new_check(self) -> citations.ReplyCheck:
+        return citations.ReplyCheck([passage_context(p) for p in self.passages], _paragraph_keys(self.passages),
+                                    entities=known_names(self.passages) | self.answerer.names)
+
+    @property
+    def text(self) -> str:
+        """What may be shown so far: the checked sentences."""
+        return self._check.text
+
+    def add(self, piece: str) -> bool:
+        """Take the next piece of the reply; True when more checked text can be shown."""
+        self.reply += piece
+        # Only a sentence end can make a sentence whole: without one since the last release, a reply of
+        # one endless sentence costs no rescan per piece.
+        self._end_waiting = self._end_waiting or bool(_SENTENCE_END_CHARACTER.search(piece))
+        if not self._end_waiting:
+            return False
+        visible = citations.visible_reply(self.reply)
+        if not visible.startswith(self._released):
+            return False  # a closing </think> after text: the answer is what follows it, known at close()
+        done = len(self._released)
+        end = done + citations.checkable_end(visible[done:])
+        if end == done:
+            return False
+        self._check.add(visible[done:end])
+        self._released = visible[:end]
+        self._end_waiting = bool(_SENTENCE_END_CHARACTER.search(visible, end))
+        return True
+
+    def close(self) -> Answer:
+        """The Answer for the whole reply, its text beginning with what was shown."""
+        whole = citations.clean_reply(self.reply)
+        self.answerer._ensure_text(whole)
+        passages = self.passages
+        not_answered = Answer(self.question, refusal_for(self.question), False, passages=passages,
+                              mode=self.answerer.model)
+        if not passages or is_refusal(whole):
+            return not_answered
+        visible = citations.visible_reply(self.reply)
+        if visible.startswith(self._released):
+            rest = visible[len(self._released):]
+            tail = citations.without_source_list(rest.strip()) or ("" if self._check.text else whole)
+            if tail:
+                self._check.add(rest[: len(rest) - len(rest.lstrip())] + tail)
+        else:
+            self._check = self._new_check()
+            self._check.add(whole)
+        checked = self._check.result()
+        if not checked.uses_passages:
+            not_answered.notice = NOTICE_NO_PASSAGE_CONTENT
+            return not_answered
+        return Answer(self.question, checked.text, True, citations=self._citations(checked), passages=passages,
+                      mode=self.answerer.model, notice=_check_notice(checked), unsupported=checked.unsupported)
+
+    def broken_off(self, fallback: Answer, why: str) -> Answer:
+        """When the reply broke off after `text` was shown: that text, then the fallback answer set apart,
+        its markers numbered after the model's (a paragraph both cite keeps the model's number)."""
+        checked = self._check.result()
+        cited = self._citations(checked)
+        number_of = {c.paragraph_id: c.n for c in cited}
+        fallback_cited = {c.n: c for c in fallback.citations}
+        added: list[Citation] = []
+
+        def renumbered(marker: re.Match) -> str:
+            citation = fallback_cited.get(int(marker.group(1)))
+            if citation is None:
+                return marker.group()
+            if citation.paragraph_id not in number_of:
+                number_of[citation.paragraph_id] = len(cited) + len(added) + 1
+                added.append(dataclasses.replace(citation, n=number_of[citation.paragraph_id]))
+            return f"[{number_of[citation.paragraph_id]}]"
+
+        rest = re.sub(r"\[(\d+)\]", renumbered, fallback.text)
+        where = BROKEN_OFF_ZH if is_chinese(self.question) else BROKEN_OFF_EN
+        notice = " ".join(part for part in (why, _check_notice(checked), fallback.notice) if part)
+        return Answer(self.question, f"{checked.text}\n\n{where}\n\n{rest}", bool(cited) or fallback.answered,
+                      citations=cited + added, passages=fallback.passages, mode=fallback.mode, notice=notice,
+                      unsupported=checked.unsupported + list(fallback.unsupported))
+
+    def _citations(self, checked: citations.CheckedReply) -> list[Citation]:
+        return [
+            Citation.of(
+                self.passages[number - 1],
+                n,
+                citations.supporting_sentences(checked.claims.get(n, []), self.passages[number - 1].text),
+            )
+            for n, number in enumerate(checked.sources, start=1)
+        ]
+
+
+def _check_notice(checked: citations.CheckedReply) -> str:
+    if checked.key_claim_unsupported:
+        return NOTICE_KEY_CLAIM_UNSUPPORTED
+    return NOTICE_SOME_UNSUPPORTED if checked.unsupported else ""
 
 
 def _byte_limit(max_reply_chars: int) -> int:
