@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .config import Settings
 from .embeddings import EmbeddingServerError
 from .store import BuildBusy, IndexUnavailable
-from .types import Answer
+from .types import Answer, place_in_file
 from .uploads import ChangeReport, UploadError, add_documents, delete_document
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ class CitationOut(BaseModel):
     section: str = ""
     source: str = Field("", description="the file in the data folder")
     paragraph: int = Field(description="paragraph number in its article; 0 = the article header")
+    page: int = Field(0, description="the page of a PDF the paragraph starts on; 0 = a format without pages")
+    row: int = Field(0, description="the spreadsheet row it was read from; 0 = not a spreadsheet")
     paragraph_id: str
     text: str = Field(description="the whole cited paragraph")
     quote: str = Field(description="the sentence(s) of the paragraph the answer uses")
@@ -112,6 +114,8 @@ class PassageOut(BaseModel):
     section: str = ""
     source: str = ""
     paragraph: int
+    page: int = 0
+    row: int = 0
     paragraph_id: str
     text: str
     score: float
@@ -204,7 +208,8 @@ def answer_json(answer: Answer) -> dict:
             {
                 "n": c.n, "title": c.title, "section": _field(c, "section"),
                 "source": _field(c, "source") or source_of.get(c.paragraph_id, ""),
-                "paragraph": c.paragraph, "paragraph_id": c.paragraph_id, "text": c.text, "quote": c.quote,
+                "paragraph": c.paragraph, "page": _field(c, "page", 0), "row": _field(c, "row", 0),
+                "paragraph_id": c.paragraph_id, "text": c.text, "quote": c.quote,
                 "score": round(float(c.score), 4),
             }
             for c in answer.citations
@@ -212,7 +217,8 @@ def answer_json(answer: Answer) -> dict:
         "passages": [
             {
                 "title": p.title, "section": _field(p, "section"), "source": _field(p, "source"),
-                "paragraph": p.paragraph, "paragraph_id": p.paragraph_id, "text": p.text,
+                "paragraph": p.paragraph, "page": _field(p, "page", 0), "row": _field(p, "row", 0),
+                "paragraph_id": p.paragraph_id, "text": p.text,
                 "score": round(float(p.score), 4),
             }
             for p in answer.passages
@@ -243,7 +249,8 @@ def chat_extras(answer: Answer, citations: list[dict]) -> str:
     if answer.answered and citations:
         lines = [SOURCES_HEADING, ""]
         for citation in citations:
-            where = "标题 · header" if citation["paragraph"] == 0 else f"第{citation['paragraph']}段"
+            where = ("标题 · header" if citation["paragraph"] == 0
+                     else place_in_file(citation["paragraph"], citation.get("page", 0), citation.get("row", 0)))
             head = " · ".join(part for part in (citation["title"], citation["section"], where) if part)
             source = f" ({_markdown_text(citation['source'])})" if citation["source"] else ""
             quote = citation["quote"] or citation["text"]
@@ -301,7 +308,9 @@ def _error_body(request_path: str, status: int, message: str, extra: dict | None
         kind = "invalid_request_error" if status < 500 else "server_error"
         if status == 401:
             kind = "authentication_error"
-        return {"error": {"message": message, "type": kind, "param": None, "code": status}}
+        extra = extra or {}
+        return {"error": {"message": message, "type": kind, "param": extra.get("param"),
+                          "code": extra.get("code", status)}}
     return {"error": message, **(extra or {})}
 
 
@@ -506,7 +515,7 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
     @api.post("/documents", response_model=ChangeOut, status_code=201,
               responses={**errors, 409: {"model": ErrorOut}, 415: {"model": ErrorOut}})
     async def upload(
-        files: Annotated[list[UploadFile], File(description="one or more documents (.txt .md .html .htm .docx …)")],
+        files: Annotated[list[UploadFile], File(description="documents (.txt .md .html .docx .pdf .xlsx .csv …)")],
         replace: Annotated[bool, Query(description="overwrite files of the same name")] = False,
     ) -> dict:
         """Add documents to the data folder and index them; all or nothing: if any file is refused or cannot be
@@ -553,10 +562,15 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         """The one model this service is."""
         return {"object": "list", "data": [model_card()]}
 
+    def unknown_model(model: str) -> ApiError:
+        # OpenAI's answer to a model it does not serve, so that a client reports it as NotFoundError.
+        return ApiError(404, f"the model {model!r} does not exist; this service is {MODEL_ID!r} (GET /v1/models)",
+                        code="model_not_found", param="model")
+
     @v1.get("/models/{model}")
     def model(model: str) -> dict:
         if model != MODEL_ID:
-            raise ApiError(404, f"no model {model!r}; this service is {MODEL_ID!r}")
+            raise unknown_model(model)
         return model_card()
 
     @v1.post("/chat/completions", responses=errors)
@@ -564,6 +578,8 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         """The last user message is the question, earlier messages the history. The content carries `[n]`
         markers and ends with the sources as a Markdown list; the top-level `citations` field holds them as
         /api/ask does. Streams server-sent events when `stream` is true. Usage counts characters, not tokens."""
+        if request.model != MODEL_ID:
+            raise unknown_model(request.model)
         conversation = [m for m in request.messages if m.role in ("user", "assistant")]
         if not conversation or conversation[-1].role != "user":
             raise ApiError(422, "messages: the last user or assistant message must be the user's question")

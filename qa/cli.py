@@ -8,6 +8,7 @@ import sys
 import time
 
 from .config import Settings
+from .types import place_in_file
 
 
 def _llm_options(parser: argparse.ArgumentParser) -> None:
@@ -110,13 +111,14 @@ def _print_answer(answer) -> None:
     if answer.citations:
         print()
     for citation in answer.citations:
-        where = "header" if citation.paragraph == 0 else f"paragraph {citation.paragraph}"
+        where = place_in_file(citation.paragraph, citation.page, citation.row, "en")
         print(f"[{citation.n}] {citation.title} · {where}")
         print(f"    {citation.text}")
     if not answer.answered and answer.passages:
         print("\nclosest passages:")
         for passage in answer.passages[:3]:
-            print(f"  {passage.title} · paragraph {passage.paragraph}: {passage.text[:80]}…")
+            where = place_in_file(passage.paragraph, passage.page, passage.row, "en")
+            print(f"  {passage.title} · {where}: {passage.text[:80]}…")
 
 
 def _chat(engine, k: int, json_lines: bool) -> int:

@@ -35,7 +35,7 @@ _NOT_CONTEXT = {"layout", "header_lines", "byline", "subtitle", "page_title", "d
 MAX_CONTEXT_VALUE_CHARS = 40
 # Raise it whenever a layout, the repairs or the numbering change what a file parses to: an index remembers
 # the version its documents were parsed with, and an update re-parses only files whose bytes changed.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 
 class UnreadableFile(Exception):
@@ -61,6 +61,7 @@ class Document:
     paragraphs: list[Paragraph]
     layout: str = ""
     notes: tuple[str, ...] = ()  # what reading it repaired (e.g. replaced bytes), reported with every build
+    found: tuple[str, ...] = ()  # what its layout found in it ("4 pages", "1 table (3 rows)"), for the report
 
 
 # --- reading files ------------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGR
     layout = detect(path, text)
     articles, paragraphs = number_articles(source, layout.name, layout.parse(source, data, text),
                                            max_paragraph_chars)
-    return Document(source, sha256, articles, paragraphs, layout.name, tuple(notes)), notes
+    return Document(source, sha256, articles, paragraphs, layout.name, tuple(notes), tuple(layout.found)), notes
 
 
 def parse_document(text: str, source: str, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS
@@ -210,7 +211,8 @@ def number_articles(source: str, layout: str, parsed: list[ParsedArticle],
                 occurrence = texts[key] - 1  # the same text twice in one article: two paragraphs, two ids
                 number += 1
                 paragraph_id = stable_id(source, item.title, key, *([str(occurrence)] if occurrence else []))
-                paragraphs.append(Paragraph(paragraph_id, article.id, number, text, block.section))
+                paragraphs.append(Paragraph(paragraph_id, article.id, number, text, block.section, block.page,
+                                            block.row))
     return articles, paragraphs
 
 
@@ -318,6 +320,10 @@ def format_summary(documents: list[Document], warnings: list[str]) -> str:
         parts.append(part)
     if not parts:
         parts.append("no documents")
+    found = [d for d in documents if d.found]
+    parts += [f"{d.source}: {', '.join(d.found)}" for d in found[:MAX_NAMED_SKIPS]]
+    if len(found) > MAX_NAMED_SKIPS:
+        parts.append(f"and {len(found) - MAX_NAMED_SKIPS} more files")
     skipped = [w[len("skipped "):].split(": ", 1) for w in warnings if w.startswith("skipped ")]
     if skipped:
         named = ", ".join(f"{item[0]} ({item[1] if len(item) > 1 else 'unreadable'})"

@@ -126,6 +126,8 @@ class Retriever:
             source=article.source,
             section=SECTION_SEPARATOR.join(paragraph.section),
             metadata=dict(article.metadata),
+            page=paragraph.page,
+            row=paragraph.row,
         )
 
 

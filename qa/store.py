@@ -811,7 +811,7 @@ class IndexStore:
             own = {f"{kind}\t{name}" for part in item.names.values() for name, kind, _ in part}
             records.append({
                 "source": document.source, "sha256": document.sha256, "layout": document.layout,
-                "notes": list(document.notes), "articles": len(document.articles),
+                "notes": list(document.notes), "found": list(document.found), "articles": len(document.articles),
                 "paragraphs": len(document.paragraphs), "chunks": len(item.chunks),
                 "names": item.names, "tags": item.tags, "aliases": {key: derived[key] for key in own},
             })
@@ -915,7 +915,7 @@ class _StoredDocument:
             self._document = Document(
                 self.record["source"], self.record["sha256"],
                 [Article(**a) for a in self.rows["articles"]], [Paragraph(**p) for p in self.rows["paragraphs"]],
-                self.record["layout"], tuple(self.record["notes"]))
+                self.record["layout"], tuple(self.record["notes"]), tuple(self.record.get("found", ())))
         return self._document
 
     def chunks(self) -> list[Chunk]:

@@ -59,6 +59,8 @@ class Paragraph:
     number: int
     text: str
     section: tuple[str, ...] = ()  # the heading path above it, outermost first
+    page: int = 0  # the page of the file it starts on, 1-based; 0 when the format has no pages
+    row: int = 0  # the spreadsheet row it was read from, 1-based; 0 otherwise
 
     def __post_init__(self):
         # Read back from JSON the path is a list; a tuple keeps the paragraph hashable.
@@ -67,6 +69,22 @@ class Paragraph:
 
 
 SECTION_SEPARATOR = " › "
+
+
+def place_in_file(paragraph: int, page: int = 0, row: int = 0, language: str = "zh") -> str:
+    """Where a cited paragraph is, for a reader to find it in the file: "第3页 · 第2段", "第2段 · 第5行",
+    "p. 3, ¶2", "paragraph 2"; the header for paragraph 0. A zero page or row is not shown."""
+    if language == "en":
+        if paragraph == 0:
+            return "header"
+        if not page and not row:
+            return f"paragraph {paragraph}"
+        return ", ".join(part for part in (f"p. {page}" if page else "", f"¶{paragraph}",
+                                           f"row {row}" if row else "") if part)
+    if paragraph == 0:
+        return "标题"
+    return " · ".join(part for part in (f"第{page}页" if page else "", f"第{paragraph}段",
+                                        f"第{row}行" if row else "") if part)
 
 
 @dataclass
@@ -84,6 +102,8 @@ class Passage:
     source: str = ""
     section: str = ""  # headings joined with " › "
     metadata: dict = field(default_factory=dict)  # a copy of the article's
+    page: int = 0  # as on Paragraph: 0 means the format has no pages
+    row: int = 0  # as on Paragraph: 0 means not a spreadsheet row
 
 
 @dataclass
@@ -102,6 +122,8 @@ class Citation:
     source: str = ""
     section: str = ""
     metadata: dict = field(default_factory=dict)
+    page: int = 0
+    row: int = 0
 
     @classmethod
     def of(cls, passage: Passage, n: int, quote: str) -> Citation:
@@ -109,7 +131,7 @@ class Citation:
         return cls(n=n, title=passage.title, district=passage.district, paragraph=passage.paragraph,
                    paragraph_id=passage.paragraph_id, text=passage.text, quote=quote, score=passage.score,
                    interviewee=passage.interviewee, source=passage.source, section=passage.section,
-                   metadata=dict(passage.metadata))
+                   metadata=dict(passage.metadata), page=passage.page, row=passage.row)
 
 
 @dataclass
@@ -122,6 +144,7 @@ class Answer:
     mode: str = "extractive"
     notice: str = ""
     unsupported: list[str] = field(default_factory=list)  # sentences whose facts no cited paragraph holds
+    follow_up: bool = False  # the question was completed from the conversation: it does not stand alone
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -105,9 +105,8 @@ def test_html_title_sections_paragraphs_and_a_table_as_rows(tmp_path):
     assert article.title == "城市服务简报"
     assert article.metadata["author"] == "王五"
     assert texts(document) == ["全市新建社区食堂3个，年内投入使用。", "新增停车位500个。", "新开公交线路4条。",
-                               "项目 | 数量", "停车位 | 500个", "公交线路 | 4条", "没有段落标签的文字也会读到。"]
-    assert sections(document) == [(), ("交通",), ("交通",), ("交通", "数据"), ("交通", "数据"), ("交通", "数据"),
-                                  ("交通", "数据")]
+                               "停车位：数量 500个", "公交线路：数量 4条", "没有段落标签的文字也会读到。"]
+    assert sections(document) == [(), ("交通",), ("交通",), ("交通", "数据"), ("交通", "数据"), ("交通", "数据")]
     assert not any("不应被索引" in t or "color" in t for t in texts(document))
 
 
@@ -134,9 +133,28 @@ def test_docx_heading_styles_give_title_and_sections_and_tables_give_rows(tmp_pa
     assert parsed.layout == "docx"
     assert [a.title for a in parsed.articles] == ["星河科技年度报告"]
     assert texts(parsed) == ["公司全年实现营业收入52亿元。", "海外业务收入占比首次超过三成。", "全年研发投入6.3亿元。",
-                             "项目 | 数量", "发明专利 | 47项", "新增就业岗位1200个。"]
-    assert sections(parsed) == [(), ("经营概况",), ("经营概况", "研发投入"), ("经营概况", "研发投入"),
-                                ("经营概况", "研发投入"), ("员工",)]
+                             "发明专利：数量 47项", "新增就业岗位1200个。"]
+    assert sections(parsed) == [(), ("经营概况",), ("经营概况", "研发投入"), ("经营概况", "研发投入"), ("员工",)]
+    assert "author" not in parsed.articles[0].metadata  # python-docx wrote "python-docx" there
+
+
+def test_a_docx_table_row_carries_its_column_headers_and_the_caption_unit(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.core_properties.author = "王芳"
+    document.add_heading("主要会计数据", level=1)
+    document.add_paragraph("单位：亿元")
+    table = document.add_table(rows=3, cols=3)
+    for row, values in zip(table.rows, [("项目", "2023年", "2022年"), ("营业收入", "38.60", "31.21"),
+                                        ("研发投入", "2.87", "2.11")], strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    document.save(str(tmp_path / "data.docx"))
+    parsed, _ = read_one(tmp_path)
+    assert texts(parsed) == ["营业收入（亿元）：2023年 38.60；2022年 31.21",
+                                  "研发投入（亿元）：2023年 2.87；2022年 2.11"]
+    assert parsed.articles[0].metadata["author"] == "王芳"  # a person's name is shown
 
 
 def test_one_broken_docx_is_skipped_with_a_warning_and_the_others_are_read(tmp_path):
@@ -195,8 +213,7 @@ def test_a_two_column_chinese_pdf_is_read_column_by_column_with_title_sections_a
     assert warnings == []
     assert document.layout == "pdf"
     assert [a.title for a in document.articles] == ["星河科技年度经营报告"]
-    assert texts(document) == [
-        "星河科技2024年度报告",  # the running header, once: its repeat on page 2 is dropped
+    assert texts(document) == [  # the running header and the page numbers are left out
         "公司全年实现营业收入52亿元，同比增长18%。海外业务收入占比首次超过三成。",
         # cut by the column break, joined back
         "研发投入方面，公司全年研发投入6.3亿元，占营业收入的比重为12%，新增发明专利授权47项，主要集中在储能材料领域和"
@@ -205,8 +222,8 @@ def test_a_two_column_chinese_pdf_is_read_column_by_column_with_title_sections_a
         "2025年公司计划在华东地区新建两座工厂，预计新增产能30%。",
         "右栏的文字在左栏之后读到。",
     ]
-    assert sections(document) == [(), ("一、经营概况",), ("一、经营概况",), ("二、员工",), ("三、展望",),
-                                  ("三、展望",)]
+    assert sections(document) == [("一、经营概况",), ("一、经营概况",), ("二、员工",), ("三、展望",), ("三、展望",)]
+    assert [p.page for p in document.paragraphs] == [1, 1, 1, 2, 2]
 
 
 def test_paragraphs_sharing_one_pdf_text_block_are_told_apart_by_their_short_last_lines(tmp_path):
@@ -466,9 +483,11 @@ def test_the_summary_counts_documents_per_format_and_names_skipped_files(tmp_pat
 
 
 def test_detect_chooses_by_suffix_and_content():
-    assert set(LAYOUTS) == {"text", "markdown", "html", "docx", "pdf", "newspaper"}
+    assert set(LAYOUTS) == {"text", "markdown", "html", "docx", "pdf", "newspaper", "xlsx", "csv"}
     assert detect(Path("a.pdf"), None).name == "pdf"
     assert detect(Path("a.docx"), None).name == "docx"
+    assert detect(Path("a.XLSX"), None).name == "xlsx"
+    assert detect(Path("a.csv"), "<html><body>a,b</body></html>").name == "csv"
     assert detect(Path("a.txt"), "<!DOCTYPE html><html><body><p>x</p></body></html>").name == "html"
     assert detect(Path("a.txt"), "# 标题\n\n正文。").name == "markdown"
     assert detect(Path("a.md"), "正文。").name == "markdown"

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import numbers
 from ..bilingual import latin_names
+from ..layouts.base import table_row_cells
 from ..names import NameIndex, names_of, pinyin_spellings
 from ..passage_features import tags as passage_tags
 from ..question import (
@@ -1070,6 +1071,8 @@ class ExtractiveAnswerer:
                 return ""
             return min(spans, key=lambda s: min(abs(s[0] - a) for a in anchors))[1]
 
+        if kind == NUMBER and (cell := _table_cell(question, sentence)):
+            return cell
         if kind in (NUMBER, DURATION):
             wanted = _DURATION_UNITS if kind == DURATION else None
             quantities = [q for q in numbers.parse_quantities(sentence) if q.unit != "年份"
@@ -1222,6 +1225,23 @@ def _question_bigrams(text: str) -> set[str]:
     kept = [word if word.strip() and normalise(word) not in STOPWORDS and not set(word) <= _QUESTION_CHARACTERS
             else "，" for word in jieba.lcut(unicodedata.normalize("NFKC", text))]
     return _bigrams("".join(kept))
+
+
+def _table_cell(question: Question, sentence: str) -> str:
+    """A table row's value in the column the question names most closely ("2022年营业收入" → the 2022年
+    cell; the first column when none is named), with the unit its label states when the cell has none."""
+    row = table_row_cells(sentence)
+    if row is None:
+        return ""
+    _, unit, cells = row
+    asked = _bigrams(question.standalone)
+    cells = [(header, value) for header, value in cells if numbers.parse_quantities(value)]
+    if not cells:
+        return ""
+    # max keeps the first of equals: the leftmost column (the latest year, in most reports)
+    header, value = max(cells, key=lambda cell: len(_bigrams(cell[0]) & asked))
+    has_unit = any(q.unit for q in numbers.parse_quantities(value))
+    return value if has_unit or not unit else value + unit
 
 
 def _bigrams(text: str) -> set[str]:

@@ -12,17 +12,19 @@ from .markdown import MarkdownLayout
 from .newspaper import NewspaperLayout, looks_like_a_page
 from .pdf_file import PdfLayout
 from .plain_text import PlainTextLayout
+from .spreadsheet import CsvLayout, XlsxLayout
 
 __all__ = ["LAYOUTS", "TEXT_SUFFIXES", "BINARY_SUFFIXES", "Block", "Layout", "ParsedArticle", "detect",
            "layout_named"]
 
 LAYOUTS: dict[str, type[Layout]] = {
     layout.name: layout
-    for layout in (PlainTextLayout, MarkdownLayout, HtmlLayout, DocxLayout, PdfLayout, NewspaperLayout)
+    for layout in (PlainTextLayout, MarkdownLayout, HtmlLayout, DocxLayout, PdfLayout, NewspaperLayout, XlsxLayout,
+                   CsvLayout)
 }
 # Files read as text (decoded first) and files a parser reads from their bytes.
-TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml")
-BINARY_SUFFIXES = (".docx", ".pdf")
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml", ".csv")
+BINARY_SUFFIXES = (".docx", ".pdf", ".xlsx")
 _HTML_START = re.compile(r"^\s*(?:<!doctype html|<html[\s>])", re.IGNORECASE)
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
 
@@ -35,13 +37,17 @@ def layout_named(name: str) -> Layout:
 
 
 def detect(path: Path, text: str | None) -> Layout:
-    """The layout of a file: binary formats by suffix; text by its content (an HTML document, a newspaper page
+    """The layout of a file: binary formats and .csv by suffix; text by its content (an HTML document, a newspaper page
     of headline + "——访…" + byline triples, Markdown headings), else plain text."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
         return PdfLayout()
     if suffix == ".docx":
         return DocxLayout()
+    if suffix == ".xlsx":
+        return XlsxLayout()
+    if suffix == ".csv":
+        return CsvLayout()
     text = text or ""
     if suffix in (".html", ".htm", ".xhtml") or _HTML_START.match(text[:1000]):
         return HtmlLayout()

@@ -33,6 +33,8 @@ class Layout:
     """A parser for one document layout; `parse` sees the raw bytes and, for text files, the decoded text."""
 
     name = ""
+    # What reading the file found, for the build report ("4 pages", "2 tables (9 rows)"); set by parse.
+    found: tuple[str, ...] = ()
     # Paragraphs cut by a page or column break are joined and exact repeats dropped only where the
     # layout prints text into pages (newspaper, PDF): elsewhere a repeated paragraph is the author's.
     repairs = False
@@ -62,6 +64,29 @@ class HeadingPath:
 
 def stem_title(source: str) -> str:
     return Path(source).stem
+
+
+# What a program, not a person, writes into a file's author property: its own name or a default account.
+_TOOL_AUTHORS = re.compile(
+    r"^(?:python-docx|python-pptx|openpyxl|xlsxwriter|docx4j|apache poi|reportlab|pymupdf|mupdf|fitz|pdfium|"
+    r"libreoffice|openoffice(?:\.org)?|wps(?: office)?|microsoft(?: office)?(?: word| excel)?(?: user)?|"
+    r"administrator|admin|user|owner|author|unknown|作者|用户|未知)$",
+    re.IGNORECASE)
+# A title a program gave the file ("Microsoft Word - 报告.docx", "Untitled", "文档1").
+_TOOL_TITLES = re.compile(r"^(?:microsoft (?:word|excel|powerpoint) - .*|untitled.*|无标题.*|文档\d*|"
+                          r"document\d*|.*\.(?:docx?|xlsx?|pptx?|pdf|txt|wps))$", re.IGNORECASE)
+
+
+def shown_author(value: str) -> str:
+    """A file's author property as a reader should see it: blank when a tool wrote it."""
+    value = " ".join((value or "").split())
+    return "" if _TOOL_AUTHORS.match(value) else value
+
+
+def shown_title(value: str) -> str:
+    """A file's title property, blank when empty or a tool's default."""
+    value = " ".join((value or "").split())
+    return "" if _TOOL_TITLES.match(value) else value
 
 
 # A dateline is a short line holding a date and little else ("2024年3月5日", "发布日期：2024-03-05").
@@ -114,7 +139,39 @@ def unwrap(lines: list[str]) -> list[str]:
     return [p for p in paragraphs if p]
 
 
-_UNIT_IN_CAPTION = re.compile(r"(?:单位|單位|unit)\s*[:：]\s*(\S+)", re.IGNORECASE)
+_UNIT_IN_CAPTION = re.compile(
+    r"(?:单位|單位|unit)\s*[:：]\s*([^\s)）]+)"
+    # or a title ending in its unit: "主要会计数据（亿元）", "员工构成(人)"
+    r"|[（(]\s*((?:[万亿千百]|百万|千万)?(?:元|美元|港元|股|人|人次|户|吨|%|个|项|平方米|千瓦时))\s*[)）]\s*$",
+    re.IGNORECASE)
+
+
+# A caption that only states a table's unit ("单位：亿元"): every row says it instead.
+_UNIT_LINE = re.compile(r"^[（(]?\s*(?:单位|單位|unit)\s*[:：]\s*\S{1,12}?\s*[)）]?$", re.IGNORECASE)
+
+
+def states_a_unit_only(text: str) -> bool:
+    return _UNIT_LINE.match(text.strip()) is not None
+
+
+_ROW_LABEL = re.compile(r"^([^：；。！？]{1,60})：(.+)$")
+_LABEL_UNIT = re.compile(r"[（(]([^（）()]{1,8})[)）]$")
+
+
+def table_row_cells(text: str) -> tuple[str, str, list[tuple[str, str]]] | None:
+    """A row as table_rows writes it, read back: its label, the unit the label states ("亿元" of
+    "研发投入（亿元）") and each cell as (column header, value); None for text that is not such a row."""
+    match = _ROW_LABEL.match(text)
+    if match is None or text.rstrip()[-1:] in "。！？":
+        return None
+    cells = []
+    for cell in match.group(2).split("；"):
+        header, _, value = cell.strip().rpartition(" ")
+        if not header or not value:
+            return None
+        cells.append((header, value))
+    unit = _LABEL_UNIT.search(match.group(1))
+    return match.group(1), unit.group(1) if unit else "", cells
 
 
 def table_rows(rows: list[list[str]], caption: str = "") -> list[str]:
@@ -135,8 +192,7 @@ def table_rows(rows: list[list[str]], caption: str = "") -> list[str]:
         return ["；".join(cell for cell in row if cell) for row in rows]
     header, body = rows[0], rows[1:]
     unit = _UNIT_IN_CAPTION.search(caption)
-    units = f"（{unit.group(1).rstrip('）)')}）" if unit else ""
-    units = units.replace("（（", "（")
+    units = f"（{unit.group(1) or unit.group(2)}）" if unit else ""
     lines = []
     for row in body:
         label = row[0] or header[0]

@@ -40,7 +40,7 @@ def join_cut_paragraphs(blocks: list[Block]) -> list[Block]:
         previous = joined[-1] if joined else None
         if (previous is not None and is_cut(previous) and previous.section == block.section
                 and not block.text.startswith(OPENING_QUOTES)):
-            joined[-1] = Block(previous.text + block.text, previous.section)
+            joined[-1] = Block(previous.text + block.text, previous.section, previous.page, previous.row)
         else:
             joined.append(block)
     return joined
