@@ -47,6 +47,8 @@ ROOT = EVAL_DIR.parent
 DEFAULT_QUESTIONS = EVAL_DIR / "questions.jsonl"
 CMRC_DIR = EVAL_DIR / "cmrc2018-trial"
 DRCD_DIR = EVAL_DIR / "drcd-dev"
+# A frozen copy of the shipped page: what is uploaded into data/ never changes the shipped figures.
+SHIPPED_DIR = EVAL_DIR / "shipped" / "docs"
 # Indexes of the eval corpora, keyed by corpus hash and model: a repeat run costs seconds, not an embedding pass.
 DEFAULT_CACHE = ROOT / ".eval-cache"  # beside the index folder, never inside it: that folder holds one index
 # The embedding backends `--compare` and `--calibrate` try by default (names as qa.embeddings.make_embedding takes).
@@ -61,7 +63,7 @@ LLM_OPTIONS = {
 
 def corpora() -> dict[str, EvalCorpus]:
     return {
-        "shipped": EvalCorpus("shipped", ROOT / "data", DEFAULT_QUESTIONS),
+        "shipped": EvalCorpus("shipped", SHIPPED_DIR, DEFAULT_QUESTIONS),
         "cmrc": EvalCorpus("cmrc", CMRC_DIR / "docs", CMRC_DIR / "questions.jsonl", span=True,
                            translated_file=CMRC_DIR / "questions-en.jsonl"),
         "drcd": EvalCorpus("drcd", DRCD_DIR / "docs", DRCD_DIR / "questions.jsonl", span=True),
@@ -76,7 +78,7 @@ def compare_setups(questions: list[Question], k: int, embed_models: list[str]) -
     rows = []
     for position, model in enumerate(embed_models):
         try:
-            engine = cached_engine(ROOT / "data", DEFAULT_CACHE / f"compare-{model.replace('/', '_')}", model)
+            engine = cached_engine(SHIPPED_DIR, DEFAULT_CACHE / f"compare-{model.replace('/', '_')}", model)
         except Exception as error:  # noqa: BLE001 - a model that cannot load is reported, not fatal
             print(f"skipped embedding model {model}: {type(error).__name__}: {error}", file=sys.stderr)
             continue

@@ -13,12 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from charset_normalizer import from_bytes
-from pypinyin import lazy_pinyin
 
 from .layouts import BINARY_SUFFIXES, LAYOUTS, TEXT_SUFFIXES, Block, ParsedArticle, detect
 from .layouts.base import FileTooLarge, UnreadableFile, check_expansion
 from .layouts.repair import repair
-from .text import ZONE_ABBREVIATIONS, normalise, printable, split_bounded, split_sentences, stable_id
+from .text import ZONE_ABBREVIATIONS, lazy_pinyin, normalise, printable, split_bounded, split_sentences, stable_id
 from .types import SECTION_SEPARATOR, Article, Paragraph
 
 log = logging.getLogger(__name__)

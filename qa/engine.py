@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from .config import MAX_QUESTION_CHARS, Settings
 from .embeddings import make_embedding
 from .retrieval import MODES, Retriever, allowed_articles
 from .store import FORMAT_VERSION, BuildBusy, BuildReport, IndexStore, IndexUnavailable, Progress
-from .text import in_script, is_chinese, is_traditional, simplified
+from .text import in_script, is_chinese, is_traditional, load_dictionary, simplified
 from .types import Answer, Article, Passage
 from .uploads import recover_interrupted_changes
 
@@ -180,6 +181,23 @@ class Engine:
                 self._answerer = make_answerer(self.settings, self._retriever.index, self._embed_model)
                 self._answerer_settings = self.settings
             return self._retriever, self._answerer
+
+    def warm(self) -> dict[str, float]:
+        """Load what every question needs, part by part, and say how long each took (seconds): jieba's
+        dictionary, the index (building it if missing), the embedding model. A server calls it in the
+        background while its page loads; `qa ask --verbose` to show where a cold start goes. The English
+        dictionary is not among them: only an English question reads it."""
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        load_dictionary()
+        timings["jieba dictionary"] = time.perf_counter() - started
+        started = time.perf_counter()
+        retriever, _ = self._ready()
+        timings["index (table, BM25, names, Chroma)"] = time.perf_counter() - started
+        started = time.perf_counter()
+        retriever.embed_model.get_query_embedding("query")
+        timings["embedding model"] = time.perf_counter() - started
+        return timings
 
     def articles(self) -> list[Article]:
         retriever, _ = self._ready()

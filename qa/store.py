@@ -24,6 +24,7 @@ import orjson
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
+from . import passage_features
 from .config import Settings
 from .corpus import (
     PARSER_VERSION,
@@ -39,7 +40,7 @@ from .corpus import (
 )
 from .embeddings import make_embedding
 from .names import NAMES_FILE, NameIndex, matching_aliases, names_found, tagged_names
-from .text import normalise, stable_id, tokens
+from .text import normalise, simplified, stable_id, tokens
 from .types import Article, Paragraph
 from .vectorstores import (  # noqa: F401 - IndexUnavailable and native_errors are imported from here too
     COLLECTION_NAME,
@@ -403,6 +404,7 @@ class IndexStore:
         except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
             raise IndexUnavailable(f"the index is damaged; {REBUILD_HINT}", f"{generation}: {error}") from None
         vectors = self._open_vectors(manifest, create=False)
+        passage_features.register(generation)
         return LoadedIndex(
             manifest=manifest,
             articles=articles,
@@ -588,6 +590,9 @@ class IndexStore:
         try:
             self._write_generation(self.root / generation, indexed, vocabulary)
             self._write_names(self.root / generation, indexed, previous)
+            # Tagged as the answerer reads them, in Simplified characters.
+            passage_features.write(self.root / generation, (simplified(p.text) for p in paragraphs),
+                                   self._live_generation(old))
             for item in indexed:  # written: what is left is what the vectors need
                 item.release()
             _return_freed_memory()
@@ -824,6 +829,13 @@ class IndexStore:
             np.savez(file, ids=token_ids, lengths=lengths, keys=np.concatenate([item.keys for item in indexed]),
                      vocabulary=np.array(vocabulary_used, dtype=str))
         bm25.save(str(folder / "bm25"), show_progress=False)
+
+    def _live_generation(self, manifest: dict | None) -> Path | None:
+        """The folder of the generation a manifest names, if it is ours and there."""
+        try:
+            return self._inside((manifest or {}).get("generation"), _GENERATION)
+        except IndexUnavailable:
+            return None
 
     def _stored_documents(self, manifest: dict, reuse_parsed: bool) -> tuple[dict[str, _StoredDocument], _Vocabulary]:
         """The live generation's files by source: their rows, tokens and names, to reuse what has not

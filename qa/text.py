@@ -104,6 +104,20 @@ def printable(text: str, keep: str = "") -> str:
                    if c not in keep and unicodedata.category(c) in _UNPRINTABLE else c for c in text)
 
 
+def load_dictionary() -> None:
+    """jieba's dictionary, read at the first cut otherwise (most of a second): a server reads it before the
+    first question comes."""
+    jieba.initialize()
+
+
+def lazy_pinyin(text: str) -> list[str]:
+    """pypinyin's reading of each character, pypinyin imported at the first call: its tables take half a
+    second to import, which most questions never need."""
+    from pypinyin import lazy_pinyin as read
+
+    return read(text)
+
+
 def normalise(text: str) -> str:
     """NFKC, no whitespace, no quote marks, lowercase: the form used to compare texts."""
     # One regex pass, not a Python loop over characters: ids of a 20 MB file hash every character.

@@ -9,13 +9,14 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import chromadb
 import numpy as np
-from llama_index.core.schema import TextNode
-from llama_index.core.vector_stores.types import BasePydanticVectorStore
-from llama_index.vector_stores.chroma import ChromaVectorStore
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
 from .config import Settings
 
@@ -76,8 +77,17 @@ class VectorCollection:
         self.client = client
         self.collection = collection
         self.where = where
-        # the llama-index view of the same collection, for queries with metadata filters
-        self.query_store: BasePydanticVectorStore = ChromaVectorStore(chroma_collection=collection)
+        self._query_store: BasePydanticVectorStore | None = None
+
+    @property
+    def query_store(self) -> BasePydanticVectorStore:
+        """The llama-index view of the same collection, for queries with metadata filters; made when first
+        asked for, since importing llama-index takes a second that no question needs."""
+        if self._query_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._query_store = ChromaVectorStore(chroma_collection=self.collection)
+        return self._query_store
 
     @property
     def name(self) -> str:

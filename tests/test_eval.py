@@ -405,3 +405,19 @@ def test_an_eval_over_a_slice_of_drcd_answers_traditional_questions_and_refuses_
     assert summary["answer_accuracy"] >= 0.5 and summary["refusal_rate"] >= 0.5, summary
     refusal = next(i for i in items if not i["answered"])
     assert "没" not in refusal["answer"]  # a Traditional question is refused in Traditional characters
+
+
+def test_the_shipped_figures_come_from_a_frozen_copy_that_an_upload_into_data_does_not_change(tmp_path, monkeypatch,
+                                                                                            questions):
+    # A checkout whose data/ holds the shipped page and a document a user uploaded.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / CORPUS_FILE.name).write_bytes(CORPUS_FILE.read_bytes())
+    (tmp_path / "data" / "canteens.md").write_text("# 社区食堂\n\n赛罕区计划新建3个社区食堂。\n", encoding="utf-8")
+    monkeypatch.setattr(eval_run, "ROOT", tmp_path)
+    shipped = eval_run.corpora()["shipped"]
+    documents, _ = load_corpus(shipped.data_dir)
+    titles = [article.title for document in documents for article in document.articles]
+    assert "社区食堂" not in titles and len(titles) == 6
+    # and the questions' evidence is all in that copy
+    text = normalise("".join(p.text for document in documents for p in document.paragraphs))
+    assert all(normalise(evidence) in text for q in questions for evidence in q.evidence)

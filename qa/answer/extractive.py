@@ -14,12 +14,12 @@ from functools import lru_cache
 import jieba
 import jieba.posseg as posseg
 import numpy as np
-from pypinyin import lazy_pinyin
 
 from .. import numbers
-from ..bilingual import latin_names, load_in_background
+from ..bilingual import latin_names
 from ..layouts.base import table_row_cells
 from ..names import NameIndex, names_of, pinyin_spellings
+from ..passage_features import tags as passage_tags
 from ..question import (
     DATE,
     DEFINITION,
@@ -36,7 +36,7 @@ from ..question import (
 )
 from ..retrieval import chunk_similarities
 from ..store import LoadedIndex
-from ..text import STOPWORDS, normalise
+from ..text import STOPWORDS, lazy_pinyin, normalise
 from ..types import Answer, Citation, Passage
 from . import calibration
 from .prompts import refusal_for
@@ -339,7 +339,7 @@ def _opens_next(clause: str) -> bool:
         return False
     if _DATE.fullmatch(re.sub(r"^在|[，；：,;:\s]+$", "", clause)):
         return True
-    return all(pair.flag[:1] in _SETTING_TAGS or _DATE.fullmatch(pair.word) for pair in posseg.lcut(clause))
+    return all(pair.flag[:1] in _SETTING_TAGS or _DATE.fullmatch(pair.word) for pair in passage_tags(clause))
 
 
 def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str]:
@@ -361,7 +361,7 @@ def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str
     following_one = after[0]
     if len(following_one) > MAX_FOLLOWING_CHARS:
         return []
-    first = next(iter(posseg.lcut(following_one)), None)
+    first = next(iter(passage_tags(following_one)), None)
     subjectless = first is not None and first.flag[:1] in ("v", "d", "b", "c") and not _LEANS_BACK.match(following_one)
     return [following_one] if subjectless else []
 
@@ -400,7 +400,6 @@ class ExtractiveAnswerer:
         self._documents = max(len(index.chunk_ids), 1)
         self._years: dict[str, str] = {}
         self._lock = threading.Lock()
-        load_in_background()  # the dictionary English questions are translated with
 
     # --- the interface --------------------------------------------------------------------------------
     def analyse(self, question: str, history: list[dict] | None = None) -> Question:
@@ -789,9 +788,9 @@ class ExtractiveAnswerer:
         if kind == DURATION:
             return any(q.unit in _DURATION_UNITS for q in numbers.parse_quantities(sentence))
         if kind == DATE:
-            return bool(_DATE.search(sentence)) or any(p.flag == "t" for p in posseg.lcut(sentence))
+            return bool(_DATE.search(sentence)) or any(p.flag == "t" for p in passage_tags(sentence))
         if kind in _TYPE_TAGS:
-            return any(p.flag in _TYPE_TAGS[kind] for p in posseg.lcut(sentence))
+            return any(p.flag in _TYPE_TAGS[kind] for p in passage_tags(sentence))
         if kind == LIST:
             return "、" in sentence or "，" in sentence
         if kind == REASON:
@@ -1085,7 +1084,7 @@ class ExtractiveAnswerer:
             return nearest([(m.start(), m.group()) for m in _DATE.finditer(sentence)])
         if kind in _TYPE_TAGS:
             spans, position = [], 0
-            for pair in posseg.lcut(sentence):
+            for pair in passage_tags(sentence):
                 if pair.flag in _TYPE_TAGS[kind] and len(pair.word) >= 2:
                     spans.append((position, pair.word))
                 position += len(pair.word)
