@@ -49,8 +49,10 @@ ROOT = EVAL_DIR.parent
 DEFAULT_QUESTIONS = EVAL_DIR / "questions.jsonl"
 CMRC_DIR = EVAL_DIR / "cmrc2018-trial"
 DRCD_DIR = EVAL_DIR / "drcd-dev"
-# Indexes of the eval corpora, keyed by corpus hash and model: a repeat run costs seconds, not an embedding pass.
+# A frozen copy of the shipped page: what is uploaded into data/ never changes the shipped figures.
+SHIPPED_DIR = EVAL_DIR / "shipped" / "docs"
 DEFAULT_MARKDOWN = ROOT / "docs" / "evaluation.md"
+# Indexes of the eval corpora, keyed by corpus hash and model: a repeat run costs seconds, not an embedding pass.
 DEFAULT_CACHE = ROOT / ".eval-cache"  # beside the index folder, never inside it: that folder holds one index
 # The embedding backends `--compare` and `--calibrate` try by default (names as qa.embeddings.make_embedding takes).
 COMPARE_EMBED_MODELS = ("multilingual-e5-small", "use-multilingual")
@@ -64,7 +66,7 @@ LLM_OPTIONS = {
 
 def corpora() -> dict[str, EvalCorpus]:
     return {
-        "shipped": EvalCorpus("shipped", ROOT / "data", DEFAULT_QUESTIONS),
+        "shipped": EvalCorpus("shipped", SHIPPED_DIR, DEFAULT_QUESTIONS),
         "cmrc": EvalCorpus("cmrc", CMRC_DIR / "docs", CMRC_DIR / "questions.jsonl", span=True,
                            translated_file=CMRC_DIR / "questions-en.jsonl"),
         "drcd": EvalCorpus("drcd", DRCD_DIR / "docs", DRCD_DIR / "questions.jsonl", span=True),
@@ -79,7 +81,7 @@ def compare_setups(questions: list[Question], k: int, embed_models: list[str]) -
     rows = []
     for position, model in enumerate(embed_models):
         try:
-            engine = cached_engine(ROOT / "data", DEFAULT_CACHE / f"compare-{model.replace('/', '_')}", model)
+            engine = cached_engine(SHIPPED_DIR, DEFAULT_CACHE / f"compare-{model.replace('/', '_')}", model)
         except Exception as error:  # noqa: BLE001 - a model that cannot load is reported, not fatal
             print(f"skipped embedding model {model}: {type(error).__name__}: {error}", file=sys.stderr)
             continue
@@ -116,8 +118,8 @@ again.
 
 Three corpora, each split by document into `train` / `dev` / `test` (60/20/20 by a hash of the document's name;
 the shipped page, one file of six articles, by the paragraph its evidence lies in):
-- **shipped**: the page in `data/` with `eval/questions.jsonl` (its own unanswerable questions are the off-topic
-  cases; the rows `… en` are its questions asked in English).
+- **shipped**: `eval/shipped/`, a frozen copy of the page in `data/`, with `eval/questions.jsonl` (its own
+  unanswerable questions are the off-topic cases; the rows `… en` are its questions asked in English).
 - **cmrc**: `eval/cmrc2018-trial/`, Chinese Wikipedia articles and questions from the CMRC 2018 trial set
   (CC BY-SA 4.0, see its README and LICENSE); the rows `… en` are its questions translated into English.
 - **drcd**: `eval/drcd-dev/`, Traditional Chinese Wikipedia articles and questions from DRCD

@@ -18,9 +18,8 @@ import ahocorasick
 import jieba
 import jieba.posseg as posseg
 import orjson
-from pypinyin import lazy_pinyin
 
-from .text import NAME_ABBREVIATIONS, simplified
+from .text import NAME_ABBREVIATIONS, lazy_pinyin, simplified
 
 NAMES_FILE = "names.json"
 PERSON, PLACE, ORGANISATION, TITLE, METADATA = "person", "place", "organisation", "title", "metadata"

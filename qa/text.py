@@ -91,6 +91,33 @@ def in_script(message: str, traditional: bool) -> str:
         return _MESSAGES_TO_TRADITIONAL.convert(message)
 
 
+_UNPRINTABLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def printable(text: str, keep: str = "") -> str:
+    """Text fit for a terminal or a log line: control and format characters (an ESC that starts a terminal
+    sequence, a BEL, a right-to-left override, a line break inside a file name) written as escapes, "\\x1b",
+    except those in `keep`."""
+    if text.isprintable() and not any(c in text for c in "\u2028\u2029"):
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii")
+                   if c not in keep and unicodedata.category(c) in _UNPRINTABLE else c for c in text)
+
+
+def load_dictionary() -> None:
+    """jieba's dictionary, read at the first cut otherwise (most of a second): a server reads it before the
+    first question comes."""
+    jieba.initialize()
+
+
+def lazy_pinyin(text: str) -> list[str]:
+    """pypinyin's reading of each character, pypinyin imported at the first call: its tables take half a
+    second to import, which most questions never need."""
+    from pypinyin import lazy_pinyin as read
+
+    return read(text)
+
+
 def normalise(text: str) -> str:
     """NFKC, no whitespace, no quote marks, lowercase: the form used to compare texts."""
     # One regex pass, not a Python loop over characters: ids of a 20 MB file hash every character.
