@@ -45,6 +45,13 @@ def test_a_count_is_answered_with_the_whole_not_the_part_said_with_qizhong(own_e
     assert "5座" not in answer.lead
 
 
+def test_a_part_the_question_names_is_answered_with_the_part(own_engine):
+    answer = own_engine.ask("东港地铁3号线一期工程有多少座换乘站？")
+    assert answer.answered
+    assert answer.lead.startswith("5座"), answer.lead
+    assert "17座" not in answer.lead
+
+
 def test_an_answer_carries_its_lead_quotes_and_confidence_as_fields(own_engine):
     answer = own_engine.ask("星川科技累计拥有多少项授权发明专利？")
     assert isinstance(answer, Answer)

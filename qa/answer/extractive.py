@@ -1198,14 +1198,18 @@ def clause_around(text: str, at: int) -> str:
 
 
 def quantity_order(question: Question, terms: dict[str, float], sentence: str, quantity: numbers.Quantity) -> tuple:
-    """How surely an amount of the sentence is the asked one, surest least: said with the question's qualifier
-    (累计 for 累计; plainly or with 共 when the question says none: "其中换乘站5座" is a part, "新增27项" what was
-    added), then in a clause that says more of the question's words (the counted noun), then in the asked unit."""
+    """How surely an amount of the sentence is the asked one, surest least. A question that says a qualifier
+    (累计, 新增, 其中…) wants the amount said with it first; one that says none wants the amount whose clause says
+    more of its words (the counted noun: "多少座换乘站" is the 5 of "其中换乘站5座", "多少座车站" the 17 of "共设车站17座"),
+    then one said plainly or with 共 rather than as a part or what was added; then the asked unit."""
     asked, said = qualifier_of(question.standalone), qualifier_of(sentence, quantity.start)
     agrees = said == asked or (asked is None and said in _PLAIN)
     clause = normalise(clause_around(sentence, quantity.start))
     weight = sum(w for t, w in terms.items() if t in clause)
-    return (not agrees, -weight, bool(question.units) and quantity.unit not in question.units)
+    other_unit = bool(question.units) and quantity.unit not in question.units
+    if asked is None:
+        return (-weight, not agrees, other_unit)
+    return (not agrees, -weight, other_unit)
 
 
 def _per_unit(question: Question, sentence: str, counter: str, terms: dict[str, float]) -> str:
