@@ -278,7 +278,10 @@ def _squash(text: str) -> str:
 
 
 def lead_of(answer: Answer) -> str:
-    """The answer text without the sentences the sources show as their quote: each thing is said once."""
+    """What the answer says beside the sentences the sources show as their quote: each thing is said once. An
+    answerer that says its lead gives it; of one that does not (an LLM's prose), the text less its quotes."""
+    if answer.lead:
+        return answer.lead
     quoted = {_squash(sentence) for citation in answer.citations for sentence in split_sentences(citation.quote)}
     quoted |= {_squash(citation.quote) for citation in answer.citations}
     quoted.discard("")

@@ -132,6 +132,11 @@ class AnswerOut(BaseModel):
     notice: str = Field(description="what the caller should know (a cut question or history, an LLM fallback)")
     unsupported: list[str] = Field(default_factory=list,
                                    description="sentences whose facts no cited paragraph holds (LLM answers)")
+    lead: str = Field("", description="what the answer says beside its quotes (the span that answers, a computed "
+                                      "result), with its [n] markers; empty when the answerer does not say one")
+    quotes: list[str] = Field(default_factory=list, description="the source sentences the answer shows, as written")
+    confidence: float | None = Field(None, description="the answerer's score, on which its refusal threshold is "
+                                                       "set; null when it gives none (LLM answers)")
 
 
 class ErrorOut(BaseModel):
@@ -228,6 +233,9 @@ def answer_json(answer: Answer) -> dict:
         "mode": answer.mode,
         "notice": answer.notice,
         "unsupported": list(answer.unsupported),
+        "lead": answer.lead,
+        "quotes": list(answer.quotes),
+        "confidence": answer.confidence,
     }
 
 

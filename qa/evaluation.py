@@ -219,6 +219,7 @@ def score(
     failed: bool = False,
     passage_sources: list[str] | None = None,
     citation_quotes: list[str] | None = None,
+    lead: str | None = None,
 ) -> dict:
     """Per-question scores; a metric that does not apply to this question is None.
     A question the engine failed on counts against every metric. Hit@n is the evidence's rank, or, for a
@@ -244,7 +245,8 @@ def score(
     if answered and not failed:
         scores["answer_chars"] = len(answer_text)
         if answer_type(question.question) in SPAN_TYPES:
-            scores["lead_chars"] = len(lead_span(answer_text, citation_quotes or []))
+            # An answer that says its lead gives it; else the lead is read off the text before its first quote.
+            scores["lead_chars"] = len(lead if lead else lead_span(answer_text, citation_quotes or []))
     rank = None
     if question.document and passage_sources is not None:
         rank = file_rank(passage_sources, question.document)
@@ -433,8 +435,9 @@ def evaluate_answers(questions: list[Question], ask: Callable, k: int) -> list[d
             citation_texts=[c.text for c in answer.citations],
             passage_sources=[p.source for p in answer.passages],
             citation_quotes=[c.quote for c in answer.citations],
+            lead=answer.lead,
         )
-        if getattr(answer, "confidence", None) is not None:
+        if answer.confidence is not None:
             item["confidence"] = answer.confidence
         items.append(item)
     return items

@@ -145,6 +145,9 @@ class Answer:
     notice: str = ""
     unsupported: list[str] = field(default_factory=list)  # sentences whose facts no cited paragraph holds
     follow_up: bool = False  # the question was completed from the conversation: it does not stand alone
+    lead: str = ""  # what the answer says before its quotes: the span that answers, a computed result
+    quotes: list[str] = field(default_factory=list)  # the source sentences it shows, as written
+    confidence: float | None = None  # the score the refusal threshold is set on; None when the answerer gives none
 
     def to_dict(self) -> dict:
         return asdict(self)

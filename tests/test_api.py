@@ -95,6 +95,10 @@ def test_ask_answers_with_its_citation(server):
     assert citation["source"] == "hohhot-2024-district-interviews.txt" and citation["paragraph"] >= 1
     assert {"title", "section", "paragraph_id", "score"} <= set(citation)
     assert body["passages"] and body["mode"] == "extractive" and body["notice"] == ""
+    # What the answer says beside its quotes, for a client that shows each thing once.
+    assert "128" in body["lead"] and body["lead"] in body["answer"] and CITED not in body["lead"]
+    assert body["quotes"] and all(quote in body["answer"] for quote in body["quotes"])
+    assert isinstance(body["confidence"], float)
 
 
 def test_follow_up_uses_the_history(server):

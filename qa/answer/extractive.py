@@ -415,8 +415,7 @@ class ExtractiveAnswerer:
             answer = self.compose(analysed, decision, passages)
         else:
             answer = self.refuse(analysed, passages, decision.reason)
-        answer.confidence = round(decision.confidence, 4)
-        return answer
+        return replace(answer, confidence=round(decision.confidence, 4))
 
     def refuse(self, question: Question, passages: list[Passage], reason: str = "") -> Answer:
         text = reason or refusal_for(question.standalone)
@@ -982,10 +981,9 @@ class ExtractiveAnswerer:
                                       quote=quote if quote in header else header, score=1.0,
                                       interviewee=getattr(article, "interviewee", ""),
                                       **_citation_extras(article)))
-        answer = Answer(question.text, ("；" if zh else "; ").join(facts), True, citations=citations,
-                        passages=passages, notice=question.notice)
-        answer.confidence = 1.0
-        return answer
+        text = ("；" if zh else "; ").join(facts)
+        return Answer(question.text, text, True, citations=citations, passages=passages, notice=question.notice,
+                      lead=text, quotes=[c.quote for c in citations], confidence=1.0)
 
     def _articles_saying(self, question: Question, passages: list[Passage]) -> list[str]:
         """"哪位受访者说过…", "哪两位受访者都说…": the articles (of interviews) whose passages say what the
@@ -1055,10 +1053,11 @@ class ExtractiveAnswerer:
             lines.append(computed)
         if leads:
             lines.append("；".join(leads) if question.language == "zh" else "; ".join(leads))
+        lead = "\n\n".join(lines)
         shown = dict.fromkeys((quoted[id(c)], marker_of[c.passage.paragraph_id]) for c in decision.chosen)
         lines.append("".join(f"{sentence}[{marker}]" for sentence, marker in shown))
         return Answer(question.text, "\n\n".join(lines), True, citations=citations, passages=passages,
-                      notice=question.notice)
+                      notice=question.notice, lead=lead, quotes=[sentence for sentence, _ in shown])
 
     def lead_span(self, question: Question, terms: dict[str, float], sentence: str) -> str:
         """The shortest span of the sentence that answers: a quantity with its unit, a date, a name, a list."""
@@ -1079,7 +1078,11 @@ class ExtractiveAnswerer:
             quantities = [q for q in numbers.parse_quantities(sentence) if q.unit != "年份"
                           and (wanted is None or q.unit in wanted)]
             quantities = [q for q in quantities if q.unit in question.units] or quantities
-            return nearest([(q.start, q.text) for q in quantities])
+            quantities = [q for q in quantities if normalise(q.text) not in asked]
+            if not quantities:
+                return ""
+            return min(quantities, key=lambda q: (quantity_order(question, terms, sentence, q),
+                                                  min(abs(q.start - a) for a in anchors))).text
         if kind == DATE:
             return nearest([(m.start(), m.group()) for m in _DATE.finditer(sentence)])
         if kind in _TYPE_TAGS:
@@ -1164,6 +1167,49 @@ def _metadata_fact(article, text: str, zh: bool, asks_reporter: bool, asks_role:
         spelled = (pinyin_spellings(interviewee, "person") or ("",))[0].title()
         return f"{interviewee} ({spelled}), {role}" if spelled else f"{interviewee}, {role}", subtitle
     return "", ""
+
+
+# What a number is said to count: the whole, what was added, a part of a whole, a change, or each of several.
+_QUALIFIERS = {"累计": "total", "共": "total", "总计": "total", "合计": "total", "总共": "total", "一共": "total",
+               "总数": "total", "新增": "new", "新建": "new", "新开": "new", "其中": "part", "同比": "change",
+               "增长": "change", "下降": "change", "增幅": "change", "分别": "each"}
+_QUALIFIER = re.compile("|".join(sorted(_QUALIFIERS, key=len, reverse=True)))
+_CLAUSE_BREAK = re.compile(r"[，。；！？,;!?]")
+# What a question that names no qualifier asks: the whole (said plainly or with 共), not what was added or a part.
+_PLAIN = (None, "total")
+
+
+def qualifier_of(text: str, before: int | None = None) -> str | None:
+    """The qualifier a number is said with: the last one in its clause before it (for a question, before=None,
+    the first one it says); None when it is said plainly."""
+    if before is None:
+        found = _QUALIFIER.findall(text)
+        return _QUALIFIERS[found[0]] if found else None
+    clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, before)), default=0)
+    found = _QUALIFIER.findall(text, clause_start, before)
+    return _QUALIFIERS[found[-1]] if found else None
+
+
+def clause_around(text: str, at: int) -> str:
+    """The clause of the text that holds position `at`."""
+    start = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, at)), default=0)
+    end = next((m.start() for m in _CLAUSE_BREAK.finditer(text, at)), len(text))
+    return text[start:end]
+
+
+def quantity_order(question: Question, terms: dict[str, float], sentence: str, quantity: numbers.Quantity) -> tuple:
+    """How surely an amount of the sentence is the asked one, surest least. A question that says a qualifier
+    (累计, 新增, 其中…) wants the amount said with it first; one that says none wants the amount whose clause says
+    more of its words (the counted noun: "多少座换乘站" is the 5 of "其中换乘站5座", "多少座车站" the 17 of "共设车站17座"),
+    then one said plainly or with 共 rather than as a part or what was added; then the asked unit."""
+    asked, said = qualifier_of(question.standalone), qualifier_of(sentence, quantity.start)
+    agrees = said == asked or (asked is None and said in _PLAIN)
+    clause = normalise(clause_around(sentence, quantity.start))
+    weight = sum(w for t, w in terms.items() if t in clause)
+    other_unit = bool(question.units) and quantity.unit not in question.units
+    if asked is None:
+        return (-weight, not agrees, other_unit)
+    return (not agrees, -weight, other_unit)
 
 
 def _per_unit(question: Question, sentence: str, counter: str, terms: dict[str, float]) -> str:
