@@ -156,6 +156,7 @@ def make_workbook(path: Path) -> None:
     workbook.save(str(path))
 
 
+METRO_CSV = "线路,线路长度（公里）,车站数量（座）,开通年份\n地铁1号线,21.7,20,2019\n地铁2号线,27.3,24,2024\n"
 NOTICE_CSV = ("序号,项目,金额（万元）,负责单位\n1,道路改造,1200,住建局\n2,公园提升,350,园林局\n,,,\n"
               "3,学校扩建,2800,教育局\n")
 
@@ -203,21 +204,24 @@ def sheets(tmp_path_factory):
     data = tmp_path_factory.mktemp("sheets")
     make_workbook(data / "book.xlsx")
     (data / "notice.csv").write_bytes(NOTICE_CSV.encode("gb18030"))
+    (data / "metro.csv").write_text(METRO_CSV, encoding="utf-8")
     engine = Engine(Settings(data_dir=data, index_dir=tmp_path_factory.mktemp("sheets-index")))
     engine.build_index(show_bar=False)
     return engine
 
 
-# The answer's lead (its first line) gives the value of the right cell; the cited row carries the unit its label
-# ("赛罕区（万人）") or column header ("月薪（元）") states.
+# The answer's lead (its first line) gives the value of the right cell with the unit its label ("赛罕区（万人）")
+# or column header ("月薪（元）") states; the cited row carries it too.
 @pytest.mark.parametrize("question, value, unit, row", [
     ("李四的月薪是多少？", "12000", "元", "李四：部门 技术部；月薪（元） 12000；年终奖（元） 24000"),
     ("赛罕区的常住人口是多少？", "105.2", "万人", "赛罕区（万人）：常住人口 105.2；城镇化率 91.2%"),
     ("公园提升的金额是多少？", "350", "万元", "公园提升：金额（万元） 350；负责单位 园林局；序号 2"),
+    ("地铁2号线的线路长度是多少？", "27.3", "公里",
+     "地铁2号线：线路长度（公里） 27.3；车站数量（座） 24；开通年份 2024"),
 ])
 def test_a_cell_is_answered_from_its_row_and_column_citing_the_row(sheets, question, value, unit, row):
     answer = sheets.ask(question)
     lead = answer.text.split("\n\n")[0]
-    assert answer.answered and re.sub(r"\[\d+\]", "", lead).startswith(value), answer.text
+    assert answer.answered and re.sub(r"\[\d+\]", "", lead).startswith(value + unit), answer.text
     assert unit in answer.citations[0].text
     assert answer.citations[0].text == row
