@@ -45,6 +45,7 @@ DEFAULT_K = 5
 MAX_EXAMPLES = 6
 MAX_SAVED_TURNS = 50
 DEFAULT_TITLE = "文档问答 · Document QA"
+CHAT_PLACEHOLDER = "答案和它引用的原文段落会显示在这里。 · Answers and the paragraphs they cite appear here."
 
 # The page's own words, in the question's language where there is a question (Chinese, else English).
 WORDS = {
@@ -209,6 +210,14 @@ CSS = """
 .qa-flash { animation: qa-flash 1.5s ease-out; }
 @keyframes qa-flash { from { outline: 3px solid var(--qa-refusal-edge); } to { outline: 0 solid transparent; } }
 #qa-status, #qa-description { font-size: 0.9em; color: var(--qa-muted); }
+#qa-description p { margin: 0; }
+/* A phone's screen holds the title, the chat and the question box with its Send button, without scrolling:
+   the chat gives up what the rest needs (Gradio sets its height inline, hence !important). */
+@media (max-width: 640px) {
+  #qa-title { margin: 0; font-size: 1.2em; }
+  #qa-description { font-size: 0.8em; }
+  #qa-chat { height: max(240px, calc(100vh - 360px)) !important; min-height: 240px !important; }
+}
 """
 
 
@@ -406,7 +415,8 @@ def render_status(status: dict) -> str:
     size = status.get("index_bytes") or 0
     return html.escape(
         f"回答方式 · Answerer: {status.get('mode', '?')}  ·  "
-        f"文档 · Documents: {status.get('articles', 0)}, 段落 · paragraphs: {status.get('paragraphs', 0)}  ·  "
+        f"文档 · Documents: {status.get('documents', 0)} ({status.get('articles', 0)} 篇 · articles), "
+        f"段落 · paragraphs: {status.get('paragraphs', 0)}  ·  "
         f"索引 · Index: {status.get('chunks', 0)} chunks, {size / 1_000_000:.1f} MB "
         f"({status.get('embed_model', '?')})"
     )
@@ -452,13 +462,23 @@ def page_title(settings: Settings) -> str:
     return settings.page_title or DEFAULT_TITLE
 
 
-def page_description(settings: Settings, documents: Sequence) -> str:
+def document_count(documents: Sequence) -> int:
+    """Documents are files: what is uploaded and deleted, however many articles one holds."""
+    return len({document.source for document in documents})
+
+
+def page_description(settings: Settings, count: int) -> str:
     if settings.page_description:
         return settings.page_description
+    english = "the document" if count == 1 else f"the {count} documents"
     return (
-        f"就这 {len(documents)} 份文档用中文或英文提问，答案引用原文段落。"
-        f" · Ask the {len(documents)} documents in Chinese or English; answers cite the source paragraphs."
+        f"就这 {count} 份文档用中文或英文提问，答案引用原文段落。"
+        f" · Ask {english} in Chinese or English; answers cite the source paragraphs."
     )
+
+
+def render_description(settings: Settings, count: int) -> str:
+    return f"<p>{html.escape(page_description(settings, count))}</p>"
 
 
 # ---------------------------------------------------------------- feedback
@@ -512,9 +532,10 @@ def record_feedback(path: Path, turn: dict, liked: bool | None) -> dict:
 
 
 def shown_question(question: str) -> str:
-    """The question as the chat shows it: the engine answers only its first MAX_QUESTION_CHARS characters."""
+    """The question as the chat shows it: of a longer one the engine answers only its last
+    MAX_QUESTION_CHARS characters."""
     question = question.strip()
-    return question if len(question) <= MAX_QUESTION_CHARS else question[:MAX_QUESTION_CHARS] + " …"
+    return question if len(question) <= MAX_QUESTION_CHARS else "… " + question[-MAX_QUESTION_CHARS:]
 
 
 def _supported_suffixes() -> list[str]:
@@ -525,14 +546,14 @@ def _empty_chat() -> dict:
     return {"messages": [], "turns": []}
 
 
-def _turn(answer: Answer, question: str, follow_up: bool) -> dict:
+def _turn(answer: Answer, question: str) -> dict:
     """What the browser keeps of one exchange: enough for follow-ups and for feedback, nothing rendered."""
     return {
         "question": answer.question or question,
         "answer": answer.text,
         "lead": lead_of(answer) if answer.answered else "",
         "answered": answer.answered,
-        "follow_up": follow_up,
+        "follow_up": answer.follow_up,  # completed from the conversation, so no eval question of its own
         "citations": [
             {"n": c.n, "title": c.title, "source": getattr(c, "source", ""), "paragraph": c.paragraph,
              "paragraph_id": c.paragraph_id, "quote": c.quote}
@@ -603,7 +624,7 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
                 messages[-1] = {"role": "assistant", "content": render_error(answer.text)}
             else:
                 messages[-1] = {"role": "assistant", "content": render_answer(answer, anchor)}
-        turns.append(_turn(answer, question, follow_up=bool(history)))
+        turns.append(_turn(answer, question))
         # The browser keeps the chat in its local storage (a few MB): the oldest exchanges make way.
         turns, messages = turns[-MAX_SAVED_TURNS:], messages[-2 * MAX_SAVED_TURNS:]
         yield messages, {"messages": messages, "turns": turns}, ""
@@ -638,17 +659,19 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
             return
         gr.Info(WORDS[language_of(turns[index // 2].get("question", ""))]["thanks"])
 
-    def current_status() -> str:
+    def current_status(docs: Sequence) -> tuple[str, str]:
+        """The status line and the description, both counting the documents of the index now loaded."""
         try:
-            return render_status(engine.status())
+            status = engine.status()
         except Exception:
             log.exception("reading the engine status failed")
-            return html.escape("状态不可用 · Status unavailable")
+            return html.escape("状态不可用 · Status unavailable"), render_description(settings, document_count(docs))
+        return render_status(status), render_description(settings, status.get("documents", 0))
 
     def refreshed() -> tuple:
         docs = documents()
         return (
-            current_status(),
+            *current_status(docs),
             gr.update(choices=document_choices(docs)),
             gr.update(choices=source_choices(docs), value=None),
         )
@@ -716,7 +739,8 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
     storage_secret = hashlib.sha256(f"qa-page:{settings.index_dir}".encode()).hexdigest()[:32]
     with gr.Blocks(title=page_title(settings), analytics_enabled=False) as page:
         gr.HTML(f"<h2 id='qa-title'>{html.escape(page_title(settings))}</h2>")
-        gr.HTML(f"<p>{html.escape(page_description(settings, docs))}</p>", elem_id="qa-description")
+        status_now, description_now = current_status(docs)
+        description = gr.HTML(description_now, elem_id="qa-description")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 chatbot = gr.Chatbot(
@@ -729,7 +753,8 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
                     feedback_options=("Like", "Dislike"),
                     buttons=["copy"],
                     allow_tags=False,
-                    placeholder=html.escape(page_description(settings, docs)),
+                    # The description above says what to ask: the empty chat does not say it again.
+                    placeholder=html.escape(CHAT_PLACEHOLDER),
                 )
                 with gr.Row():
                     question_box = gr.Textbox(
@@ -737,9 +762,12 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
                         show_label=False,
                         placeholder="输入问题，按回车发送 · Type a question and press Enter",
                         scale=5,
-                        max_length=settings.max_question_chars + 1000,
+                        min_width=160,
+                        # A pasted text with the question at its end reaches the engine, which keeps its end.
+                        max_length=settings.max_question_chars * 10,
                     )
-                    send = gr.Button("发送 · Send", variant="primary", scale=1, elem_id="qa-send")
+                    # Narrow enough to stay beside the box on a phone rather than wrap below it.
+                    send = gr.Button("发送 · Send", variant="primary", scale=1, min_width=80, elem_id="qa-send")
                 examples = gr.Dataset(
                     label="示例问题 · Example questions",
                     components=[question_box],
@@ -774,7 +802,7 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
                         delete_button = gr.Button("删除 · Delete", variant="stop", scale=1, elem_id="qa-delete")
                     reindex_button = gr.Button("重建索引 · Re-index", elem_id="qa-reindex")
                     documents_message = gr.HTML(elem_id="qa-documents-message")
-        status = gr.HTML(current_status(), elem_id="qa-status")
+        status = gr.HTML(status_now, elem_id="qa-status")
         saved_chat = gr.BrowserState(_empty_chat(), storage_key="qa-chat", secret=storage_secret)
 
         private = {"api_visibility": "private"}
@@ -791,13 +819,13 @@ def build_page(engine: Engine, settings: Settings | None = None) -> gr.Blocks:
         new_conversation.click(None, None, chat_outputs, js=forget, **private)
         chatbot.clear(None, None, chat_outputs, js=forget, **private)
         chatbot.like(on_like, [saved_chat, chatbot], None, **private)
-        index_outputs = [status, document_filter, delete_choice, documents_message]
+        index_outputs = [status, description, document_filter, delete_choice, documents_message]
         indexing = {"show_progress_on": documents_message, "concurrency_limit": 1, **private}
         reindex_button.click(reindex, None, index_outputs, **indexing)
         upload_box.upload(upload, upload_box, [*index_outputs, upload_box], **indexing)
         delete_button.click(delete, delete_choice, index_outputs, **indexing)
         page.load(lambda chat: (chat or _empty_chat()).get("messages", []), saved_chat, chatbot, **private)
-        page.load(refreshed, None, [status, document_filter, delete_choice], **private)
+        page.load(refreshed, None, [status, description, document_filter, delete_choice], **private)
         gr.api(chat_api, api_name="chat", concurrency_limit=CONCURRENCY_LIMIT)
     page.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
     return page

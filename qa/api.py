@@ -308,7 +308,9 @@ def _error_body(request_path: str, status: int, message: str, extra: dict | None
         kind = "invalid_request_error" if status < 500 else "server_error"
         if status == 401:
             kind = "authentication_error"
-        return {"error": {"message": message, "type": kind, "param": None, "code": status}}
+        extra = extra or {}
+        return {"error": {"message": message, "type": kind, "param": extra.get("param"),
+                          "code": extra.get("code", status)}}
     return {"error": message, **(extra or {})}
 
 
@@ -561,10 +563,15 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         """The one model this service is."""
         return {"object": "list", "data": [model_card()]}
 
+    def unknown_model(model: str) -> ApiError:
+        # OpenAI's answer to a model it does not serve, so that a client reports it as NotFoundError.
+        return ApiError(404, f"the model {model!r} does not exist; this service is {MODEL_ID!r} (GET /v1/models)",
+                        code="model_not_found", param="model")
+
     @v1.get("/models/{model}")
     def model(model: str) -> dict:
         if model != MODEL_ID:
-            raise ApiError(404, f"no model {model!r}; this service is {MODEL_ID!r}")
+            raise unknown_model(model)
         return model_card()
 
     @v1.post("/chat/completions", responses=errors)
@@ -572,6 +579,8 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         """The last user message is the question, earlier messages the history. The content carries `[n]`
         markers and ends with the sources as a Markdown list; the top-level `citations` field holds them as
         /api/ask does. Streams server-sent events when `stream` is true. Usage counts characters, not tokens."""
+        if request.model != MODEL_ID:
+            raise unknown_model(request.model)
         conversation = [m for m in request.messages if m.role in ("user", "assistant")]
         if not conversation or conversation[-1].role != "user":
             raise ApiError(422, "messages: the last user or assistant message must be the user's question")

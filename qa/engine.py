@@ -10,7 +10,7 @@ from pathlib import Path
 from .answer import Answerer, make_answerer
 from .config import MAX_QUESTION_CHARS, Settings
 from .embeddings import make_embedding
-from .retrieval import MODES, Retriever
+from .retrieval import MODES, Retriever, allowed_articles
 from .store import FORMAT_VERSION, BuildBusy, BuildReport, IndexStore, IndexUnavailable, Progress
 from .text import is_chinese
 from .types import Answer, Article, Passage
@@ -25,19 +25,32 @@ def clean_text(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
+# Where a sentence ends: a long paste is cut there, so that what is kept starts with a whole sentence.
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]|\.(?=\s)")
+
+
 def clean_question(question: str, limit: int = MAX_QUESTION_CHARS) -> tuple[str, str]:
-    """The question to answer and a notice; ValueError for an empty one."""
+    """The question to answer and a notice; ValueError for an empty one.
+
+    A question longer than the limit is a paste with the question usually at its end: its last `limit`
+    characters are kept, from the first sentence that starts within them."""
     if not isinstance(question, str):
         raise ValueError(f"the question must be text, not {type(question).__name__}")
     question = clean_text(question).strip()
     if not question:
         raise ValueError("the question is empty: type a question about the documents (问题为空，请输入关于文档的问题)")
     if len(question) > limit:
+        kept = question[-limit:]
+        if not _SENTENCE_END.match(question, len(question) - limit - 1):  # the cut falls inside a sentence
+            end = _SENTENCE_END.search(kept, 0, limit // 2)
+            kept = kept[end.end():] if end else kept
+        kept = kept.strip() or question[-limit:]
         if is_chinese(question):
-            notice = f"问题长 {len(question)} 个字符，只使用了前 {limit} 个。"
+            notice = f"问题长 {len(question)} 个字符，只使用了最后 {len(kept)} 个（问题通常在末尾）。"
         else:
-            notice = f"The question was {len(question)} characters long; only its first {limit} were used."
-        return question[:limit], notice
+            notice = (f"The question was {len(question)} characters long; only its last {len(kept)} were used "
+                      "(a question usually comes last).")
+        return kept, notice
     return question, ""
 
 
@@ -147,6 +160,8 @@ class Engine:
         counts = retriever.index.manifest.get("counts", {})
         return {
             "mode": answerer.mode,
+            # Documents are files, as uploaded, listed and deleted; a file may hold several articles.
+            "documents": len({article.source for article in retriever.index.articles.values()}),
             "articles": counts.get("articles", 0),
             "paragraphs": counts.get("paragraphs", 0),
             "chunks": counts.get("chunks", 0),
@@ -181,11 +196,11 @@ class Engine:
         filters = check_filters(filters, self.settings.max_filter_values)
         history, history_notice = bounded_history(history, self.settings.max_history_turns,
                                                   self.settings.max_history_chars, is_chinese(question))
-        notice = " ".join(part for part in (notice, history_notice) if part)
         for attempt in range(2):
             retriever, answerer = self._ready()
             try:
-                yield from self._answers(question, k, filters, history, notice, retriever, answerer)
+                yield from self._answers(question, k, filters, history, (notice, history_notice), retriever,
+                                         answerer)
                 return
             except IndexUnavailable:
                 # The index was replaced under this question (another process rebuilt it): ask again, once.
@@ -198,24 +213,64 @@ class Engine:
             self._forget_index()
         return moved
 
-    def _answers(self, question, k, filters, history, notice, retriever, answerer) -> Iterator[Answer]:
+    def _answers(self, question, k, filters, history, notices, retriever, answerer) -> Iterator[Answer]:
         analysed = answerer.analyse(question, history)
+        question_notice, history_notice = notices
+        # That older turns were left out matters only to a question the conversation completed.
+        notice = " ".join(part for part in (question_notice, analysed.from_history and history_notice) if part)
         passages = retriever.search(analysed, k, filters)
         answered = False
+        # Said in place of a refusal when the filter, not the documents, left out what the question is about.
+        outside = filtered_out_subject(analysed, filters, retriever.index)
+        refusal = outside and filter_refusal(outside, allowed_articles(filters, retriever.index), retriever.index,
+                                             analysed.language)
         # Each answer goes out as it comes (each a new Answer): a partial held back until the next arrived
         # would show a checked sentence only once the one after it was checked too.
         for answer in answerer.stream(analysed, passages) if hasattr(answerer, "stream") else ():
             answered = True
-            yield _asked_as(answer, question, notice)
+            yield _asked_as(answer, question, analysed, notice, refusal)
         if not answered:
-            yield _asked_as(answerer.answer(analysed, passages), question, notice)
+            yield _asked_as(answerer.answer(analysed, passages), question, analysed, notice, refusal)
 
 
-def _asked_as(answer: Answer, question: str, notice: str) -> Answer:
+def _asked_as(answer: Answer, question: str, analysed, notice: str, filter_refusal_text: str = "") -> Answer:
     """The answer under the question as the user asked it, after the engine's notice (a cut question)."""
     answer.question = question
+    answer.follow_up = analysed.from_history
+    if filter_refusal_text and not answer.answered:
+        answer.text = filter_refusal_text
     answer.notice = " ".join(part for part in (notice, answer.notice) if part)
     return answer
+
+
+def filtered_out_subject(question, filters: dict | None, index) -> str:
+    """The name a question is about when the filter leaves out every document about it ("" otherwise)."""
+    allowed = allowed_articles(filters, index)
+    if allowed is None:
+        return ""
+    allowed = set(allowed)
+    about = [m for m in question.entities if m.article_ids and getattr(m, "about", False)]
+    for mention in about:
+        if allowed.isdisjoint(mention.article_ids):
+            return mention.canonical
+    return ""
+
+
+MAX_NAMED_TITLES = 3
+
+
+def filter_refusal(name: str, allowed: list[str], index, language: str) -> str:
+    """A refusal that says the filter, not the documents, is why: what it searches and how to widen it."""
+    titles = [index.articles[a].title for a in allowed[:MAX_NAMED_TITLES] if a in index.articles]
+    if language == "zh":
+        searched = "、".join(f"《{title}》" for title in titles) + (f"等 {len(allowed)} 份文档" if len(allowed) >
+                                                                  MAX_NAMED_TITLES else "")
+        return (f"筛选只搜索{searched}，其中没有关于{name}的文档：清除“只搜索这些文档”的筛选"
+                f"（或把关于{name}的文档加进去）再问。")
+    searched = ", ".join(f"“{title}”" for title in titles) + (f" and {len(allowed) - MAX_NAMED_TITLES} more"
+                                                               if len(allowed) > MAX_NAMED_TITLES else "")
+    return (f"The filter searches only {searched}, and none of them is about {name}: clear the filter "
+            f"(“Search only these documents”) or add the documents about {name}, and ask again.")
 
 
 def normalise_history(history: list | None) -> list[dict]:

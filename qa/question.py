@@ -77,6 +77,7 @@ class Question:
     units: tuple[str, ...] = ()  # for a number question, the units an answer may have (empty: any)
     entities: list = field(default_factory=list)  # names.Mention of the standalone question
     notice: str = ""  # why a follow-up could not be completed, when it could not
+    from_history: bool = False  # the standalone text was completed from the conversation's earlier turns
     # For an English question: its content phrases with the Chinese words a dictionary gives for them.
     translations: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     # Chinese words to search for an English question: its names as written and its telling phrases' translations.
@@ -183,7 +184,7 @@ def resolve_follow_up(question: str, previous: str, names=None) -> str:
 
 def analyse(question: str, history: list[dict] | None = None, names=None) -> Question:
     """The question analysed once; a follow-up ("东城区呢？") is completed from the user's earlier turns."""
-    standalone, notice = question, ""
+    standalone, notice, from_history = question, "", False
     earlier = [m["content"] for m in history or [] if m.get("role") == "user" and isinstance(m.get("content"), str)]
     if is_follow_up(question):
         resolved = ""
@@ -191,6 +192,7 @@ def analyse(question: str, history: list[dict] | None = None, names=None) -> Que
             resolved = resolve_follow_up(turn, resolved, names) if resolved and is_follow_up(turn) else turn
         if resolved:
             standalone = resolve_follow_up(question, resolved, names)
+            from_history = True
         else:
             subject = follow_up_subject(question)
             notice = (f"“{question}”像是追问，但之前没有问题：请把问题问完整。" if is_chinese(question) else
@@ -206,7 +208,8 @@ def analyse(question: str, history: list[dict] | None = None, names=None) -> Que
         keywords += [word for phrase, options in translations for word in search_words(phrase, options)]
     return Question(text=question, standalone=standalone, language=language, answer_type=kind,
                     focus=content_terms(standalone), units=expected_units(standalone, kind), entities=entities,
-                    notice=notice, translations=translations, keywords=list(dict.fromkeys(keywords)))
+                    notice=notice, from_history=from_history, translations=translations,
+                    keywords=list(dict.fromkeys(keywords)))
 
 
 # A phrase the dictionary translates more ways than this (a general verb, "new") is too vague to search for by

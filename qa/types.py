@@ -144,6 +144,7 @@ class Answer:
     mode: str = "extractive"
     notice: str = ""
     unsupported: list[str] = field(default_factory=list)  # sentences whose facts no cited paragraph holds
+    follow_up: bool = False  # the question was completed from the conversation: it does not stand alone
 
     def to_dict(self) -> dict:
         return asdict(self)

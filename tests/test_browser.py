@@ -98,8 +98,9 @@ def browser() -> Iterator:
         browser.close()
 
 
-# Too long a question: a refusal (the documents never mention GDP) with a notice (the question was cut).
-REFUSED_WITH_NOTICE = "GDP增长目标是多少？" + "请说明。" * 520
+# Too long a question, asked at its end: a refusal (the documents never mention GDP) with a notice (the
+# question was cut to its end).
+REFUSED_WITH_NOTICE = "请说明。" * 520 + "GDP增长目标是多少？"
 
 
 def new_page(browser, url: str, width: int, height: int, scheme: str = "light", **options):

@@ -81,6 +81,8 @@ class LLMWithFallback:
             return analysed
         rewritten = self.extractive.analyse(standalone)
         rewritten.text = question
+        # The model returns a question that needs no conversation as it was asked: then none was used.
+        rewritten.from_history = analysed.from_history or " ".join(standalone.split()) != " ".join(question.split())
         return rewritten
 
     def stream(self, question: Question, passages: list[Passage]) -> Iterator[Answer]:
