@@ -497,11 +497,13 @@ def test_the_summary_counts_documents_per_format_and_names_skipped_files(tmp_pat
 
 
 def test_detect_chooses_by_suffix_and_content():
-    assert set(LAYOUTS) == {"text", "markdown", "html", "docx", "pdf", "newspaper", "xlsx", "csv"}
+    assert set(LAYOUTS) == {"text", "markdown", "html", "docx", "pdf", "newspaper", "xlsx", "csv", "tsv"}
     assert detect(Path("a.pdf"), None).name == "pdf"
     assert detect(Path("a.docx"), None).name == "docx"
     assert detect(Path("a.XLSX"), None).name == "xlsx"
+    assert detect(Path("a.xlsm"), None).name == "xlsx"
     assert detect(Path("a.csv"), "<html><body>a,b</body></html>").name == "csv"
+    assert detect(Path("a.tsv"), "# 标题\t说明").name == "tsv"
     assert detect(Path("a.txt"), "<!DOCTYPE html><html><body><p>x</p></body></html>").name == "html"
     assert detect(Path("a.txt"), "# 标题\n\n正文。").name == "markdown"
     assert detect(Path("a.md"), "正文。").name == "markdown"
