@@ -383,9 +383,11 @@ def is_loopback(host: str) -> bool:
 
 class SameOrigin:
     """ASGI middleware against a web page in the user's browser driving this server: a request from another
-    origin (a page elsewhere posting a form to /api/documents) is refused, and a server on loopback without a
-    key answers only requests addressed to a loopback name, so a name re-bound to 127.0.0.1 (DNS rebinding)
-    reaches nothing."""
+    origin is refused, whatever it reaches (a form posted to /api/documents, or the page's own events through
+    Gradio's queue, call, run and upload routes, which accept any localhost origin), and a server on loopback
+    without a key answers only requests addressed to a loopback name, so a name re-bound to 127.0.0.1 (DNS
+    rebinding) reaches nothing. A browser sends Origin with every cross-origin request a script makes, and
+    with every same-origin one that changes anything, so the page's own use always passes."""
 
     def __init__(self, app, settings: Settings):
         self.app = app
@@ -401,7 +403,7 @@ class SameOrigin:
             return await _send_error(scope, send, 403, "this server answers only on localhost; set an API key "
                                                        "(QA_API_KEY) to serve it under another name")
         origin = headers.get("origin")
-        if origin is not None and scope["path"].startswith(("/api/", "/v1/")) and urlsplit(origin).netloc != host:
+        if origin is not None and urlsplit(origin).netloc != host:
             return await _send_error(scope, send, 403, "requests from another web origin are refused")
         return await self.app(scope, receive, send)
 

@@ -14,6 +14,7 @@ from .retrieval import MODES, Retriever, allowed_articles
 from .store import FORMAT_VERSION, BuildBusy, BuildReport, IndexStore, IndexUnavailable, Progress
 from .text import is_chinese
 from .types import Answer, Article, Passage
+from .uploads import recover_interrupted_changes
 
 __all__ = ["MODES", "BuildBusy", "Engine", "IndexUnavailable"]
 
@@ -114,13 +115,16 @@ class Engine:
                     progress: Progress | None = None, show_bar: bool = True, wait: float = 0.0) -> BuildReport:
         """Build or update the index; BuildBusy if another build holds the index for longer than `wait` s."""
         embed_model = self._embed_model if self._embed_model_name == self.settings.embed_model else None
+        recover_interrupted_changes(self)  # what the build reads is the data folder as it was, or as it became
         report = self.store.build(Path(data_dir) if data_dir else None, rebuild, progress, show_bar, embed_model,
                                   wait=wait)
         self._forget_index()  # the next question loads the new index
         return report
 
     def ensure_index(self) -> BuildReport | None:
-        """Build the index when it is missing or was written by an older version of this program."""
+        """Build the index when it is missing or was written by an older version of this program; first put
+        back the data folder an upload or deletion left half done."""
+        recover_interrupted_changes(self)
         manifest = self.store.read_manifest()
         if manifest is not None and manifest.get("format") == FORMAT_VERSION:
             return None

@@ -55,6 +55,9 @@ MANIFEST = "manifest.json"
 # Written first into an index folder this program creates or adopts: a folder without it (or a manifest of
 # ours) holds someone else's files, and a build stops before touching it.
 MARKER = ".interview-qa-index"
+MARKER_CONTENT = {"program": "interview-qa", "kind": "index folder",
+                  "note": "qa index --rebuild rewrites this folder; delete it only with this file"}
+_OLD_MARKER_TEXT = "This folder is an interview-qa index"  # what the marker held before it was JSON
 # Written first into every sub-folder a build creates; clean-up removes only folders that hold it.
 OWNED = ".interview-qa-owned"
 LOCK = ".build.lock"
@@ -80,6 +83,8 @@ STORE_SECONDS = 10.0
 EXACT_SEARCH_MAX_CHUNKS = 1000
 VECTOR_CACHE_MAX = 50_000  # vectors of filtered chunks kept in memory: 75 MiB at 384 dimensions
 EMBED_BATCH = 16
+# Files a build of ours leaves at the top of a folder it has just claimed (a killed build may leave them alone).
+_TRANSIENT = frozenset({MARKER, f"{MARKER}.tmp", LOCK, BUILDER_PID, PENDING, f"{PENDING}.tmp", f".{MANIFEST}.tmp"})
 FOREIGN_FOLDER = ("the index folder holds files that interview-qa did not write, so it is not used; set QA_INDEX_DIR "
                   "to an empty or new folder (nothing in this one was changed)")
 Progress = Callable[[int, int, str], None]
@@ -340,10 +345,10 @@ class IndexStore:
     def read_manifest(self) -> dict | None:
         """None when no index was built here; IndexUnavailable when what is here is not a usable index."""
         self._check_folder()
+        if self._is_foreign():
+            raise IndexUnavailable(FOREIGN_FOLDER, str(self.root))
         path = self.root / MANIFEST
         if not path.exists():
-            if self._is_foreign():
-                raise IndexUnavailable(FOREIGN_FOLDER, str(self.root))
             return None
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -395,13 +400,43 @@ class IndexStore:
                                    str(self.root))
 
     def _is_foreign(self) -> bool:
-        """A folder with visible files but neither our marker nor our manifest belongs to someone else."""
-        if not self.root.is_dir() or (self.root / MARKER).exists() or (self.root / MANIFEST).exists():
+        """A folder that holds anything but our marker's say-so (or, for an index built before the marker,
+        a manifest of ours beside its generation) belongs to someone else: any file may be named
+        manifest.json, so the name alone proves nothing."""
+        if not self.root.is_dir() or self._marked() or self._legacy_index():
             return False
         try:
-            return any(not entry.name.startswith(".") for entry in self.root.iterdir())
+            return any(entry.name not in _TRANSIENT for entry in self.root.iterdir())
         except OSError:
             return True
+
+    def _marked(self) -> bool:
+        try:
+            text = (self.root / MARKER).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+        if text.startswith(_OLD_MARKER_TEXT):
+            return True
+        try:
+            content = json.loads(text)
+        except json.JSONDecodeError:
+            return False
+        return isinstance(content, dict) and content.get("program") == MARKER_CONTENT["program"]
+
+    def _legacy_index(self) -> bool:
+        """An index of ours written before the marker: our manifest's fields, naming a generation that is there."""
+        try:
+            manifest = json.loads((self.root / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        if not isinstance(manifest, dict) or manifest.get("format") not in (2, 3):
+            return False
+        generation, chroma_dir = manifest.get("generation"), manifest.get("chroma_dir", "chroma")
+        return (COLLECTION_NAME.fullmatch(str(manifest.get("collection"))) is not None
+                and isinstance(generation, str) and _GENERATION.fullmatch(generation) is not None
+                and (self.root / generation / "corpus.json").is_file()
+                and isinstance(chroma_dir, str) and (chroma_dir == "chroma" or _CHROMA_DIR.fullmatch(chroma_dir))
+                and (not self.vector_backend.uses_folder or (self.root / chroma_dir).is_dir()))
 
     def _claim(self) -> None:
         """Make the folder ours before writing anything in it, or stop: never build into someone's folder."""
@@ -411,12 +446,13 @@ class IndexStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             marker = self.root / MARKER
-            if not marker.exists():
-                marker.write_text("This folder is an interview-qa index; `qa index --rebuild` rewrites it.\n",
-                                  encoding="utf-8")
-        except OSError as error:
+            if not marker.exists() or marker.read_text(encoding="utf-8").startswith(_OLD_MARKER_TEXT):
+                tmp = self.root / f"{MARKER}.tmp"
+                tmp.write_text(json.dumps(MARKER_CONTENT), encoding="utf-8")
+                os.replace(tmp, marker)
+        except (OSError, UnicodeDecodeError) as error:
             raise IndexUnavailable("cannot write to the index folder; check its permissions",
-                                   f"{self.root}: {error.strerror or error}") from None
+                                   f"{self.root}: {getattr(error, 'strerror', None) or error}") from None
 
     def _inside(self, name, pattern: re.Pattern) -> Path:
         """A folder named in the manifest, checked to be one of ours and inside the index folder."""

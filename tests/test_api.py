@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace as replace_settings
 from pathlib import Path
@@ -277,9 +278,11 @@ def test_a_broken_index_is_a_503_naming_no_server_path(tmp_path, caplog):
 
     from qa.api import create_api
     from qa.engine import Engine
+    from qa.store import MARKER, MARKER_CONTENT
 
     index = tmp_path / "secret-place" / "index"
     index.mkdir(parents=True)
+    (index / MARKER).write_text(json.dumps(MARKER_CONTENT), encoding="utf-8")  # an index of ours, damaged
     (index / "manifest.json").write_text("{not json", encoding="utf-8")
     engine = Engine(Settings(index_dir=index, data_dir=SHIPPED_DATA))
     with caplog.at_level(logging.INFO), TestClient(create_api(engine), base_url="http://127.0.0.1") as client:
@@ -319,6 +322,29 @@ def test_upload_then_answer_from_it_then_delete(server, folders):
     assert not any(c["source"] == "图书馆.md" for c in after["citations"] + after["passages"])
     assert_json_error(httpx.request("DELETE", f"{server}/api/documents/图书馆.md"), 404)
     assert_json_error(httpx.request("DELETE", f"{server}/api/documents/..%2F..%2Fetc%2Fpasswd"), 404)
+
+
+def test_delete_removes_only_an_indexed_document(server, folders):
+    """Files of the user's that the index does not hold are not documents to delete, whatever their name."""
+    data, index = folders
+    own = {"notes.xyz": b"my notes", "private/keys.cfg": b"token=abc", "broken.pdf": b"%PDF-1.4 not really"}
+    for name, content in own.items():
+        (data / name).parent.mkdir(exist_ok=True)
+        (data / name).write_bytes(content)
+    try:
+        listed = [d["source"] for d in httpx.get(f"{server}/api/documents").json()["documents"]]
+        before = _state(data, index)
+        for name in [*own, "private", "private%2Fkeys.cfg", "..%2Fdata%2Fnotes.xyz", "private/../notes.xyz"]:
+            response = httpx.request("DELETE", f"{server}/api/documents/{name}", timeout=60)
+            assert_json_error(response, 404, "not an indexed document", "/api/documents")
+        assert _state(data, index) == before
+        for name, content in own.items():
+            assert (data / name).read_bytes() == content
+        assert [d["source"] for d in httpx.get(f"{server}/api/documents").json()["documents"]] == listed
+    finally:
+        shutil.rmtree(data / "private", ignore_errors=True)
+        for name in ("notes.xyz", "broken.pdf"):
+            (data / name).unlink(missing_ok=True)
 
 
 def _state(data: Path, index: Path) -> tuple[list[str], str]:
@@ -366,6 +392,68 @@ def test_another_origin_or_host_name_is_refused(server, folders):
     assert _state(data, index) == before
     same = ask(server, {"question": QUESTION}, headers={"Origin": server})
     assert same.status_code == 200 and "128" in same.json()["answer"]
+
+
+def _page_event(server: str, config: dict, elem_id: str, trigger: str) -> int:
+    """The fn_index of the page's event that `trigger` on the component with `elem_id` starts."""
+    component = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    return next(d["id"] for d in config["dependencies"] if [component, trigger] in d["targets"])
+
+
+def _run_page_event(server: str, fn_index: int, data: list, headers: dict, session: str = ""
+                    ) -> tuple[httpx.Response, dict | None]:
+    """An event as the page's script runs it: joined to Gradio's queue, then followed to its result."""
+    session = session or uuid.uuid4().hex[:10]
+    join = httpx.post(f"{server}/gradio_api/queue/join", headers=headers, timeout=60, json={
+        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None})
+    if join.status_code != 200:
+        return join, None
+    with httpx.stream("GET", f"{server}/gradio_api/queue/data", params={"session_hash": session},
+                      headers=headers, timeout=300) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed":
+                return join, message
+    return join, None
+
+
+def test_the_page_events_refuse_another_origin_and_serve_their_own(server, folders):
+    """A page on another localhost port cannot delete, upload, re-index, give feedback or ask through the
+    page's own Gradio routes; the page itself (same origin) still can."""
+    data, index = folders
+    added = httpx.post(f"{server}/api/documents", timeout=300,
+                       files=[("files", ("会议.md", "# 会议\n\n区里计划新建42个停车场。\n".encode(), "text/markdown"))])
+    assert added.status_code == 201, added.text
+    config = httpx.get(f"{server}/config").json()
+    delete = _page_event(server, config, "qa-delete", "click")
+    other = {"Origin": f"http://127.0.0.1:{free_port()}"}
+    before = _state(data, index)
+
+    events = [(delete, ["会议.md"]), (_page_event(server, config, "qa-reindex", "click"), []),
+              (_page_event(server, config, "qa-upload", "upload"), [None]),
+              (_page_event(server, config, "qa-chat", "like"), [None, None])]
+    for fn_index, arguments in events:
+        refused, _ = _run_page_event(server, fn_index, arguments, other)
+        assert_json_error(refused, 403, "origin")
+    same = {"Origin": server}
+    chat_event = httpx.post(f"{server}/gradio_api/call/chat", json={"data": [QUESTION]}, headers=same).json()
+    for response in (
+        httpx.post(f"{server}/gradio_api/call/chat", json={"data": [QUESTION]}, headers=other),
+        httpx.get(f"{server}/gradio_api/call/chat/{chat_event['event_id']}", headers=other),
+        httpx.post(f"{server}/gradio_api/run/chat", json={"data": [QUESTION]}, headers=other),
+        httpx.post(f"{server}/gradio_api/upload", files=[("files", ("a.md", b"# a\n\nb"))], headers=other),
+    ):
+        assert_json_error(response, 403, "origin")
+    assert _state(data, index) == before and (data / "会议.md").exists()
+
+    answered = httpx.get(f"{server}/gradio_api/call/chat/{chat_event['event_id']}", headers=same, timeout=120)
+    assert answered.status_code == 200 and "128" in answered.text
+    session = uuid.uuid4().hex[:10]  # one page: re-indexed first, so that its delete list holds the new file
+    for fn_index, arguments in events[1:2] + events[:1]:
+        joined, result = _run_page_event(server, fn_index, arguments, same, session)
+        assert joined.status_code == 200 and result is not None and result["success"], result
+    assert not (data / "会议.md").exists()
+    assert "会议.md" not in [d["source"] for d in httpx.get(f"{server}/api/documents").json()["documents"]]
 
 
 def test_a_batch_with_one_bad_file_writes_none(server, folders):

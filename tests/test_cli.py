@@ -55,7 +55,10 @@ def test_qa_index_prints_a_summary_and_warns_about_skipped_files(tmp_path):
 
 
 def test_qa_ask_on_a_corrupt_index_says_how_to_rebuild(tmp_path):
+    from qa.store import MARKER, MARKER_CONTENT
+
     (tmp_path / "index").mkdir()
+    (tmp_path / "index" / MARKER).write_text(json.dumps(MARKER_CONTENT), encoding="utf-8")  # ours, damaged
     (tmp_path / "index" / "manifest.json").write_text("garbage", encoding="utf-8")
     env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
     result = subprocess.run([QA, "ask", "新城区今年计划实施多少个区级重点项目？"], capture_output=True, text=True,

@@ -68,6 +68,41 @@ def test_a_foreign_folder_survives_rebuild_byte_for_byte(small_corpus, tmp_path)
     assert tree(foreign) == before
 
 
+def test_a_folder_holding_another_programs_manifest_is_never_taken_for_an_index(small_corpus, tmp_path):
+    site = tmp_path / "my-site"
+    site.mkdir()
+    (site / "manifest.json").write_text('{"name": "My PWA"}\n', encoding="utf-8")
+    (site / "index.html").write_text("<html></html>\n", encoding="utf-8")
+    before = tree(site)
+
+    for args in (["index"], ["index", "--rebuild"], ["ask", QUESTION]):
+        result = cli(*args, data=small_corpus, index=site)
+        assert result.returncode == 1, result
+        assert "did not write" in result.stderr and "QA_INDEX_DIR" in result.stderr
+        assert str(site) in result.stderr  # the folder is named
+        assert_no_traceback(result.stderr)
+    assert tree(site) == before
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "manifest.json"]
+
+
+def test_an_index_built_before_the_ownership_marker_keeps_answering_and_is_marked_at_its_next_build(
+        small_corpus, tmp_path):
+    index = tmp_path / "index"
+    make_engine(small_corpus, index).build_index(show_bar=False)
+    marker = index / ".interview-qa-index"
+    marker.unlink()  # as an index written by a version without the marker
+    for owned in index.glob("*/.interview-qa-owned"):
+        owned.unlink()
+
+    assert make_engine(small_corpus, index).ask(QUESTION).answered
+    result = cli("index", data=small_corpus, index=index)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(marker.read_text(encoding="utf-8"))["program"] == "interview-qa"
+    assert make_engine(small_corpus, index).ask(QUESTION).answered
+    result = cli("index", "--rebuild", data=small_corpus, index=index)
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_rebuild_removes_only_its_own_files(small_corpus, tmp_path):
     index = tmp_path / "index"
     engine = make_engine(small_corpus, index)
@@ -135,6 +170,71 @@ def test_a_builder_killed_at_any_point_leaves_the_old_index_answering(small_corp
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
     assert sorted(p.name for p in index.glob("gen-*")) == [manifest["generation"]]
     assert sorted(p.name for p in index.glob("chroma-*")) == [manifest["chroma_dir"]]
+
+
+OLD_NOTES = "# 会议纪要\n\n赛罕区计划新建3个社区食堂，年内投入使用。\n"  # small_corpus's notes.md
+NEW_NOTES = "# 会议纪要\n\n赛罕区计划新建7个社区食堂，年内投入使用。\n"
+CHANGE = """
+import sys
+from qa.config import Settings
+from qa.engine import Engine
+from qa.uploads import add_documents, delete_document
+engine = Engine(Settings.from_env())
+if sys.argv[1] == "replace":
+    add_documents(engine, [("notes.md", sys.argv[2].encode())], replace=True)
+else:
+    delete_document(engine, "notes.md")
+"""
+
+
+def hidden_leftovers(data: Path) -> list[str]:
+    return sorted(p.name for p in data.iterdir() if p.name.startswith((".aside-", ".qa-change-")))
+
+
+@pytest.mark.parametrize("change", ["replace", "delete"])
+def test_a_change_killed_after_setting_the_old_file_aside_is_undone_at_the_next_start(small_corpus, tmp_path,
+                                                                                        change):
+    index, notes = tmp_path / "index", small_corpus / "notes.md"
+    make_engine(small_corpus, index).build_index(show_bar=False)
+    manifest = (index / "manifest.json").read_text(encoding="utf-8")
+    changer = subprocess.Popen([sys.executable, "-c", CHANGE, change, NEW_NOTES], env=cli_env(small_corpus, index),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Killed once the old file is hidden and the new one (or none) is in its place, while the index is built.
+    deadline = time.monotonic() + 120
+    while not (any(p.name.startswith(".aside-") for p in small_corpus.iterdir())
+               and (notes.exists() and notes.read_text(encoding="utf-8") == NEW_NOTES) == (change == "replace")):
+        assert changer.poll() is None, f"it finished before it could be killed: {changer.communicate()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    changer.send_signal(signal.SIGKILL)
+    changer.wait(timeout=30)
+    assert (index / "manifest.json").read_text(encoding="utf-8") == manifest  # killed before the switch-over
+    assert any(name.startswith(".aside-") for name in hidden_leftovers(small_corpus))
+
+    answer = make_engine(small_corpus, index).ask(QUESTION)  # the next start
+    assert notes.read_text(encoding="utf-8") == OLD_NOTES
+    assert hidden_leftovers(small_corpus) == []
+    assert answer.answered and "3个社区食堂" in answer.text and "7个" not in answer.text
+    assert make_engine(small_corpus, index).build_index(show_bar=False).embedded == 0  # folder and index agree
+
+
+def test_a_replace_killed_after_its_index_switched_over_keeps_the_new_version(small_corpus, tmp_path):
+    """The state a kill leaves between the switch-over and removing the old version: the change stands."""
+    from qa.uploads import add_documents
+
+    index, notes = tmp_path / "index", small_corpus / "notes.md"
+    engine = make_engine(small_corpus, index)
+    engine.build_index(show_bar=False)
+    add_documents(engine, [("notes.md", NEW_NOTES.encode())], replace=True)
+    aside = small_corpus / f".aside-{'0' * 32}-notes.md"
+    aside.write_text(OLD_NOTES, encoding="utf-8")
+    (small_corpus / f".qa-change-{'0' * 32}.json").write_text(json.dumps({"written": [
+        {"name": "notes.md", "sha256": hashlib.sha256(NEW_NOTES.encode()).hexdigest(), "aside": aside.name}],
+        "removed": []}), encoding="utf-8")
+
+    answer = make_engine(small_corpus, index).ask(QUESTION)
+    assert notes.read_text(encoding="utf-8") == NEW_NOTES and hidden_leftovers(small_corpus) == []
+    assert "7个社区食堂" in answer.text
 
 
 def test_an_interrupted_full_build_resumes_where_it_stopped(small_corpus, tmp_path, monkeypatch):
