@@ -193,6 +193,18 @@ def test_a_header_merged_over_columns_heads_each_of_them_and_a_cell_merged_down_
     ]
 
 
+def test_a_workbook_too_large_to_load_whole_is_read_row_by_row_and_the_report_says_merges_were_not(tmp_path,
+                                                                                                    monkeypatch):
+    from qa.layouts import spreadsheet
+
+    make_budget_workbook(tmp_path / "budget.xlsx")
+    monkeypatch.setattr(spreadsheet, "MAX_WHOLE_BYTES", 1_000)
+    document, warnings = read_one(tmp_path)
+    assert "技术部：姓名 赵六；职务 经理" in [p.text for p in document.paragraphs]
+    assert "budget.xlsx: sheets 2, rows" in format_summary([document], warnings)
+    assert "merged cells not read (over 1,000 bytes)" in format_summary([document], warnings)
+
+
 def test_a_tsv_splits_at_tabs_only_and_an_xlsm_is_read_as_its_cells(tmp_path):
     import zipfile
 

@@ -152,7 +152,7 @@ class XlsxLayout(Layout):
         finally:
             workbook.close()
         self.found = (f"sheets {sheets}, rows {rows}",) if whole else \
-            (f"sheets {sheets}, rows {rows}", f"merged cells not read (over {MAX_WHOLE_BYTES // 1_000_000} MB)")
+            (f"sheets {sheets}, rows {rows}", f"merged cells not read (over {MAX_WHOLE_BYTES:,} bytes)")
         return [ParsedArticle(title or stem_title(source), blocks)]
 
 
