@@ -878,6 +878,18 @@ def create_server(engine: Engine, settings: Settings) -> FastAPI:
     )
 
 
+def warm(engine: Engine) -> None:
+    """Load what a question needs while the page loads, so that the first question does not wait for it;
+    the English dictionary last, since only an English question needs it. A failure here is the first
+    question's to report."""
+    try:
+        timings = engine.warm()
+        log.info("ready to answer: %s", ", ".join(f"{part} {seconds:.2f} s" for part, seconds in timings.items()))
+    except Exception as error:  # noqa: BLE001 - reported by the question that meets it
+        log.warning("could not load the index or the models ahead of the first question: %s", error)
+    bilingual.load_in_background()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -910,8 +922,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     server = create_server(engine, settings)
-    # The English-Chinese dictionary takes seconds to read; read it now so the first English question does not wait.
-    bilingual.load_in_background()
+    threading.Thread(target=warm, args=(engine,), name="warm", daemon=True).start()
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("serving the page on http://%s:%d/ , the API docs on /docs%s", shown_host, settings.port,
              " (API key required)" if settings.api_key else "")

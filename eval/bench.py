@@ -1056,6 +1056,14 @@ def _targets(results: dict, latest: str | None) -> list[str]:
 
 
 def markdown(results: dict) -> str:
+    if "real_text" in results:
+        from eval import realtext
+
+        return _markdown(results) + "\n\n## Real text\n\n" + realtext.markdown(results["real_text"])
+    return _markdown(results)
+
+
+def _markdown(results: dict) -> str:
     """The README tables: the shipped corpus beside the baseline, then scale."""
     lines = []
     latest = results.get("latest_run")
@@ -1237,6 +1245,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (merged with what is there)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--markdown", action="store_true", help="print the tables of --out and stop")
+    parser.add_argument("--real-text", action="store_true",
+                        help="only the real-text corpora (eval/realtext.py) at --sizes, their questions by script")
     parser.add_argument("--profile", action="store_true",
                         help="also profile qa.ask at each size (cProfile; the functions that take the time)")
     parser.add_argument("--cache-from", type=int, default=50000,
@@ -1250,11 +1260,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def bench_real_text(args: argparse.Namespace) -> int:
+    """Real-text corpora at each size: stored vectors stand in (StandInEmbedding), questions are embedded by
+    the real model; the cold start is timed over the shipped page indexed with the real model."""
+    from eval import realtext
+    from qa.engine import Engine
+
+    install_stand_in()
+    results = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    found = results.setdefault("real_text", {})
+    asked = realtext.questions(args.questions_limit)
+    with tempfile.TemporaryDirectory(prefix="qa-bench-real-") as scratch:
+        workdir = args.workdir or Path(scratch)
+        for size in [int(s) for s in args.sizes.split(",") if s]:
+            data, index = workdir / f"real-{size}" / "data", workdir / f"real-{size}" / "index"
+            written = realtext.generate(data, size)
+            engine = Engine(Settings(data_dir=data, index_dir=index, embed_model=STAND_IN_MODEL))
+            started = time.perf_counter()
+            report = engine.build_index(show_bar=False)
+            seconds = time.perf_counter() - started
+            log(f"real text {size}: {written} paragraphs, {report.chunks} chunks in {seconds:.0f} s")
+            found.setdefault("sizes", {})[str(size)] = {
+                "paragraphs": written, "chunks": report.chunks, "index_bytes": folder_bytes(index),
+                "latency": realtext.latencies(engine, asked)}
+            log(json.dumps(found["sizes"][str(size)]["latency"], ensure_ascii=False))
+        shipped_index = workdir / "shipped-index"
+        Engine(Settings(data_dir=realtext.SHIPPED, index_dir=shipped_index)).build_index(show_bar=False)
+        found["cold_start"] = realtext.cold_start(realtext.SHIPPED, shipped_index)
+    save_results(args.out, results)
+    print(realtext.markdown(found))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(args.out.read_text(encoding="utf-8"))))
         return 0
+    if args.real_text:
+        return bench_real_text(args)
     if args.worker_prepare:
         cache = None if args.no_cache or args.worker_prepare < args.cache_from else args.cache_dir
         result = prepare_size(args.worker_prepare, args.workdir, real_build=args.worker_prepare <= args.real_build_max,

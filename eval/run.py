@@ -1,5 +1,6 @@
-"""`qa eval`: one table per corpus (the shipped page, the CMRC 2018 trial set) with the plain baseline beside ours;
-`--questions FILE` scores one question file against the configured engine; `--calibrate` sets refusal thresholds."""
+"""`qa eval`: one table per corpus (the shipped page, the CMRC 2018 trial set, DRCD in Traditional characters)
+with the plain baseline beside ours; `--questions FILE` scores one question file against the configured engine;
+`--calibrate` sets refusal thresholds."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ EVAL_DIR = Path(__file__).resolve().parent
 ROOT = EVAL_DIR.parent
 DEFAULT_QUESTIONS = EVAL_DIR / "questions.jsonl"
 CMRC_DIR = EVAL_DIR / "cmrc2018-trial"
+DRCD_DIR = EVAL_DIR / "drcd-dev"
+# A frozen copy of the shipped page: what is uploaded into data/ never changes the shipped figures.
+SHIPPED_DIR = EVAL_DIR / "shipped" / "docs"
 # Indexes of the eval corpora, keyed by corpus hash and model: a repeat run costs seconds, not an embedding pass.
 DEFAULT_CACHE = ROOT / ".eval-cache"  # beside the index folder, never inside it: that folder holds one index
 # The embedding backends `--compare` and `--calibrate` try by default (names as qa.embeddings.make_embedding takes).
@@ -59,9 +63,10 @@ LLM_OPTIONS = {
 
 def corpora() -> dict[str, EvalCorpus]:
     return {
-        "shipped": EvalCorpus("shipped", ROOT / "data", DEFAULT_QUESTIONS),
+        "shipped": EvalCorpus("shipped", SHIPPED_DIR, DEFAULT_QUESTIONS),
         "cmrc": EvalCorpus("cmrc", CMRC_DIR / "docs", CMRC_DIR / "questions.jsonl", span=True,
                            translated_file=CMRC_DIR / "questions-en.jsonl"),
+        "drcd": EvalCorpus("drcd", DRCD_DIR / "docs", DRCD_DIR / "questions.jsonl", span=True),
     }
 
 
@@ -73,7 +78,7 @@ def compare_setups(questions: list[Question], k: int, embed_models: list[str]) -
     rows = []
     for position, model in enumerate(embed_models):
         try:
-            engine = cached_engine(ROOT / "data", DEFAULT_CACHE / f"compare-{model.replace('/', '_')}", model)
+            engine = cached_engine(SHIPPED_DIR, DEFAULT_CACHE / f"compare-{model.replace('/', '_')}", model)
         except Exception as error:  # noqa: BLE001 - a model that cannot load is reported, not fatal
             print(f"skipped embedding model {model}: {type(error).__name__}: {error}", file=sys.stderr)
             continue
@@ -133,7 +138,7 @@ def calibrate(cache: Path, k: int, embed_models: list[str]) -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="qa eval", description=__doc__)
-    parser.add_argument("--corpus", choices=("shipped", "cmrc", "all"), default="all")
+    parser.add_argument("--corpus", choices=(*corpora(), "all"), default="all")
     parser.add_argument("--questions", type=Path, help="score this question file against the configured engine")
     parser.add_argument("--k", type=int, default=5, help="passages retrieved per question")
     parser.add_argument("--out", type=Path, help="write the summaries and one record per question here (JSON)")
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             from qa.config import Settings
 
             model = args.embed_model or Settings.from_env().embed_model
-            names = ["shipped", "cmrc"] if args.corpus == "all" else [args.corpus]
+            names = list(corpora()) if args.corpus == "all" else [args.corpus]
             report["corpora"] = corpus_tables(names, args.split, args.k, args.cache, model)
     except QuestionFileError as error:
         print(f"error: malformed question file: {error}", file=sys.stderr)

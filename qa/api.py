@@ -7,6 +7,7 @@ import html
 import ipaddress
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFil
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -359,14 +361,16 @@ class _TooLarge(Exception):
     pass
 
 
-async def _send_error(scope, send, status: int, message: str) -> None:
+async def _send_error(scope, send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
     """A JSON error straight from a middleware, before any route has seen the request."""
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
     body = json.dumps(_error_body(scope["path"], status, message), ensure_ascii=False).encode()
+    extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *extra]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -408,6 +412,71 @@ class SameOrigin:
         return await self.app(scope, receive, send)
 
 
+class WrongKeyBrake:
+    """ASGI middleware that slows down guessing the API key: after FREE_WRONG_KEYS wrong keys (a 401 from /api or
+    /v1, a refused page login) from one address, that address gets 429 with Retry-After, for a wait that doubles
+    with each further wrong key up to MAX_WAIT_SECONDS. While it waits no key it sends is looked at, so the wait
+    bounds the guesses, not only the answers. A right key clears the address's count."""
+
+    FREE_WRONG_KEYS = 5
+    MAX_WAIT_SECONDS = 8.0
+    FORGET_AFTER_SECONDS = 600.0  # an address quiet this long starts again from nothing
+    MAX_ADDRESSES = 10_000  # the oldest are forgotten first: a flood of addresses cannot fill the memory
+
+    def __init__(self, app, settings: Settings, clock: Callable[[], float] = time.monotonic):
+        self.app = app
+        self.settings = settings
+        self.clock = clock
+        self.wrong: dict[str, tuple[int, float]] = {}  # address → (wrong keys in a row, may try again at)
+
+    @staticmethod
+    def _refusal(method: str, path: str) -> int | None:
+        """The status a wrong key gets on this route, or None where no key is checked."""
+        if path.startswith(("/api/", "/v1/")):
+            return 401
+        if method == "POST" and path.rstrip("/") == "/login":  # the page's login: the key as its password
+            return 400
+        return None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.settings.api_key:
+            return await self.app(scope, receive, send)
+        refused = self._refusal(scope["method"], scope["path"])
+        if refused is None:
+            return await self.app(scope, receive, send)
+        address = (scope.get("client") or ("?", 0))[0]
+        now = self.clock()
+        count, until = self.wrong.get(address, (0, 0.0))
+        if count and now - until > self.FORGET_AFTER_SECONDS:
+            count, until = 0, 0.0
+            self.wrong.pop(address, None)
+        if now < until:
+            wait = math.ceil(until - now)
+            return await _send_error(scope, send, 429, f"too many wrong API keys from this address; try again in "
+                                                       f"{wait} s", headers={"Retry-After": str(wait)})
+        status = 0
+
+        async def watched_send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, watched_send)
+        if status == refused:
+            count += 1
+            wait = (min(2.0 ** (count - self.FREE_WRONG_KEYS), self.MAX_WAIT_SECONDS)
+                    if count >= self.FREE_WRONG_KEYS else 0.0)
+            self.wrong.pop(address, None)  # re-inserted last: the dict is oldest first
+            self.wrong[address] = (count, self.clock() + wait)
+            while len(self.wrong) > self.MAX_ADDRESSES:
+                self.wrong.pop(next(iter(self.wrong)))
+            if wait:
+                log.warning("%d wrong API keys in a row from %s: it waits %g s", count, address, wait)
+        elif count and status < 400:
+            self.wrong.pop(address, None)
+
+
 # ---------------------------------------------------------------- the application
 
 
@@ -434,6 +503,7 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
         return upload_limit() if path.rstrip("/") == "/api/documents" else MAX_JSON_BODY_BYTES
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    app.add_middleware(WrongKeyBrake, settings=settings)
     app.add_middleware(SameOrigin, settings=settings)  # added last, so it runs first: also guards the page
 
     @app.exception_handler(ApiError)
@@ -662,7 +732,28 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api)
     app.include_router(v1)
+
+    # The page is mounted at "/" after these routes, and a mount takes every path no route takes whole: an
+    # unknown /api path, or a known one asked with the wrong method, would get the page's {"detail": ...}.
+    # These take every path left under /api and /v1 and answer as the API does.
+    def no_such_route(request: Request) -> None:
+        path = request.url.path
+        allowed = sorted({method for route in (*api.routes, *v1.routes)
+                          if isinstance(route, APIRoute) and route.path_regex.match(path)
+                          for method in route.methods or ()})
+        shown = path[:200]
+        if allowed:
+            raise ApiError(405, f"{request.method} is not allowed on {shown}; use {', '.join(allowed)}",
+                           headers={"Allow": ", ".join(allowed)})
+        raise ApiError(404, f"there is no {shown}; the API's routes are listed at /docs")
+
+    for prefix in ("/api", "/v1"):
+        for path in (prefix, f"{prefix}/{{rest:path}}"):
+            app.add_api_route(path, no_such_route, methods=_EVERY_METHOD, include_in_schema=False)
     return app
+
+
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def change_json(report: ChangeReport) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import re
 import threading
+import time
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
@@ -83,8 +84,18 @@ def _reverse_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, .
     return ({k: tuple(v) for k, v in phrases.items()}, {k: tuple(v) for k, v in words.items()})
 
 
+# Seconds the dictionary took to read in this process (0 until it is read): `qa ask --verbose` shows it.
+load_seconds = 0.0
+
+
 def reverse_index() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """The dictionary, read at the first call: only an English question needs it."""
+    global load_seconds
     with _lock:
+        if not _reverse_index.cache_info().currsize:
+            started = time.perf_counter()
+            _reverse_index()
+            load_seconds = time.perf_counter() - started
         return _reverse_index()
 
 

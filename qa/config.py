@@ -11,6 +11,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A question longer than this is cut (with a notice): longer text is never a question, and it would
 # slow retrieval and the answerer for nothing.
 MAX_QUESTION_CHARS = 2000
+# A shorter key is guessed: even slowed down to one wrong key per few seconds, a short key falls in days.
+MIN_API_KEY_CHARS = 16
 
 
 class SettingsError(ValueError):
@@ -46,6 +48,9 @@ class Settings:
     max_filter_values: int = 200
     max_upload_bytes: int = 20 * 1024 * 1024
     max_upload_files: int = 20
+    # What one file may cost to read: a zip-based file's (.docx) unpacked size, and its paragraphs.
+    max_expanded_bytes: int = 50 * 1024 * 1024
+    max_paragraphs_per_file: int = 20_000
     # The citable unit: a longer paragraph is split at sentence boundaries, then at this hard cap.
     max_paragraph_chars: int = 1_500
     follow_symlinks: bool = False  # a link that leaves the data folder is skipped unless this is set
@@ -54,6 +59,13 @@ class Settings:
     page_description: str = ""
     examples_file: Path | None = None
     feedback_file: Path = PROJECT_ROOT / "feedback.jsonl"
+
+    def __post_init__(self) -> None:
+        if self.api_key and len(self.api_key.strip()) < MIN_API_KEY_CHARS:
+            raise SettingsError(
+                f"the API key (QA_API_KEY or --api-key) is {len(self.api_key.strip())} characters long; it needs "
+                f"at least {MIN_API_KEY_CHARS}. Make one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(24))'")
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:

@@ -13,11 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from charset_normalizer import from_bytes
-from pypinyin import lazy_pinyin
 
 from .layouts import BINARY_SUFFIXES, LAYOUTS, TEXT_SUFFIXES, Block, ParsedArticle, detect
+from .layouts.base import FileTooLarge, UnreadableFile, check_expansion
 from .layouts.repair import repair
-from .text import ZONE_ABBREVIATIONS, normalise, split_bounded, split_sentences, stable_id
+from .text import ZONE_ABBREVIATIONS, lazy_pinyin, normalise, printable, split_bounded, split_sentences, stable_id
 from .types import SECTION_SEPARATOR, Article, Paragraph
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,10 @@ MAX_CONTEXT_VALUE_CHARS = 40
 # Raise it whenever a layout, the repairs or the numbering change what a file parses to: an index remembers
 # the version its documents were parsed with, and an update re-parses only files whose bytes changed.
 PARSER_VERSION = 2
-
-
-class UnreadableFile(Exception):
-    """A file that is not text in an encoding we can recognise, or of a type we do not read."""
+# What one file may cost to read (Settings.max_expanded_bytes, Settings.max_paragraphs_per_file): a small
+# upload must not hold a parse of minutes and an index of hundreds of MB.
+MAX_EXPANDED_BYTES = 50 * 1024 * 1024
+MAX_PARAGRAPHS_PER_FILE = 20_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class Document:
 def decode_text(data: bytes) -> tuple[str, int]:
     """The text and how many invalid bytes were replaced: UTF-8 (a few bad bytes replaced), then the best
     guess among Chinese legacy encodings and UTF-16."""
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = bomless_utf16(data)
+        if text is not None:
+            return text, 0
     try:
         return data.decode("utf-8-sig"), 0
     except UnicodeDecodeError:
@@ -86,6 +90,34 @@ def decode_text(data: bytes) -> tuple[str, int]:
     if best is None:
         raise UnreadableFile("not text in UTF-8, GB18030/GBK, Big5 or UTF-16")
     return str(best), 0
+
+
+# Characters no text file holds (controls, lone surrogates, private use, non-characters): a decoding that
+# yields them is not the file's encoding.
+_NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff\ue000-\uf8ff\ufffe\uffff]")
+
+
+def bomless_utf16(data: bytes) -> str | None:
+    """The text of UTF-16 written without a byte order mark, or None. Such text has its NUL bytes (the high
+    byte of every ASCII character: digits, punctuation, line breaks) all at odd offsets (little-endian) or all
+    at even ones (big-endian), and decodes to lines of characters text holds; binary data has NULs at both,
+    and a stray NUL in UTF-8 text decodes to symbols and private-use characters without line breaks."""
+    if len(data) % 2:
+        return None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    if (even and odd) or not (even or odd):
+        return None
+    try:
+        text = data.decode("utf-16-le" if odd else "utf-16-be")
+    except UnicodeDecodeError:
+        return None
+    if _NOT_IN_TEXT.search(text) or ("\n" not in text and "\r" not in text):
+        return None
+    try:  # valid UTF-8 as well (ASCII with NULs): UTF-16 only when NULs are as many as its ASCII makes them
+        data.decode("utf-8")
+        return text if (even + odd) * 4 >= len(data) else None
+    except UnicodeDecodeError:
+        return text
 
 
 def decode(data: bytes) -> str:
@@ -110,7 +142,8 @@ def corpus_files(data_dir: Path, follow_symlinks: bool = False) -> tuple[list[Pa
             if name.startswith("."):
                 continue
             if path.is_symlink() and not follow_symlinks and not path.resolve().is_relative_to(root):
-                warnings.append(f"skipped {path.relative_to(data_dir).as_posix()}/: a link to a folder outside "
+                shown = printable(path.relative_to(data_dir).as_posix())
+                warnings.append(f"skipped {shown}/: a link to a folder outside "
                                 f"the data folder (set QA_FOLLOW_SYMLINKS=true to read it)")
                 continue
             kept.append(name)
@@ -121,17 +154,18 @@ def corpus_files(data_dir: Path, follow_symlinks: bool = False) -> tuple[list[Pa
             if name.startswith("."):
                 continue
             if path.is_symlink() and not follow_symlinks and not path.resolve().is_relative_to(root):
-                warnings.append(f"skipped {source}: a link to a file outside the data folder "
+                warnings.append(f"skipped {printable(source)}: a link to a file outside the data folder "
                                 f"(set QA_FOLLOW_SYMLINKS=true to read it)")
             elif not path.is_file():
-                warnings.append(f"skipped {source}: not a regular file (a broken link?)")
+                warnings.append(f"skipped {printable(source)}: not a regular file (a broken link?)")
             else:
                 files.append(path)
     return sorted(files), warnings
 
 
 def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
-                follow_symlinks: bool = False, parsed: Callable[[str, str], Document | None] | None = None
+                follow_symlinks: bool = False, parsed: Callable[[str, str], Document | None] | None = None,
+                max_expanded_bytes: int = MAX_EXPANDED_BYTES, max_paragraphs: int = MAX_PARAGRAPHS_PER_FILE
                 ) -> tuple[list[Document], list[str]]:
     """Parse every readable file; return the documents and the warnings (one per skipped file, and one per
     file read with repairs such as replaced bytes). One bad file never stops the others. `parsed(source,
@@ -145,25 +179,30 @@ def load_corpus(data_dir: Path, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
     for path in files:
         source = path.relative_to(data_dir).as_posix()
         try:
-            document, notes = read_document(path, source, max_paragraph_chars, parsed)
+            document, notes = read_document(path, source, max_paragraph_chars, parsed,
+                                            max_expanded_bytes=max_expanded_bytes, max_paragraphs=max_paragraphs)
         except (UnreadableFile, OSError) as error:
-            warnings.append(f"skipped {source}: {error}")
+            warnings.append(f"skipped {printable(source)}: {printable(str(error))}")
             continue
         except Exception as error:  # a malformed file a parser library chokes on: that file only
             log.debug("parsing %s failed", source, exc_info=True)
             reason = f"{type(error).__name__}: {error}"
-            warnings.append(f"skipped {source}: it could not be parsed ({reason[:200]})")
+            warnings.append(f"skipped {printable(source)}: it could not be parsed ({printable(reason[:200])})")
             continue
         warnings += notes
         if document.paragraphs:
             documents.append(document)
         else:
-            warnings.append(f"skipped {source}: no text in it")
+            warnings.append(f"skipped {printable(source)}: no text in it")
     return documents, warnings
 
 
 def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGRAPH_CHARS,
-                  parsed: Callable[[str, str], Document | None] | None = None) -> tuple[Document, list[str]]:
+                  parsed: Callable[[str, str], Document | None] | None = None,
+                  max_expanded_bytes: int = MAX_EXPANDED_BYTES, max_paragraphs: int = MAX_PARAGRAPHS_PER_FILE
+                  ) -> tuple[Document, list[str]]:
+    """One file parsed; FileTooLarge before any parsing when a zip-based file (whatever its layout) unpacks
+    to more than max_expanded_bytes, and when it holds more than max_paragraphs paragraphs."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableFile(f"unsupported file type {suffix or '(none)'}")
@@ -172,15 +211,16 @@ def read_document(path: Path, source: str, max_paragraph_chars: int = MAX_PARAGR
     known = parsed(source, sha256) if parsed is not None else None
     if known is not None:
         return known, list(known.notes)
+    check_expansion(data, max_expanded_bytes)
     text, notes = None, []
     if suffix in TEXT_SUFFIXES:
         text, replaced = decode_text(data)
         if replaced:
-            notes.append(f"{source}: replaced {replaced} invalid byte{'s' if replaced > 1 else ''} "
+            notes.append(f"{printable(source)}: replaced {replaced} invalid byte{'s' if replaced > 1 else ''} "
                          f"(the file is not quite UTF-8)")
     layout = detect(path, text)
     articles, paragraphs = number_articles(source, layout.name, layout.parse(source, data, text),
-                                           max_paragraph_chars)
+                                           max_paragraph_chars, max_paragraphs)
     return Document(source, sha256, articles, paragraphs, layout.name, tuple(notes), tuple(layout.found)), notes
 
 
@@ -193,8 +233,10 @@ def parse_document(text: str, source: str, max_paragraph_chars: int = MAX_PARAGR
 
 
 def number_articles(source: str, layout: str, parsed: list[ParsedArticle],
-                    max_paragraph_chars: int = MAX_PARAGRAPH_CHARS) -> tuple[list[Article], list[Paragraph]]:
-    """Articles with stable ids and their paragraphs numbered 1.., none longer than max_paragraph_chars."""
+                    max_paragraph_chars: int = MAX_PARAGRAPH_CHARS, max_paragraphs: int | None = None
+                    ) -> tuple[list[Article], list[Paragraph]]:
+    """Articles with stable ids and their paragraphs numbered 1.., none longer than max_paragraph_chars;
+    FileTooLarge past max_paragraphs paragraphs."""
     articles, paragraphs = [], []
     titles: Counter = Counter()
     for item in parsed:
@@ -211,6 +253,9 @@ def number_articles(source: str, layout: str, parsed: list[ParsedArticle],
                 texts[key] += 1
                 occurrence = texts[key] - 1  # the same text twice in one article: two paragraphs, two ids
                 number += 1
+                if max_paragraphs is not None and len(paragraphs) >= max_paragraphs:
+                    raise FileTooLarge(f"it holds more than {max_paragraphs:,} paragraphs, the limit for one file "
+                                       f"(QA_MAX_PARAGRAPHS_PER_FILE); split it into several files")
                 paragraph_id = stable_id(source, item.title, key, *([str(occurrence)] if occurrence else []))
                 paragraphs.append(Paragraph(paragraph_id, article.id, number, text, block.section, block.page,
                                             block.row))

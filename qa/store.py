@@ -24,6 +24,7 @@ import orjson
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
+from . import passage_features
 from .config import Settings
 from .corpus import (
     PARSER_VERSION,
@@ -39,7 +40,7 @@ from .corpus import (
 )
 from .embeddings import make_embedding
 from .names import NAMES_FILE, NameIndex, matching_aliases, names_found, tagged_names
-from .text import normalise, stable_id, tokens
+from .text import normalise, simplified, stable_id, tokens
 from .types import Article, Paragraph
 from .vectorstores import (  # noqa: F401 - IndexUnavailable and native_errors are imported from here too
     COLLECTION_NAME,
@@ -50,7 +51,7 @@ from .vectorstores import (  # noqa: F401 - IndexUnavailable and native_errors a
     native_errors,
 )
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: tokens, tags and names in Simplified characters
 MANIFEST = "manifest.json"
 # Written first into an index folder this program creates or adopts: a folder without it (or a manifest of
 # ours) holds someone else's files, and a build stops before touching it.
@@ -144,6 +145,11 @@ class LoadedIndex:
     # Stored vectors of chunks a filtered question scored exactly, kept for the next question on the same articles.
     _vector_cache: dict[str, np.ndarray] = field(init=False, repr=False, default_factory=dict)
     _vector_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+    # Questions running on this index, and whether a newer one replaced it: its vector store's client is closed
+    # once both say nobody uses it (closed under a running search, it failed that question).
+    _users: int = field(init=False, repr=False, default=0)
+    _retired: bool = field(init=False, repr=False, default=False)
+    _users_lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._article_position = {article_id: i for i, article_id in enumerate(self.articles)}
@@ -289,6 +295,26 @@ class LoadedIndex:
         """Release the vector store's client, so that the next load reads what another process wrote."""
         self.vectors.close()
 
+    def hold(self) -> None:
+        """A question starts on this index: it stays open until the matching release()."""
+        with self._users_lock:
+            self._users += 1
+
+    def release(self) -> None:
+        with self._users_lock:
+            self._users -= 1
+            close = self._retired and self._users == 0
+        if close:
+            self.close()
+
+    def retire(self) -> None:
+        """A newer index replaced this one: closed now if no question uses it, else by the last to finish."""
+        with self._users_lock:
+            self._retired = True
+            close = self._users == 0
+        if close:
+            self.close()
+
 
 def _read_table(path: Path) -> tuple[dict[str, Article], dict[str, Paragraph], dict[str, Chunk], list[str]]:
     """The paragraph table, in the least memory: each part of the parsed JSON is dropped once its objects are
@@ -378,6 +404,7 @@ class IndexStore:
         except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
             raise IndexUnavailable(f"the index is damaged; {REBUILD_HINT}", f"{generation}: {error}") from None
         vectors = self._open_vectors(manifest, create=False)
+        passage_features.register(generation)
         return LoadedIndex(
             manifest=manifest,
             articles=articles,
@@ -534,6 +561,8 @@ class IndexStore:
             old, reuse_parsed=old.get("parser") == parser)
         documents, warnings = load_corpus(data_dir, max_paragraph_chars=self.settings.max_paragraph_chars,
                                           follow_symlinks=self.settings.follow_symlinks,
+                                          max_expanded_bytes=self.settings.max_expanded_bytes,
+                                          max_paragraphs=self.settings.max_paragraphs_per_file,
                                           parsed=lambda source, sha256: _parsed(previous, source, sha256))
         if not documents:
             raise ValueError(
@@ -544,7 +573,8 @@ class IndexStore:
         paragraphs = [p for d in documents for p in d.paragraphs]
         report = BuildReport(len(articles), len(paragraphs), full_rebuild=full, warnings=warnings,
                              formats=format_summary(documents, warnings))
-        if not full and old.get("files") == files and old.get("parser") == parser:
+        if (not full and old.get("files") == files and old.get("parser") == parser
+                and not self._vectors_lost(old, previous)):
             report.chunks = old.get("counts", {}).get("chunks", 0)
             report.seconds = time.perf_counter() - started
             return report
@@ -560,6 +590,9 @@ class IndexStore:
         try:
             self._write_generation(self.root / generation, indexed, vocabulary)
             self._write_names(self.root / generation, indexed, previous)
+            # Tagged as the answerer reads them, in Simplified characters.
+            passage_features.write(self.root / generation, (simplified(p.text) for p in paragraphs),
+                                   self._live_generation(old))
             for item in indexed:  # written: what is left is what the vectors need
                 item.release()
             _return_freed_memory()
@@ -586,6 +619,17 @@ class IndexStore:
                 existing = {c: live[c] for c in wanted if c in live}
                 unlisted = [c for c in wanted if c not in live]
                 existing.update({i: m.get("article_id") for i, m in collection.metadata(unlisted).items()})
+                # Fewer vectors than the table lists: some were lost under it (the Chroma file removed or
+                # emptied). Those the store no longer holds are embedded again, so table and store agree.
+                if collection.count() < len(set(live)):
+                    held = collection.metadata(list(existing))
+                    lost = [c for c in existing if c not in held]
+                    for chunk_id in lost:
+                        del existing[chunk_id]
+                    if lost:
+                        report.warnings.append(
+                            f"the vector store had lost {len(lost)} of the {len(set(live))} stored vectors (its "
+                            f"files removed or emptied?); they were embedded again")
             todo = [i for chunk_id, i in wanted.items() if chunk_id not in existing]
             self._relabel(collection, chunks, article_of, wanted, existing)
 
@@ -654,11 +698,30 @@ class IndexStore:
                                 vocabulary.ids(token_lists), np.fromiter(map(len, token_lists), np.int64, len(chunks)),
                                 None, known.record["tags"] if known else {})
 
+    def _vectors_lost(self, old: dict, previous: dict[str, _StoredDocument]) -> bool:
+        """Whether the live collection holds fewer vectors than the live table lists (a store that cannot be
+        opened says so itself, with its own message)."""
+        live = ({chunk_id for stored in previous.values() for chunk_id, _ in stored.chunk_articles()}
+                if previous else set(self._live_chunk_articles(old)))
+        if self.vector_backend.uses_folder and not (self.root / str(old.get("chroma_dir"))).is_dir():
+            return True
+        collection = self._open_vectors(old, create=True)
+        try:
+            return collection.count() < len(live)
+        finally:
+            collection.close()
+
     def _target(self, old: dict | None, full: bool) -> dict:
         """Where the vectors go: the live collection for an update; for a full build, a new folder and
         collection, or those of an interrupted full build of the same model and store, to resume it."""
         if not full:
-            return {key: old[key] for key in ("collection", "chroma_dir") if key in old}
+            target = {key: old[key] for key in ("collection", "chroma_dir") if key in old}
+            if self.vector_backend.uses_folder:
+                folder = self._inside(target.get("chroma_dir"), _CHROMA_DIR)
+                if not folder.is_dir():  # removed: made again, ours, and its vectors embedded again
+                    folder.mkdir()
+                    (folder / OWNED).write_text("", encoding="utf-8")
+            return target
         pending = self._pending()
         if pending:
             return {**pending, "resumed": True}
@@ -766,6 +829,13 @@ class IndexStore:
             np.savez(file, ids=token_ids, lengths=lengths, keys=np.concatenate([item.keys for item in indexed]),
                      vocabulary=np.array(vocabulary_used, dtype=str))
         bm25.save(str(folder / "bm25"), show_progress=False)
+
+    def _live_generation(self, manifest: dict | None) -> Path | None:
+        """The folder of the generation a manifest names, if it is ours and there."""
+        try:
+            return self._inside((manifest or {}).get("generation"), _GENERATION)
+        except IndexUnavailable:
+            return None
 
     def _stored_documents(self, manifest: dict, reuse_parsed: bool) -> tuple[dict[str, _StoredDocument], _Vocabulary]:
         """The live generation's files by source: their rows, tokens and names, to reuse what has not

@@ -1,14 +1,17 @@
-"""Chinese text helpers: normalisation, sentence splitting, jieba tokens for BM25 and overlap scoring."""
+"""Chinese text helpers: normalisation (scripts included), sentence splitting, jieba tokens for BM25 and overlap
+scoring."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
 import jieba
+import opencc
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -35,6 +38,84 @@ STOPWORDS = frozenset(
     will would this that these those it its their there with by at from as about tell me please""".split()
 )
 
+
+
+class _CharacterTable(dict):
+    """A str.translate table filled at each character's first use: its OpenCC conversion when that is one
+    character, else the character itself, so a converted text keeps every offset of the original."""
+
+    def __init__(self, config: str):
+        super().__init__()
+        self._converter = opencc.OpenCC(config)
+        self._lock = threading.Lock()  # one converter, shared by the threads of the page and the API
+
+    def __missing__(self, code: int) -> str:
+        character = chr(code)
+        if code < 0x2E80:  # below the CJK blocks nothing changes script
+            converted = character
+        else:
+            with self._lock:
+                converted = self._converter.convert(character)
+        value = converted if len(converted) == 1 else character
+        self[code] = value
+        return value
+
+
+_TO_SIMPLIFIED = _CharacterTable("t2s")
+_TO_TRADITIONAL = _CharacterTable("s2t")
+# Whole messages (no offsets to keep) read as Traditional readers write them: 文档 is 文件, 软件 is 軟體.
+_MESSAGES_TO_TRADITIONAL = opencc.OpenCC("s2twp")
+_MESSAGE_LOCK = threading.Lock()
+
+
+def simplified(text: str) -> str:
+    """The text in Simplified characters, converted character by character: the same length, and an offset in
+    it is the same offset in the original (slice the original to show the document's own characters). What
+    tokens, tags, names and question patterns read, whichever script a document or question is written in."""
+    return text.translate(_TO_SIMPLIFIED)
+
+
+def is_traditional(text: str) -> bool:
+    """Written in Traditional characters: more of its characters change when made Simplified than when made
+    Traditional (a Simplified text may hold a character both scripts share a form with, such as 乾)."""
+    to_simplified = sum(1 for a, b in zip(text, simplified(text), strict=True) if a != b)
+    to_traditional = sum(1 for a, b in zip(text, text.translate(_TO_TRADITIONAL), strict=True) if a != b)
+    return to_simplified > to_traditional
+
+
+def in_script(message: str, traditional: bool) -> str:
+    """A message written in Simplified characters, in Traditional ones (and Taiwan's usage) when asked."""
+    if not traditional:
+        return message
+    with _MESSAGE_LOCK:
+        return _MESSAGES_TO_TRADITIONAL.convert(message)
+
+
+_UNPRINTABLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def printable(text: str, keep: str = "") -> str:
+    """Text fit for a terminal or a log line: control and format characters (an ESC that starts a terminal
+    sequence, a BEL, a right-to-left override, a line break inside a file name) written as escapes, "\\x1b",
+    except those in `keep`."""
+    if text.isprintable() and not any(c in text for c in "\u2028\u2029"):
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii")
+                   if c not in keep and unicodedata.category(c) in _UNPRINTABLE else c for c in text)
+
+
+def load_dictionary() -> None:
+    """jieba's dictionary, read at the first cut otherwise (most of a second): a server reads it before the
+    first question comes."""
+    jieba.initialize()
+
+
+def lazy_pinyin(text: str) -> list[str]:
+    """pypinyin's reading of each character, pypinyin imported at the first call: its tables take half a
+    second to import, which most questions never need."""
+    from pypinyin import lazy_pinyin as read
+
+    return read(text)
 
 
 def normalise(text: str) -> str:
@@ -71,12 +152,13 @@ def ends_a_paragraph(text: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _tokens_cached(text: str) -> tuple[str, ...]:
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = simplified(unicodedata.normalize("NFKC", text).lower())
     return tuple(token for token in jieba.lcut_for_search(text) if _WORD.search(token))
 
 
 def tokens(text: str) -> list[str]:
-    """jieba search-mode tokens (words and their sub-words), lowercased, punctuation dropped."""
+    """jieba search-mode tokens (words and their sub-words), lowercased, in Simplified characters, punctuation
+    dropped."""
     return list(_tokens_cached(text))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from filelock import FileLock, Timeout
 
 from .config import Settings
-from .corpus import SUPPORTED_SUFFIXES, UnreadableFile, read_document
+from .corpus import SUPPORTED_SUFFIXES, FileTooLarge, UnreadableFile, read_document
 from .store import BuildReport, Progress
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,11 @@ def check_upload(settings: Settings, name: str, data: bytes) -> str:
 def _readable(settings: Settings, path: Path, source: str) -> None:
     """UploadError unless the indexer can read the file and finds at least one paragraph in it."""
     try:
-        document, _ = read_document(path, source, settings.max_paragraph_chars)
+        document, _ = read_document(path, source, settings.max_paragraph_chars,
+                                    max_expanded_bytes=settings.max_expanded_bytes,
+                                    max_paragraphs=settings.max_paragraphs_per_file)
+    except FileTooLarge as error:
+        raise UploadError(f"{source} is refused: {error}", status=413, name=source) from None
     except (UnreadableFile, OSError) as error:
         raise UploadError(f"{source} cannot be read: {error}", name=source) from None
     except Exception as error:  # a malformed file a parser library chokes on, as the indexer would skip it

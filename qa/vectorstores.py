@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import chromadb
 import numpy as np
-from llama_index.core.schema import TextNode
-from llama_index.core.vector_stores.types import BasePydanticVectorStore
-from llama_index.vector_stores.chroma import ChromaVectorStore
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
 from .config import Settings
 
 REBUILD_HINT = "rebuild it with: qa index --rebuild"
 COLLECTION_NAME = re.compile(r"qa-[0-9a-f]{12}")
 LOOKUP_BATCH = 1000  # ids a get asks for at once
+# Chroma shares one system among the clients of a folder (or server) in a process and stops it when the last
+# one closes; making a client is not atomic with that (it finds the system, then counts itself), so a client
+# closed in one thread while another is made for the same folder left the new one without a system
+# (a KeyError, or a stopped system: "'RustBindingsAPI' object has no attribute 'bindings'"). One at a time.
+_CLIENTS = threading.Lock()
+
+
+def _close_client(client) -> None:
+    with _CLIENTS, contextlib.suppress(Exception):
+        client.close()
 
 
 class IndexUnavailable(RuntimeError):
@@ -64,8 +77,17 @@ class VectorCollection:
         self.client = client
         self.collection = collection
         self.where = where
-        # the llama-index view of the same collection, for queries with metadata filters
-        self.query_store: BasePydanticVectorStore = ChromaVectorStore(chroma_collection=collection)
+        self._query_store: BasePydanticVectorStore | None = None
+
+    @property
+    def query_store(self) -> BasePydanticVectorStore:
+        """The llama-index view of the same collection, for queries with metadata filters; made when first
+        asked for, since importing llama-index takes a second that no question needs."""
+        if self._query_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._query_store = ChromaVectorStore(chroma_collection=self.collection)
+        return self._query_store
 
     @property
     def name(self) -> str:
@@ -136,8 +158,7 @@ class VectorCollection:
 
     def close(self) -> None:
         """Release the client, so that the next open reads what another process wrote."""
-        with contextlib.suppress(Exception):
-            self.client.close()
+        _close_client(self.client)
 
 
 class VectorStoreBackend:
@@ -179,8 +200,7 @@ class VectorStoreBackend:
                 else:
                     found = client.get_collection(collection)
         except BaseException:
-            with contextlib.suppress(Exception):
-                client.close()
+            _close_client(client)
             raise
         return VectorCollection(client, found, where)
 
@@ -193,8 +213,7 @@ class VectorStoreBackend:
             with contextlib.suppress(Exception):  # already gone
                 client.delete_collection(collection)
         finally:
-            with contextlib.suppress(Exception):
-                client.close()
+            _close_client(client)
 
 
 class ChromaFile(VectorStoreBackend):
@@ -210,8 +229,20 @@ class ChromaFile(VectorStoreBackend):
     def _client(self, folder: Path | None):
         if folder is None:
             raise IndexUnavailable(f"the index manifest names no vector folder; {REBUILD_HINT}")
-        with native_errors(f"the vector store is damaged; {REBUILD_HINT}", str(folder)):
+        read_only = _read_only(folder)
+        if read_only is not None:  # Chroma writes even to read: it would fail, and be taken for damage
+            raise IndexUnavailable("the index folder is read-only; interview-qa writes to it even to answer: "
+                                   "make it writable, or set QA_INDEX_DIR to a writable copy", str(read_only))
+        with _CLIENTS, native_errors(f"the vector store is damaged; {REBUILD_HINT}", str(folder)):
             return chromadb.PersistentClient(path=str(folder), settings=chromadb.Settings(anonymized_telemetry=False))
+
+
+def _read_only(folder: Path) -> Path | None:
+    """The first of the Chroma folder, its database and the index folder this process may not write, if any."""
+    for path in (folder.parent, folder, folder / "chroma.sqlite3"):
+        if path.exists() and not os.access(path, os.W_OK):
+            return path
+    return None
 
 
 class ChromaServer(VectorStoreBackend):
@@ -254,7 +285,7 @@ class ChromaServer(VectorStoreBackend):
         if not isinstance(beat, dict) or "nanosecond heartbeat" not in beat:
             raise IndexUnavailable("the address set by QA_CHROMA_HOST/QA_CHROMA_PORT answers, but it is not a "
                                    "Chroma server", where)
-        with native_errors(down, where):
+        with _CLIENTS, native_errors(down, where):
             client = chromadb.HttpClient(host=host, port=port, settings=chromadb.Settings(anonymized_telemetry=False))
             client._server._session.timeout = httpx.Timeout(timeout)
             return client

@@ -26,7 +26,7 @@ from tests.llm_server import Reply, StandInLLM
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "新城区今年计划实施多少个区级重点项目？"
 CITED = "全年实施128个区级重点项目建设"
-KEY = "test-key-5f2c"
+KEY = "test-key-5f2c-9d1e7a"
 UPLOAD_LIMIT = 100_000
 NEW_DOCUMENT = "# 图书馆通知\n\n市图书馆新馆共有藏书86万册，计划于十月对读者开放。\n\n新馆设有少儿阅览区和自习区。\n"
 
@@ -162,6 +162,20 @@ def test_broken_json_and_surrogates_get_a_json_error(server):
     assert_json_error(httpx.post(f"{server}/api/ask", content=lone, headers=headers), 422, "surrogate")
     huge = json.dumps({"question": QUESTION, "history": [{"role": "user", "content": "啊" * 400_000}]})
     assert_json_error(httpx.post(f"{server}/api/ask", content=huge.encode(), headers=headers), 413, "bytes")
+
+
+def test_a_wrong_method_or_an_unknown_route_gets_the_documented_json_error(server):
+    wrong_method = httpx.get(f"{server}/api/ask")
+    assert_json_error(wrong_method, 405, "GET is not allowed on /api/ask; use POST")
+    assert wrong_method.headers["Allow"] == "POST"
+    assert_json_error(httpx.delete(f"{server}/api/status"), 405, "use GET")
+    for path in ("/api/nothing", "/api", "/api/", "/api/ask/extra"):
+        assert_json_error(httpx.get(f"{server}{path}"), 404, "there is no ")
+    openai_style = httpx.post(f"{server}/v1/embeddings", json={"input": "x"})
+    assert openai_style.status_code == 404
+    assert openai_style.json()["error"]["message"].startswith("there is no /v1/embeddings")
+    assert httpx.get(f"{server}/v1/chat/completions").json()["error"]["code"] == 405
+    assert httpx.get(f"{server}/").status_code == 200  # the page is still served beside them
 
 
 # ---------------------------------------------------------------- /v1 with the official OpenAI client
@@ -525,6 +539,46 @@ def test_server_logs_hold_no_traceback(server, keyed_server):
         log = (OUTPUT / name).read_text(encoding="utf-8", errors="replace")
         assert "Traceback" not in log and "share=True" not in log, log[-3000:]
         assert " 422 " in log or name == "api-keyed-server.log"
+
+
+def test_a_short_api_key_is_refused_at_start():
+    environment = {**os.environ, "QA_API_KEY": "hunter"}
+    finished = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", str(free_port())],
+                              cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 2, finished.stderr
+    assert "is 6 characters long; it needs at least 16" in finished.stderr and "hunter" not in finished.stderr
+    assert "Traceback" not in finished.stderr
+    with pytest.raises(ValueError, match="at least 16"):
+        Settings(api_key="x" * 15)
+    assert Settings(api_key="x" * 16).api_key
+
+
+def test_wrong_keys_are_slowed_down_and_the_right_key_still_works(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_api
+    from qa.engine import Engine
+
+    settings = Settings(data_dir=tmp_path, index_dir=tmp_path / "index", api_key=KEY)
+    app = create_api(Engine(settings), settings)
+    right, wrong = {"Authorization": f"Bearer {KEY}"}, {"Authorization": "Bearer guess-000000000000"}
+    with TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.7", 5000)) as guesser, \
+            TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.8", 5000)) as other:
+        assert [guesser.get("/v1/models", headers=wrong).status_code for _ in range(5)] == [401] * 5
+        refused = guesser.get("/v1/models", headers=wrong)
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+        assert "too many wrong API keys" in refused.json()["error"]["message"]
+        # While it waits, even the right key is not looked at (a guess is not answered), but another
+        # address is served, and /api errors are JSON too.
+        assert guesser.get("/v1/models", headers=right).status_code == 429
+        assert guesser.get("/api/status", headers=wrong).json()["error"].startswith("too many wrong API keys")
+        assert other.get("/v1/models", headers=right).status_code == 200
+        time.sleep(1.1)
+        assert guesser.get("/v1/models", headers=wrong).status_code == 401  # the sixth: the wait doubles
+        assert guesser.get("/v1/models", headers=wrong).headers["Retry-After"] == "2"
+        time.sleep(2.1)
+        assert guesser.get("/v1/models", headers=right).status_code == 200
+        assert guesser.get("/v1/models", headers=wrong).status_code == 401  # the right key cleared the count
 
 
 def test_settings_defaults_bind_loopback():

@@ -134,6 +134,27 @@ def test_files_in_chinese_encodings_are_decoded(tmp_path, encoding):
     assert decode(text.encode(encoding)) == text
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read_not_skipped_as_binary(tmp_path, encoding):
+    text = "玉泉区会议纪要\n\n玉泉区将建设2.7万亩高标准农田。\n\n会议还决定新建3个社区食堂（年内投入使用）。\n"
+    (tmp_path / "minutes.txt").write_bytes(text.encode(encoding))
+    (tmp_path / "notes.md").write_bytes("# Notes\n\nThe canteen opens in May 2024.\n".encode(encoding))
+    # Beside them, binary data with NULs at both even and odd offsets, and UTF-8 with one stray NUL byte.
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "stray.txt").write_bytes("赛罕区计划新建3个社区食堂。\x00\n年内投入使用。\n".encode())
+    documents, warnings = load_corpus(tmp_path)
+    by_source = {d.source: d for d in documents}
+    assert sorted(by_source) == ["minutes.txt", "notes.md", "stray.txt"]
+    assert [p.text for p in by_source["minutes.txt"].paragraphs] == [
+        "玉泉区将建设2.7万亩高标准农田。", "会议还决定新建3个社区食堂（年内投入使用）。"]
+    assert by_source["minutes.txt"].articles[0].title == "玉泉区会议纪要"
+    assert [p.text for p in by_source["notes.md"].paragraphs] == ["The canteen opens in May 2024."]
+    stray = by_source["stray.txt"]
+    read = stray.articles[0].title + "".join(p.text for p in stray.paragraphs)
+    assert "赛罕区计划新建3个社区食堂" in read and "年内投入使用" in read  # read as UTF-8, as before
+    assert [w for w in warnings if w.startswith("skipped")] == ["skipped binary.txt: binary data, not text"]
+
+
 def test_unreadable_and_unsupported_files_are_skipped_with_a_warning_naming_them(tmp_path):
     (tmp_path / "good.txt").write_text("赛罕区计划新建3个社区食堂，年内投入使用。", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 8)

@@ -22,15 +22,16 @@ CMRC = ROOT / "eval" / "cmrc2018-trial"
 
 # Regression floors for the dev splits, a few points under what the engine measured when they were set
 # (see the README's evaluation section): a guard against silent decay, not a target.
-# Shipped page, dev split (extractive answers, multilingual-e5-small, k=5, calibrated threshold): accuracy
-# 0.992, evidence recall 1.000, hit@1 0.917, refusal 1.000 (13 of 13: one miss is 0.077), false refusal 0.008,
-# English accuracy 1.000 (13 answerable: one miss is 0.077).
-FLOORS = {"answer_accuracy": 0.95, "evidence_recall": 0.95, "hit_at_1": 0.87, "refusal_rate": 0.92}
-CEILINGS = {"false_refusal_rate": 0.06}
+# Shipped page, dev split (paragraphs split 60/20/20; extractive answers, multilingual-e5-small, k=5, calibrated
+# threshold): accuracy 0.939 (49 answerable: one miss is 0.020), evidence recall 1.000, hit@1 0.956, refusal 1.000
+# (9 unanswerable), false refusal 0.041.
+FLOORS = {"answer_accuracy": 0.90, "evidence_recall": 0.95, "hit_at_1": 0.90, "refusal_rate": 0.88}
+CEILINGS = {"false_refusal_rate": 0.08}
 ENGLISH_FLOOR = 0.84
-# CMRC 2018 trial, dev split (answerable questions, and those whose document is left out asked again):
-# accuracy 0.890, hit@1 0.988, refusal 0.903, false refusal 0.021; the plain baseline's accuracy is 0.642.
-CMRC_FLOORS = {"answer_accuracy": 0.86, "hit_at_1": 0.96, "refusal_rate": 0.87}
+# CMRC 2018 trial, dev split by document (answerable questions, and those whose document is left out asked
+# again): accuracy 0.885, hit@1 0.992, refusal 0.790 (62 unanswerable: one miss is 0.016), false refusal 0.023.
+# Over all 1,002 questions refusal is 0.907: this split's left-out articles are harder ones.
+CMRC_FLOORS = {"answer_accuracy": 0.86, "hit_at_1": 0.96, "refusal_rate": 0.75}
 CMRC_CEILINGS = {"false_refusal_rate": 0.07}
 # CMRC 2018 trial, the 60 dev questions translated into English (questions-en.jsonl), over the whole pool:
 # accuracy 0.450, hit@1 0.700, false refusal 0.133, left-out refusal 0.167 (0.350 accuracy when sentences were
@@ -127,7 +128,7 @@ GOOD = {
         (json.dumps({**GOOD, "answers": [[]]}), "'answers' must be"),
         (json.dumps({**GOOD, "type": "trivia"}), "'type' must be one of"),
         (json.dumps({**GOOD, "lang": "fr"}), "'lang' must be one of"),
-        (json.dumps({**GOOD, "split": "train"}), "'split' must be one of"),
+        (json.dumps({**GOOD, "split": "validation"}), "'split' must be one of"),
         (json.dumps({**GOOD, "answerable": "yes"}), "'answerable' must be true or false"),
         (json.dumps({**GOOD, "answerable": False}), "exactly when 'type' is unanswerable"),
         (json.dumps({**GOOD, "answerable": False, "type": "unanswerable"}), "must have empty"),
@@ -252,11 +253,40 @@ def test_a_span_set_is_split_by_document_and_every_fourth_document_is_left_out()
     for question in questions:
         by_document.setdefault(question.document, set()).add(question.split)
     assert all(len(splits) == 1 for splits in by_document.values())  # a document never straddles splits
-    test_share = sum(1 for splits in by_document.values() if "test" in splits) / len(by_document)
-    assert 0.15 < test_share < 0.35
+    for split, share in (("train", 0.6), ("dev", 0.2), ("test", 0.2)):
+        found = sum(1 for splits in by_document.values() if split in splits) / len(by_document)
+        assert share - 0.06 < found < share + 0.06, (split, found)
     left_out = evaluation.left_out_documents(q.document for q in questions)
     assert len(left_out) == len(by_document) // 4
     assert evaluation.left_out_documents(reversed([q.document for q in questions])) == left_out
+
+
+def test_every_corpus_is_split_by_document_the_same_way_in_every_run():
+    names = [f"文档{number}.md" for number in range(300)]
+    first = [evaluation.split_of(name) for name in names]
+    assert first == [evaluation.split_of(name) for name in list(reversed(names))[::-1]]
+    assert {split: first.count(split) for split in evaluation.SPLITS} == pytest.approx(
+        {"train": 180, "dev": 60, "test": 60}, abs=20)
+    for name in ("cmrc", "drcd"):
+        questions = eval_run.corpora()[name].load()
+        splits_of: dict[str, set[str]] = {}
+        for question in questions:
+            splits_of.setdefault(question.document, set()).add(question.split)
+        assert all(len(splits) == 1 for splits in splits_of.values())
+        assert {split for splits in splits_of.values() for split in splits} == set(evaluation.SPLITS)
+
+
+def test_the_shipped_page_is_split_by_the_paragraph_its_evidence_lies_in(questions):
+    split = evaluation.split_by_evidence(questions, DATA_DIR)
+    assert [q.id for q in split] == [q.id for q in questions]
+    assert {q.split for q in split if q.answerable} == set(evaluation.SPLITS)
+    assert {q.split for q in split if not q.answerable} == set(evaluation.SPLITS)
+    by_evidence: dict[str, set[str]] = {}
+    for question in split:
+        if question.evidence:
+            by_evidence.setdefault(normalise(question.evidence[0]), set()).add(question.split)
+    assert all(len(splits) == 1 for splits in by_evidence.values())
+    assert split == evaluation.split_by_evidence(questions, DATA_DIR)
 
 
 def test_the_lead_span_is_what_comes_before_the_quote():
@@ -344,7 +374,7 @@ def test_the_cmrc_dev_split_scores_at_least_the_floors_and_beats_the_baseline(cm
 
 def test_the_cmrc_english_questions_score_at_least_their_floor(cmrc_engines):
     corpus = eval_run.corpora()["cmrc"]
-    items = evaluation.run_corpus(corpus, cmrc_engines, 5, "dev", translated=True)
+    items = evaluation.run_corpus(corpus, cmrc_engines, 5, "all", translated=True)
     summary = evaluation.summarise([i for i in items if i["answerable"]])
     assert summary["errors"] == 0 and {i["lang"] for i in items} == {"en"}
     assert summary["answer_accuracy"] >= CMRC_ENGLISH_FLOOR, summary["answer_accuracy"]
@@ -355,3 +385,39 @@ def test_the_eval_cache_lives_outside_the_index_folder_the_page_serves():
     from qa.config import Settings
 
     assert not eval_run.DEFAULT_CACHE.resolve().is_relative_to(Settings().index_dir.resolve())
+
+
+def test_an_eval_over_a_slice_of_drcd_answers_traditional_questions_and_refuses_left_out_ones(tmp_path):
+    """Four DRCD articles and their questions: the Traditional corpus runs like the others."""
+    drcd = eval_run.corpora()["drcd"]
+    documents = sorted({q.document for q in drcd.load()})[:4]
+    (tmp_path / "docs").mkdir()
+    for name in documents:
+        (tmp_path / "docs" / name).write_bytes((drcd.data_dir / name).read_bytes())
+    lines = [line for line in drcd.questions_file.read_text(encoding="utf-8").splitlines()
+             if json.loads(line)["document"] in documents]
+    (tmp_path / "questions.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    corpus = evaluation.EvalCorpus("drcd-slice", tmp_path / "docs", tmp_path / "questions.jsonl", span=True)
+    engines = evaluation.corpus_engines(corpus, tmp_path / "cache", "multilingual-e5-small")
+    items = evaluation.run_corpus(corpus, engines)
+    summary = evaluation.summarise(items)
+    assert summary["errors"] == 0 and summary["questions"] > len(lines)  # the left-out ones asked again
+    assert summary["answer_accuracy"] >= 0.5 and summary["refusal_rate"] >= 0.5, summary
+    refusal = next(i for i in items if not i["answered"])
+    assert "没" not in refusal["answer"]  # a Traditional question is refused in Traditional characters
+
+
+def test_the_shipped_figures_come_from_a_frozen_copy_that_an_upload_into_data_does_not_change(tmp_path, monkeypatch,
+                                                                                            questions):
+    # A checkout whose data/ holds the shipped page and a document a user uploaded.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / CORPUS_FILE.name).write_bytes(CORPUS_FILE.read_bytes())
+    (tmp_path / "data" / "canteens.md").write_text("# 社区食堂\n\n赛罕区计划新建3个社区食堂。\n", encoding="utf-8")
+    monkeypatch.setattr(eval_run, "ROOT", tmp_path)
+    shipped = eval_run.corpora()["shipped"]
+    documents, _ = load_corpus(shipped.data_dir)
+    titles = [article.title for document in documents for article in document.articles]
+    assert "社区食堂" not in titles and len(titles) == 6
+    # and the questions' evidence is all in that copy
+    text = normalise("".join(p.text for document in documents for p in document.paragraphs))
+    assert all(normalise(evidence) in text for q in questions for evidence in q.evidence)

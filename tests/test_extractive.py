@@ -442,3 +442,36 @@ def test_a_short_clause_that_says_something_is_a_clause_of_its_own():
 
 def test_eldest_and_second_children_are_not_the_same_word():
     assert "次子" not in _SAME_MEANING.get("长子", ()) and "长子" not in _SAME_MEANING.get("次子", ())
+
+
+def test_a_homophone_spelling_is_found_without_a_pattern_per_character(monkeypatch):
+    import random
+    import re._compiler
+
+    from pypinyin import lazy_pinyin
+
+    from qa.answer.extractive import _homophone_variant
+
+    compiled = []
+    real_compile = re._compiler.compile
+    monkeypatch.setattr(re._compiler, "compile", lambda *args: compiled.append(args[0]) or real_compile(*args))
+    assert _homophone_variant("威士忌", "酒馆的威士基有烟熏味。")
+    assert _homophone_variant("威士忌", "酒馆的威士忌有烟熏味。")
+    assert not _homophone_variant("威士忌", "酒馆的威士有烟熏味。")
+    assert not _homophone_variant("威士忌", "酒馆的威士林有烟熏味。")  # 林 is not a sound of 忌
+    assert not _homophone_variant("威士忌", "酒馆的微事忌有烟熏味。")  # two characters swapped
+
+    # A word as long as the longest question, written in the text with one character of the same sound.
+    chosen = random.Random(7)
+    common = [chr(code) for code in range(0x4E00, 0x9FA5) if len(lazy_pinyin(chr(code))[0]) > 1]
+    word = "".join(chosen.choice(common) for _ in range(2000))
+    at = 1500
+    same_sound = next(c for c in common if c != word[at] and lazy_pinyin(c) == lazy_pinyin(word[at]))
+    variant = word[:at] + same_sound + word[at + 1:]
+    other_sound = next(c for c in common if lazy_pinyin(c) != lazy_pinyin(word[at]))
+    filler = "".join(chosen.choice(common) for _ in range(3000))
+    compiled.clear()
+    assert _homophone_variant(word, filler + variant + filler)
+    assert not _homophone_variant(word, filler + word[:at] + other_sound + word[at + 1:] + filler)
+    assert not _homophone_variant(word, filler)
+    assert compiled == []

@@ -186,6 +186,85 @@ def test_one_broken_docx_is_skipped_with_a_warning_and_the_others_are_read(tmp_p
     assert len(warnings) == 1 and warnings[0].startswith("skipped broken.docx: ")
 
 
+def write_docx_bomb(path: Path, unpacked_bytes: int) -> None:
+    """A valid .docx whose body repeats one paragraph until its XML is `unpacked_bytes` long: it compresses
+    to a few hundred KB, under any upload limit."""
+    import io
+    import zipfile
+
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("第一段。")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    paragraph = "<w:p><w:r><w:t>重复的段落。</w:t></w:r></w:p>".encode()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename != "word/document.xml":
+                bomb.writestr(entry, data)
+                continue
+            head, tail = data.split(b"<w:body>", 1)
+            with bomb.open("word/document.xml", "w") as part:
+                part.write(head + b"<w:body>")
+                block = paragraph * (1024 * 1024 // len(paragraph))
+                for _ in range(unpacked_bytes // len(block) + 1):
+                    part.write(block)
+                part.write(tail)
+
+
+def test_a_docx_that_unpacks_past_the_limit_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    from qa.layouts.docx_file import DocxLayout
+
+    write_docx_bomb(tmp_path / "bomb.docx", 60 * 1024 * 1024)
+    assert (tmp_path / "bomb.docx").stat().st_size < 1024 * 1024
+    (tmp_path / "notes.txt").write_text("会议纪要\n\n食堂年内投入使用。", encoding="utf-8")
+    parsed = []
+    real_parse = DocxLayout.parse
+    monkeypatch.setattr(DocxLayout, "parse", lambda self, *args: parsed.append(args[0]) or real_parse(self, *args))
+    documents, warnings = load_corpus(tmp_path)
+    assert [d.source for d in documents] == ["notes.txt"]
+    assert parsed == []
+    [warning] = warnings
+    unpacked, compressed = (int(n.replace(",", "")) for n in re.findall(r"[\d,]{5,}", warning)[:2])
+    assert warning.startswith("skipped bomb.docx: it unpacks to ")
+    assert unpacked > 60 * 1024 * 1024 and compressed == (tmp_path / "bomb.docx").stat().st_size
+    assert "52,428,800 (QA_MAX_EXPANDED_BYTES)" in warning
+
+
+def test_an_upload_that_unpacks_past_the_limit_is_a_413_and_nothing_is_written(tmp_path, monkeypatch):
+    from qa.config import Settings
+    from qa.uploads import UploadError, save_upload
+
+    write_docx_bomb(tmp_path / "bomb.docx", 3 * 1024 * 1024)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    monkeypatch.setenv("QA_MAX_EXPANDED_BYTES", str(2 * 1024 * 1024))
+    with pytest.raises(UploadError) as refused:
+        save_upload(Settings.from_env(data_dir=data_dir), "bomb.docx", (tmp_path / "bomb.docx").read_bytes())
+    assert refused.value.status == 413
+    assert "bomb.docx" in str(refused.value) and "2,097,152 (QA_MAX_EXPANDED_BYTES)" in str(refused.value)
+    assert list(data_dir.iterdir()) == []
+    # Under a higher size limit it is parsed, and its ~100,000 paragraphs meet the other bound.
+    monkeypatch.setenv("QA_MAX_EXPANDED_BYTES", str(8 * 1024 * 1024))
+    with pytest.raises(UploadError) as refused:
+        save_upload(Settings.from_env(data_dir=data_dir), "bomb.docx", (tmp_path / "bomb.docx").read_bytes())
+    assert refused.value.status == 413 and "more than 20,000 paragraphs" in str(refused.value)
+    assert list(data_dir.iterdir()) == []
+
+
+def test_a_file_of_more_paragraphs_than_the_limit_is_refused_with_the_limit_named(tmp_path):
+    (tmp_path / "many.txt").write_text("\n\n".join(f"第{n}条记录。" for n in range(20_001)), encoding="utf-8")
+    (tmp_path / "few.txt").write_text("\n\n".join(f"第{n}条记录。" for n in range(300)), encoding="utf-8")
+    documents, warnings = load_corpus(tmp_path)
+    assert [d.source for d in documents] == ["few.txt"]
+    assert warnings == ["skipped many.txt: it holds more than 20,000 paragraphs, the limit for one file "
+                        "(QA_MAX_PARAGRAPHS_PER_FILE); split it into several files"]
+    documents, warnings = load_corpus(tmp_path, max_paragraphs=100)
+    assert documents == [] and len(warnings) == 2 and all("more than 100 paragraphs" in w for w in warnings)
+
+
 # --- PDF ----------------------------------------------------------------------------------------------------
 def make_two_column_pdf(path: Path) -> None:
     """Two pages, two columns, Chinese text in PyMuPDF's built-in CJK font; a paragraph runs from the foot

@@ -453,3 +453,103 @@ def test_a_big_one_line_file_indexes_with_progress_into_bounded_citable_units(tm
     answer = engine.ask("第4321号仓库新增了多少个储位？")
     assert answer.answered and "4321个储位" in answer.text
     assert all(len(c.text) <= 800 for c in answer.citations)  # a citation never shows the whole file
+
+
+def test_questions_asked_while_the_index_is_switched_never_fail(small_corpus, tmp_path):
+    """Four threads ask without pause while the same process updates, uploads to, deletes from and rebuilds
+    the index: each switch-over replaces the loaded index under questions still running on it."""
+    from qa.uploads import add_documents, delete_document
+
+    engine = make_engine(small_corpus, tmp_path / "index")
+    engine.build_index(show_bar=False)
+    assert engine.ask(QUESTION).answered
+    stop, errors, answered = threading.Event(), [], []
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            try:
+                answered.append(engine.ask(QUESTION).answered)
+            except Exception as error:  # noqa: BLE001 - every failure is what the test counts
+                errors.append(f"{type(error).__name__}: {error}")
+
+    askers = [threading.Thread(target=keep_asking) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    try:
+        for n in range(3):
+            add_documents(engine, [(f"通知{n}.md", f"# 通知{n}\n\n图书馆第{n}期新书共{n + 2}万册。\n".encode())])
+            delete_document(engine, f"通知{n}.md")
+            (small_corpus / "notes.md").write_text(f"# 会议纪要\n\n第{n}次会议：赛罕区计划新建3个社区食堂。\n",
+                                                   encoding="utf-8")
+            engine.build_index(show_bar=False)
+            engine.build_index(rebuild=True, show_bar=False)
+    finally:
+        stop.set()
+        for asker in askers:
+            asker.join()
+    assert errors == []
+    assert len(answered) > 20 and all(answered)
+
+
+@pytest.mark.parametrize("loss", ["sqlite removed", "sqlite emptied", "folder removed"])
+def test_lost_vectors_are_found_and_embedded_again_at_the_next_update(small_corpus, tmp_path, loss):
+    import shutil
+
+    from qa.vectorstores import make_vector_store
+
+    index = tmp_path / "index"
+    built = make_engine(small_corpus, index).build_index(show_bar=False)
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    folder = index / manifest["chroma_dir"]
+    if loss == "sqlite removed":
+        (folder / "chroma.sqlite3").unlink()
+    elif loss == "sqlite emptied":
+        (folder / "chroma.sqlite3").write_bytes(b"")
+    else:
+        shutil.rmtree(folder)
+    (small_corpus / "new.md").write_text("# 通知\n\n图书馆新馆共有藏书86万册。\n", encoding="utf-8")
+    report = make_engine(small_corpus, index).build_index(show_bar=False)
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    table = json.loads((index / manifest["generation"] / "corpus.json").read_text(encoding="utf-8"))
+    listed = {chunk["id"] for chunk in table["chunks"]}
+    collection = make_vector_store(make_engine(small_corpus, index).settings).open(
+        manifest["collection"], index / manifest["chroma_dir"])
+    try:
+        assert set(collection.ids()) == listed
+    finally:
+        collection.close()
+    assert report.embedded == len(listed) > built.embedded
+    assert any("lost" in warning and "embedded again" in warning for warning in report.warnings)
+    assert (index / manifest["chroma_dir"] / ".interview-qa-owned").exists()
+    again = make_engine(small_corpus, index).build_index(show_bar=False)
+    assert again.embedded == 0 and not any("lost" in warning for warning in again.warnings)
+    assert make_engine(small_corpus, index).ask(QUESTION).answered
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="chmod does not stop root from writing")
+def test_a_read_only_index_folder_is_named_as_read_only_not_as_damaged(small_corpus, tmp_path):
+    index = tmp_path / "index"
+    make_engine(small_corpus, index).build_index(show_bar=False)
+    folders = [index, *(path for path in index.iterdir() if path.is_dir())]
+    for path in [*folders, *(f for folder in folders for f in folder.iterdir() if f.is_file())]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        with pytest.raises(IndexUnavailable) as refused:
+            make_engine(small_corpus, index).ask(QUESTION)
+        assert refused.value.public.startswith("the index folder is read-only")
+        assert str(index) in str(refused.value) and "damaged" not in str(refused.value)
+    finally:
+        for path in [*folders, *(f for folder in folders for f in folder.iterdir() if f.is_file())]:
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_read_only_index_folder_is_named_as_read_only_even_to_root(small_corpus, tmp_path, monkeypatch):
+    """As the chmod test above, for a user chmod does not stop (root, or a read-only mount's view of it)."""
+    index = tmp_path / "index"
+    make_engine(small_corpus, index).build_index(show_bar=False)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: not (mode & os.W_OK and Path(path).is_relative_to(
+        index)) and real_access(path, mode, **kw))
+    with pytest.raises(IndexUnavailable) as refused:
+        make_engine(small_corpus, index).ask(QUESTION)
+    assert refused.value.public.startswith("the index folder is read-only") and str(index) in str(refused.value)

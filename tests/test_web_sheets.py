@@ -202,7 +202,35 @@ def test_a_workbook_too_large_to_load_whole_is_read_row_by_row_and_the_report_sa
     document, warnings = read_one(tmp_path)
     assert "技术部：姓名 赵六；职务 经理" in [p.text for p in document.paragraphs]
     assert "budget.xlsx: sheets 2, rows" in format_summary([document], warnings)
-    assert "merged cells not read (over 1,000 bytes)" in format_summary([document], warnings)
+    assert "merged cells not read (over 1,000 bytes unpacked)" in format_summary([document], warnings)
+
+
+def test_a_small_xlsx_holding_a_huge_sheet_is_refused_by_name_before_openpyxl_reads_it(tmp_path, monkeypatch):
+    import zipfile
+
+    import openpyxl
+
+    make_budget_workbook(tmp_path / "plain.xlsx")
+    # 60 MB of sheet (whitespace between its elements, which XML allows) that compresses to some 60 KB
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as plain, \
+            zipfile.ZipFile(tmp_path / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED) as bomb:
+        for item in plain.infolist():
+            content = plain.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(b"</worksheet>", b" " * 60_000_000 + b"</worksheet>")
+            bomb.writestr(item.filename, content)
+    (tmp_path / "plain.xlsx").unlink()
+    (tmp_path / "notes.txt").write_text("预算表另附。", encoding="utf-8")
+    assert (tmp_path / "bomb.xlsx").stat().st_size < 1_000_000
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("openpyxl was given the file")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", refuse)
+    documents, warnings = load_corpus(tmp_path)
+    assert [d.source for d in documents] == ["notes.txt"]
+    assert len(warnings) == 1 and warnings[0].startswith("skipped bomb.xlsx: it unpacks to 60,"), warnings
+    assert "QA_MAX_EXPANDED_BYTES" in warnings[0]
 
 
 def test_a_tsv_splits_at_tabs_only_and_an_xlsm_is_read_as_its_cells(tmp_path):

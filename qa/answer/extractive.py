@@ -9,16 +9,17 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import jieba
 import jieba.posseg as posseg
 import numpy as np
-from pypinyin import lazy_pinyin
 
 from .. import numbers
-from ..bilingual import latin_names, load_in_background
+from ..bilingual import latin_names
 from ..layouts.base import stated_unit, table_row_cells
 from ..names import NameIndex, names_of, pinyin_spellings
+from ..passage_features import tags as passage_tags
 from ..question import (
     DATE,
     DEFINITION,
@@ -35,7 +36,7 @@ from ..question import (
 )
 from ..retrieval import chunk_similarities
 from ..store import LoadedIndex
-from ..text import STOPWORDS, normalise
+from ..text import STOPWORDS, lazy_pinyin, normalise
 from ..types import Answer, Citation, Passage
 from . import calibration
 from .prompts import refusal_for
@@ -338,7 +339,7 @@ def _opens_next(clause: str) -> bool:
         return False
     if _DATE.fullmatch(re.sub(r"^在|[，；：,;:\s]+$", "", clause)):
         return True
-    return all(pair.flag[:1] in _SETTING_TAGS or _DATE.fullmatch(pair.word) for pair in posseg.lcut(clause))
+    return all(pair.flag[:1] in _SETTING_TAGS or _DATE.fullmatch(pair.word) for pair in passage_tags(clause))
 
 
 def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str]:
@@ -360,7 +361,7 @@ def _going_on(sentence: str, after: list[str], following: list[str]) -> list[str
     following_one = after[0]
     if len(following_one) > MAX_FOLLOWING_CHARS:
         return []
-    first = next(iter(posseg.lcut(following_one)), None)
+    first = next(iter(passage_tags(following_one)), None)
     subjectless = first is not None and first.flag[:1] in ("v", "d", "b", "c") and not _LEANS_BACK.match(following_one)
     return [following_one] if subjectless else []
 
@@ -399,7 +400,6 @@ class ExtractiveAnswerer:
         self._documents = max(len(index.chunk_ids), 1)
         self._years: dict[str, str] = {}
         self._lock = threading.Lock()
-        load_in_background()  # the dictionary English questions are translated with
 
     # --- the interface --------------------------------------------------------------------------------
     def analyse(self, question: str, history: list[dict] | None = None) -> Question:
@@ -788,9 +788,9 @@ class ExtractiveAnswerer:
         if kind == DURATION:
             return any(q.unit in _DURATION_UNITS for q in numbers.parse_quantities(sentence))
         if kind == DATE:
-            return bool(_DATE.search(sentence)) or any(p.flag == "t" for p in posseg.lcut(sentence))
+            return bool(_DATE.search(sentence)) or any(p.flag == "t" for p in passage_tags(sentence))
         if kind in _TYPE_TAGS:
-            return any(p.flag in _TYPE_TAGS[kind] for p in posseg.lcut(sentence))
+            return any(p.flag in _TYPE_TAGS[kind] for p in passage_tags(sentence))
         if kind == LIST:
             return "、" in sentence or "，" in sentence
         if kind == REASON:
@@ -1084,7 +1084,7 @@ class ExtractiveAnswerer:
             return nearest([(m.start(), m.group()) for m in _DATE.finditer(sentence)])
         if kind in _TYPE_TAGS:
             spans, position = [], 0
-            for pair in posseg.lcut(sentence):
+            for pair in passage_tags(sentence):
                 if pair.flag in _TYPE_TAGS[kind] and len(pair.word) >= 2:
                     spans.append((position, pair.word))
                 position += len(pair.word)
@@ -1263,17 +1263,45 @@ def _english_terms(question: Question, terms: dict[str, float]) -> dict[str, flo
     return {t: w for t, w in terms.items() if not t.isascii() or not re.search("[a-z]", t) or t in names}
 
 
+_CHINESE_WORD = re.compile(r"[\u4e00-\u9fff]+")
+
+
 def _homophone_variant(word: str, text: str) -> bool:
     """Whether the text writes the word with one character swapped for another of the same sound (冰激凌 and
-    冰激淋): the same word in a variant spelling, as transliterations often are."""
+    冰激淋): the same word in a variant spelling, as transliterations often are.
+
+    A spelling that differs in one character matches the word exactly on one side of its middle, so only the
+    places where the word's first or second half occurs (found by str.find) are compared: linear in the
+    text and the word, with no pattern made per character (a 2,000-character question made ~2,000)."""
     sounds = lazy_pinyin(word)
-    if len(sounds) != len(word) or not re.fullmatch(r"[\u4e00-\u9fff]+", word):
+    if len(sounds) != len(word) or not _CHINESE_WORD.fullmatch(word):
         return False  # pinyin reads Chinese characters one by one; a Latin word ("linux") is one sound
-    for at in range(len(word)):
-        pattern = re.escape(word[:at]) + "(.)" + re.escape(word[at + 1:])
-        if any(lazy_pinyin(match.group(1)) == [sounds[at]] for match in re.finditer(pattern, text)):
+    length, half = len(word), len(word) // 2
+    starts = set(_occurrences(text, word[:half])) if half else set()
+    starts.update(at - half for at in _occurrences(text, word[half:]) if at >= half)
+    for start in sorted(starts):
+        window = text[start : start + length]
+        if len(window) != length:
+            continue
+        differ = [i for i, (a, b) in enumerate(zip(window, word, strict=True)) if a != b][:2]
+        if not differ:
+            return True
+        if len(differ) == 1 and _sound(window[differ[0]]) == sounds[differ[0]]:
             return True
     return False
+
+
+def _occurrences(text: str, part: str):
+    """Where part occurs in text, overlapping occurrences included."""
+    at = text.find(part)
+    while at >= 0:
+        yield at
+        at = text.find(part, at + 1)
+
+
+@lru_cache(maxsize=8192)
+def _sound(character: str) -> str:
+    return "".join(lazy_pinyin(character))
 
 
 def _ordinary_compound(word: str) -> bool:

@@ -2,11 +2,48 @@
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..text import ends_a_paragraph, find_date
+
+
+class UnreadableFile(Exception):
+    """A file that is not text in an encoding we can recognise, or of a type we do not read."""
+
+
+class FileTooLarge(UnreadableFile):
+    """A file that would take more than a configured bound to read (what it unpacks to, its paragraphs)."""
+
+
+# What every zip-based format (.docx, .xlsx, ...) starts with.
+ZIP_SIGNATURE = b"PK\x03\x04"
+# Not an Office file but a zip of many parts, each a lookup and an allocation for the parser.
+MAX_ZIP_ENTRIES = 10_000
+
+
+def check_expansion(data: bytes, max_bytes: int, limit_name: str = "QA_MAX_EXPANDED_BYTES") -> None:
+    """FileTooLarge when a zip-based file would unpack to more than max_bytes: the upload limit counts
+    compressed bytes, and a few hundred KB of zip can hold gigabytes of XML that a parser then reads into
+    memory. Python's zipfile never inflates an entry past the size its directory declares, so the declared
+    sizes bound what any reader of the zip gets. Data that is not a readable zip is left to its parser."""
+    if not data.startswith(ZIP_SIGNATURE):
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise FileTooLarge(f"it is a zip of {len(entries):,} parts, more than the {MAX_ZIP_ENTRIES:,} a document "
+                           f"may hold")
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > max_bytes:
+        raise FileTooLarge(f"it unpacks to {unpacked:,} bytes ({len(data):,} compressed), more than the limit of "
+                           f"{max_bytes:,} ({limit_name})")
 
 
 @dataclass
