@@ -595,7 +595,8 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
     @api.post("/documents", response_model=ChangeOut, status_code=201,
               responses={**errors, 409: {"model": ErrorOut}, 415: {"model": ErrorOut}})
     async def upload(
-        files: Annotated[list[UploadFile], File(description="documents (.txt .md .html .docx .pdf .xlsx .csv …)")],
+        files: Annotated[list[UploadFile],
+                         File(description="documents (.txt .md .html .docx .pdf .xlsx .xlsm .csv .tsv …)")],
         replace: Annotated[bool, Query(description="overwrite files of the same name")] = False,
     ) -> dict:
         """Add documents to the data folder and index them; all or nothing: if any file is refused or cannot be

@@ -61,21 +61,35 @@ def test_markdown_headings_of_every_level_become_sections_and_the_title_is_no_pa
     assert context_line(document.articles[0], paragraph) == "星河科技年度报告 经营概况 › 研发投入 › 储能材料"
 
 
-def test_markdown_lists_and_tables_are_paragraphs_and_an_access_bullet_stays_one(tmp_path):
+def test_markdown_lists_are_paragraphs_table_rows_carry_their_headers_and_an_access_bullet_stays_one(tmp_path):
     (tmp_path / "platform.md").write_text(
         "# 平台运营简报\n\n"
         "## 平台数据\n\n"
         "- 访问用户数达到1.2亿人次\n"
         "- 日活跃用户**3000万**\n\n"
-        "| 季度 | 收入 |\n|---|---|\n| 一季度 | 12亿元 |\n| 二季度 | 14亿元 |\n\n"
+        "| 季度 | 收入 | 用户 |\n|---|---|---|\n| 一季度 | 12亿元 | 800万 |\n| **二季度** | 14亿元 | |\n"
         "详见[附件](http://example.com/a.pdf)。\n",
         encoding="utf-8",
     )
     document, _ = read_one(tmp_path)
     assert [a.title for a in document.articles] == ["平台运营简报"]
-    assert texts(document) == ["访问用户数达到1.2亿人次", "日活跃用户3000万", "季度 | 收入", "一季度 | 12亿元",
-                               "二季度 | 14亿元", "详见附件。"]
+    assert texts(document) == ["访问用户数达到1.2亿人次", "日活跃用户3000万", "一季度：收入 12亿元；用户 800万",
+                               "二季度：收入 14亿元", "详见附件。"]
     assert set(sections(document)) == {("平台数据",)}
+
+
+def test_a_markdown_table_takes_its_unit_from_the_line_or_heading_above_it(tmp_path):
+    (tmp_path / "data.md").write_text(
+        "# 年报摘要\n\n## 主要会计数据\n\n单位：亿元\n\n"
+        "| 项目 | 2023年 | 2022年 |\n| :--- | ---: | ---: |\n"
+        "| 营业收入 | 38.60 | 31.21 |\n| 研发投入 | 2.87 | 2.11 |\n\n"
+        "## 员工构成（人）\n\n| 类别 | 人数 |\n|--|--|\n| 研发人员 | 312 |\n",
+        encoding="utf-8",
+    )
+    document, _ = read_one(tmp_path)
+    assert texts(document) == ["营业收入（亿元）：2023年 38.60；2022年 31.21",
+                               "研发投入（亿元）：2023年 2.87；2022年 2.11", "研发人员（人）：人数 312"]
+    assert sections(document) == [("主要会计数据",), ("主要会计数据",), ("员工构成（人）",)]
 
 
 def test_a_summary_repeated_in_the_body_of_an_article_is_kept_with_its_own_id(tmp_path):
@@ -562,11 +576,13 @@ def test_the_summary_counts_documents_per_format_and_names_skipped_files(tmp_pat
 
 
 def test_detect_chooses_by_suffix_and_content():
-    assert set(LAYOUTS) == {"text", "markdown", "html", "docx", "pdf", "newspaper", "xlsx", "csv"}
+    assert set(LAYOUTS) == {"text", "markdown", "html", "docx", "pdf", "newspaper", "xlsx", "csv", "tsv"}
     assert detect(Path("a.pdf"), None).name == "pdf"
     assert detect(Path("a.docx"), None).name == "docx"
     assert detect(Path("a.XLSX"), None).name == "xlsx"
+    assert detect(Path("a.xlsm"), None).name == "xlsx"
     assert detect(Path("a.csv"), "<html><body>a,b</body></html>").name == "csv"
+    assert detect(Path("a.tsv"), "# 标题\t说明").name == "tsv"
     assert detect(Path("a.txt"), "<!DOCTYPE html><html><body><p>x</p></body></html>").name == "html"
     assert detect(Path("a.txt"), "# 标题\n\n正文。").name == "markdown"
     assert detect(Path("a.md"), "正文。").name == "markdown"

@@ -139,6 +139,68 @@ def test_a_page_number_in_the_margin_of_a_one_page_file_is_left_out(tmp_path, fo
     assert [p.text for p in read_report(tmp_path).paragraphs] == ["公司全年实现营业收入52亿元。"]
 
 
+FUNDS = [["项目", "市级资金", "区级资金", "负责单位"], ["道路改造", "1200", "400", "住建局"],
+         ["公园提升", "350", "150", "园林局"], ["学校扩建", "2800", "900", "教育局"],
+         ["管网更新", "640", "260", "水务局"], ["路灯改造", "180", "60", "城管局"]]
+
+
+def draw_table(page, top: float, rows: list[list[str]]) -> float:
+    """A ruled table of boxed cells from `top`; returns the y below it."""
+    import pymupdf
+
+    widths = [150, 110, 110, 110]
+    for r, row in enumerate(rows):
+        x = 50
+        for width, cell in zip(widths, row, strict=True):
+            page.draw_rect(pymupdf.Rect(x, top + r * 24, x + width, top + (r + 1) * 24))
+            page.insert_text((x + 4, top + r * 24 + 16), cell, fontname="china-s", fontsize=10)
+            x += width
+    return top + len(rows) * 24
+
+
+def make_plan_with_a_table_over_two_pages(path: Path, header_repeated: bool, second_header: list[str] = ()) -> None:
+    """A table whose first three rows end page 1 and whose last two open page 2, under the page 1 headers
+    repeated or not repeated at all; or, given a second header, a table of its own opening page 2 under it."""
+    import pymupdf
+
+    pdf = pymupdf.open()
+    for n in (1, 2):
+        page = pdf.new_page(width=595, height=842)
+        page.insert_text((50, 40), "青城市2024年城建工作计划", fontname="china-s", fontsize=9)
+        page.insert_text((270, 815), f"- {n} -", fontname="china-s", fontsize=9)
+    first, second = pdf[0], pdf[1]
+    y = write_lines(first, 50, 120, "今年全市安排城建重点项目五项，资金由市、区两级财政共同承担，各项目负责单位" * 6)
+    first.insert_text((50, 628), "表1 重点项目资金安排（万元）", fontname="china-s", fontsize=10)
+    draw_table(first, 640, FUNDS[:4])  # to y 736, just above the footer margin
+    if second_header:
+        second.insert_text((50, 108), "表2 项目工期安排", fontname="china-s", fontsize=10)
+    y = draw_table(second, 120, ([second_header] if second_header else FUNDS[:1] if header_repeated else [])
+                   + FUNDS[4:])
+    write_lines(second, 50, y + 30, "各项目完工后由市住建局组织验收，验收结果向社会公开。")
+    pdf.save(str(path))
+
+
+@pytest.mark.parametrize("header_repeated", [True, False])
+def test_a_table_continued_on_the_next_page_keeps_the_first_pages_headers_and_unit(tmp_path, header_repeated):
+    make_plan_with_a_table_over_two_pages(tmp_path / "plan.pdf", header_repeated)
+    document = read_report(tmp_path)
+    rows = [(p.text, p.page) for p in document.paragraphs if "：" in p.text and "级资金" in p.text]
+    assert rows == [("道路改造（万元）：市级资金 1200；区级资金 400；负责单位 住建局", 1),
+                    ("公园提升（万元）：市级资金 350；区级资金 150；负责单位 园林局", 1),
+                    ("学校扩建（万元）：市级资金 2800；区级资金 900；负责单位 教育局", 1),
+                    ("管网更新（万元）：市级资金 640；区级资金 260；负责单位 水务局", 2),
+                    ("路灯改造（万元）：市级资金 180；区级资金 60；负责单位 城管局", 2)]
+    assert "1 table (5 rows)" in document.found
+
+
+def test_a_captioned_table_opening_the_next_page_is_a_table_of_its_own(tmp_path):
+    make_plan_with_a_table_over_two_pages(tmp_path / "plan.pdf", True, ["项目", "工期", "开工", "监理单位"])
+    document = read_report(tmp_path)
+    assert [p.text for p in document.paragraphs if p.page == 2 and "：" in p.text] == [
+        "管网更新：工期 640；开工 260；监理单位 水务局", "路灯改造：工期 180；开工 60；监理单位 城管局"]
+    assert "2 tables (5 rows)" in document.found
+
+
 def test_a_table_figure_is_answered_with_its_unit_and_cited_with_its_page(report_engine):
     from qa.api import answer_json, chat_extras
 

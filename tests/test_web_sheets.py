@@ -156,6 +156,107 @@ def make_workbook(path: Path) -> None:
     workbook.save(str(path))
 
 
+def make_budget_workbook(path: Path) -> None:
+    """A two-row header: each year merged over its 收入 and 支出 columns, 部门 merged down both rows; under a
+    title merged across the sheet; a second sheet with a department merged down its people's rows."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    budget = workbook.active
+    budget.title = "收支"
+    budget.append(["各部门收支情况（万元）"])
+    budget.append(["部门", "2023年", None, "2022年", None])
+    budget.append([None, "收入", "支出", "收入", "支出"])
+    budget.append(["财务部", 120, 80, 100, 70])
+    budget.append(["技术部", 300, 260, 280, 240])
+    for cells in ("A1:E1", "B2:C2", "D2:E2", "A2:A3"):
+        budget.merge_cells(cells)
+    staff = workbook.create_sheet("人员")
+    staff.append(["部门", "姓名", "职务"])
+    staff.append(["技术部", "赵六", "经理"])
+    staff.append([None, "钱七", "工程师"])
+    staff.merge_cells("A2:A3")
+    workbook.save(str(path))
+
+
+BUDGET_ROWS = ["财务部（万元）：2023年 收入 120；2023年 支出 80；2022年 收入 100；2022年 支出 70",
+               "技术部（万元）：2023年 收入 300；2023年 支出 260；2022年 收入 280；2022年 支出 240"]
+
+
+def test_a_header_merged_over_columns_heads_each_of_them_and_a_cell_merged_down_fills_its_rows(tmp_path):
+    make_budget_workbook(tmp_path / "budget.xlsx")
+    document, _ = read_one(tmp_path)
+    assert [(p.section, p.text) for p in document.paragraphs] == [
+        *((("收支", "各部门收支情况（万元）"), row) for row in BUDGET_ROWS),
+        (("人员",), "技术部：姓名 赵六；职务 经理"),
+        (("人员",), "技术部：姓名 钱七；职务 工程师"),
+    ]
+
+
+def test_a_workbook_too_large_to_load_whole_is_read_row_by_row_and_the_report_says_merges_were_not(tmp_path,
+                                                                                                    monkeypatch):
+    from qa.layouts import spreadsheet
+
+    make_budget_workbook(tmp_path / "budget.xlsx")
+    monkeypatch.setattr(spreadsheet, "MAX_WHOLE_BYTES", 1_000)
+    document, warnings = read_one(tmp_path)
+    assert "技术部：姓名 赵六；职务 经理" in [p.text for p in document.paragraphs]
+    assert "budget.xlsx: sheets 2, rows" in format_summary([document], warnings)
+    assert "merged cells not read (over 1,000 bytes unpacked)" in format_summary([document], warnings)
+
+
+def test_a_small_xlsx_holding_a_huge_sheet_is_refused_by_name_before_openpyxl_reads_it(tmp_path, monkeypatch):
+    import zipfile
+
+    import openpyxl
+
+    make_budget_workbook(tmp_path / "plain.xlsx")
+    # 60 MB of sheet (whitespace between its elements, which XML allows) that compresses to some 60 KB
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as plain, \
+            zipfile.ZipFile(tmp_path / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED) as bomb:
+        for item in plain.infolist():
+            content = plain.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(b"</worksheet>", b" " * 60_000_000 + b"</worksheet>")
+            bomb.writestr(item.filename, content)
+    (tmp_path / "plain.xlsx").unlink()
+    (tmp_path / "notes.txt").write_text("预算表另附。", encoding="utf-8")
+    assert (tmp_path / "bomb.xlsx").stat().st_size < 1_000_000
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("openpyxl was given the file")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", refuse)
+    documents, warnings = load_corpus(tmp_path)
+    assert [d.source for d in documents] == ["notes.txt"]
+    assert len(warnings) == 1 and warnings[0].startswith("skipped bomb.xlsx: it unpacks to 60,"), warnings
+    assert "QA_MAX_EXPANDED_BYTES" in warnings[0]
+
+
+def test_a_tsv_splits_at_tabs_only_and_an_xlsm_is_read_as_its_cells(tmp_path):
+    import zipfile
+
+    (tmp_path / "grants.tsv").write_text("项目\t金额（元）\t说明\n路灯改造\t1,200\t含安装, 调试\n", encoding="utf-8")
+    make_budget_workbook(tmp_path / "book.xlsx")
+    # The same workbook as Excel saves it with macros: the macro-enabled content type and a VBA project.
+    with zipfile.ZipFile(tmp_path / "book.xlsx") as plain, zipfile.ZipFile(tmp_path / "macro.xlsm", "w") as macro:
+        for item in plain.infolist():
+            content = plain.read(item.filename)
+            if item.filename == "[Content_Types].xml":
+                content = content.replace(b"vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                                          b"vnd.ms-excel.sheet.macroEnabled.main+xml")
+            macro.writestr(item, content)
+        macro.writestr("xl/vbaProject.bin", b"Attribute VB_Name = \"Module1\"\nSub AutoOpen()\nEnd Sub\n")
+    (tmp_path / "book.xlsx").unlink()
+    documents, warnings = load_corpus(tmp_path)
+    by_name = {d.source: d for d in documents}
+    assert [p.text for p in by_name["grants.tsv"].paragraphs] == ["路灯改造：金额（元） 1,200；说明 含安装, 调试"]
+    assert by_name["macro.xlsm"].layout == "xlsx"
+    assert [p.text for p in by_name["macro.xlsm"].paragraphs][:2] == BUDGET_ROWS
+    assert not any("Sub" in p.text for p in by_name["macro.xlsm"].paragraphs)
+
+
+METRO_CSV = "线路,线路长度（公里）,车站数量（座）,开通年份\n地铁1号线,21.7,20,2019\n地铁2号线,27.3,24,2024\n"
 NOTICE_CSV = ("序号,项目,金额（万元）,负责单位\n1,道路改造,1200,住建局\n2,公园提升,350,园林局\n,,,\n"
               "3,学校扩建,2800,教育局\n")
 
@@ -203,21 +304,26 @@ def sheets(tmp_path_factory):
     data = tmp_path_factory.mktemp("sheets")
     make_workbook(data / "book.xlsx")
     (data / "notice.csv").write_bytes(NOTICE_CSV.encode("gb18030"))
+    (data / "metro.csv").write_text(METRO_CSV, encoding="utf-8")
+    make_budget_workbook(data / "budget.xlsx")
     engine = Engine(Settings(data_dir=data, index_dir=tmp_path_factory.mktemp("sheets-index")))
     engine.build_index(show_bar=False)
     return engine
 
 
-# The answer's lead (its first line) gives the value of the right cell; the cited row carries the unit its label
-# ("赛罕区（万人）") or column header ("月薪（元）") states.
+# The answer's lead (its first line) gives the value of the right cell with the unit its label ("赛罕区（万人）")
+# or column header ("月薪（元）") states; the cited row carries it too.
 @pytest.mark.parametrize("question, value, unit, row", [
     ("李四的月薪是多少？", "12000", "元", "李四：部门 技术部；月薪（元） 12000；年终奖（元） 24000"),
     ("赛罕区的常住人口是多少？", "105.2", "万人", "赛罕区（万人）：常住人口 105.2；城镇化率 91.2%"),
     ("公园提升的金额是多少？", "350", "万元", "公园提升：金额（万元） 350；负责单位 园林局；序号 2"),
+    ("地铁2号线的线路长度是多少？", "27.3", "公里",
+     "地铁2号线：线路长度（公里） 27.3；车站数量（座） 24；开通年份 2024"),
+    ("财务部2023年的支出是多少？", "80", "万元", BUDGET_ROWS[0]),
 ])
 def test_a_cell_is_answered_from_its_row_and_column_citing_the_row(sheets, question, value, unit, row):
     answer = sheets.ask(question)
     lead = answer.text.split("\n\n")[0]
-    assert answer.answered and re.sub(r"\[\d+\]", "", lead).startswith(value), answer.text
+    assert answer.answered and re.sub(r"\[\d+\]", "", lead).startswith(value + unit), answer.text
     assert unit in answer.citations[0].text
     assert answer.citations[0].text == row

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import numbers
 from ..bilingual import latin_names
-from ..layouts.base import table_row_cells
+from ..layouts.base import stated_unit, table_row_cells
 from ..names import NameIndex, names_of, pinyin_spellings
 from ..passage_features import tags as passage_tags
 from ..question import (
@@ -1276,7 +1276,8 @@ def _question_bigrams(text: str) -> set[str]:
 
 def _table_cell(question: Question, sentence: str) -> str:
     """A table row's value in the column the question names most closely ("2022年营业收入" → the 2022年
-    cell; the first column when none is named), with the unit its label states when the cell has none."""
+    cell; the first column when none is named), with the unit its column header ("月薪（元）") or else its
+    label ("研发投入（亿元）") states when the cell has none."""
     row = table_row_cells(sentence)
     if row is None:
         return ""
@@ -1287,8 +1288,13 @@ def _table_cell(question: Question, sentence: str) -> str:
         return ""
     # max keeps the first of equals: the leftmost column (the latest year, in most reports)
     header, value = max(cells, key=lambda cell: len(_bigrams(cell[0]) & asked))
-    has_unit = any(q.unit for q in numbers.parse_quantities(value))
-    return value if has_unit or not unit else value + unit
+    if any(q.unit for q in numbers.parse_quantities(value)):
+        return value
+    for stated in (stated_unit(header), unit):
+        # only a unit read as one: "收入（含税）" states a condition, not a unit
+        if stated and any(q.unit and q.text == value + stated for q in numbers.parse_quantities(value + stated)):
+            return value + stated
+    return value
 
 
 def _bigrams(text: str) -> set[str]:

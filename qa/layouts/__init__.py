@@ -12,7 +12,7 @@ from .markdown import MarkdownLayout
 from .newspaper import NewspaperLayout, looks_like_a_page
 from .pdf_file import PdfLayout
 from .plain_text import PlainTextLayout
-from .spreadsheet import CsvLayout, XlsxLayout
+from .spreadsheet import CsvLayout, TsvLayout, XlsxLayout
 
 __all__ = ["LAYOUTS", "TEXT_SUFFIXES", "BINARY_SUFFIXES", "Block", "Layout", "ParsedArticle", "detect",
            "layout_named"]
@@ -20,11 +20,12 @@ __all__ = ["LAYOUTS", "TEXT_SUFFIXES", "BINARY_SUFFIXES", "Block", "Layout", "Pa
 LAYOUTS: dict[str, type[Layout]] = {
     layout.name: layout
     for layout in (PlainTextLayout, MarkdownLayout, HtmlLayout, DocxLayout, PdfLayout, NewspaperLayout, XlsxLayout,
-                   CsvLayout)
+                   CsvLayout, TsvLayout)
 }
 # Files read as text (decoded first) and files a parser reads from their bytes.
-TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml", ".csv")
-BINARY_SUFFIXES = (".docx", ".pdf", ".xlsx")
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml", ".csv", ".tsv")
+# A macro-enabled workbook (.xlsm) is read as its cells: openpyxl reads no macro, let alone runs one.
+BINARY_SUFFIXES = (".docx", ".pdf", ".xlsx", ".xlsm")
 _HTML_START = re.compile(r"^\s*(?:<!doctype html|<html[\s>])", re.IGNORECASE)
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
 
@@ -37,17 +38,19 @@ def layout_named(name: str) -> Layout:
 
 
 def detect(path: Path, text: str | None) -> Layout:
-    """The layout of a file: binary formats and .csv by suffix; text by its content (an HTML document, a newspaper page
-    of headline + "——访…" + byline triples, Markdown headings), else plain text."""
+    """The layout of a file: binary formats, .csv and .tsv by suffix; text by its content (an HTML document, a
+    newspaper page of headline + "——访…" + byline triples, Markdown headings), else plain text."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
         return PdfLayout()
     if suffix == ".docx":
         return DocxLayout()
-    if suffix == ".xlsx":
+    if suffix in (".xlsx", ".xlsm"):
         return XlsxLayout()
     if suffix == ".csv":
         return CsvLayout()
+    if suffix == ".tsv":
+        return TsvLayout()
     text = text or ""
     if suffix in (".html", ".htm", ".xhtml") or _HTML_START.match(text[:1000]):
         return HtmlLayout()

@@ -192,7 +192,14 @@ def states_a_unit_only(text: str) -> bool:
 
 
 _ROW_LABEL = re.compile(r"^([^：；。！？]{1,60})：(.+)$")
-_LABEL_UNIT = re.compile(r"[（(]([^（）()]{1,8})[)）]$")
+_STATED_UNIT = re.compile(r"[（(]([^（）()]{1,8})[)）]$")
+
+
+def stated_unit(label: str) -> str:
+    """The unit a row label or column header states in closing brackets: "亿元" of "研发投入（亿元）", "元" of
+    "月薪（元）"; blank when it states none."""
+    match = _STATED_UNIT.search(label.strip())
+    return match.group(1) if match else ""
 
 
 def table_row_cells(text: str) -> tuple[str, str, list[tuple[str, str]]] | None:
@@ -207,8 +214,7 @@ def table_row_cells(text: str) -> tuple[str, str, list[tuple[str, str]]] | None:
         if not header or not value:
             return None
         cells.append((header, value))
-    unit = _LABEL_UNIT.search(match.group(1))
-    return match.group(1), unit.group(1) if unit else "", cells
+    return match.group(1), stated_unit(match.group(1)), cells
 
 
 def table_rows(rows: list[list[str]], caption: str = "") -> list[str]:

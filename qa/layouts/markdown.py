@@ -1,11 +1,23 @@
-"""Markdown: "# title" is the title, every heading level a section; list items and table rows are paragraphs."""
+"""Markdown: "# title" is the title, every heading level a section; list items are paragraphs, and a table's rows
+each one with its column headers."""
 
 from __future__ import annotations
 
 import re
 
 from ..text import find_date
-from .base import Block, HeadingPath, Layout, ParsedArticle, dateline_date, join_lines, stem_title, unwrap
+from .base import (
+    Block,
+    HeadingPath,
+    Layout,
+    ParsedArticle,
+    dateline_date,
+    join_lines,
+    states_a_unit_only,
+    stem_title,
+    table_rows,
+    unwrap,
+)
 
 _ATX_HEADING = re.compile(r"^(#{1,6})(?:\s+|(?=[\u4e00-\u9fff]))(.*?)(?:\s+#+)?\s*$")
 _SETEXT_UNDERLINE = re.compile(r"^(=+|-{2,})\s*$")
@@ -38,6 +50,19 @@ def table_cells(line: str) -> list[str]:
     return [inline_text(cell.replace("\\|", "|")) for cell in re.split(r"(?<!\\)\|", line)]
 
 
+# The line just above a table is its caption when this short ("单位：万元", "表1 主要指标（亿元）").
+MAX_CAPTION_CHARS = 40
+
+
+def table_paragraphs(items: list[tuple[str, int, str]], rows: list[list[str]]) -> list[str]:
+    """A table's rows in the one row representation, the unit taken from the heading or short line above it; a
+    line that only states the unit is dropped, every row says it instead."""
+    caption = items[-1][2] if items and len(items[-1][2]) <= MAX_CAPTION_CHARS else ""
+    if caption and items[-1][0] == "text" and states_a_unit_only(caption):
+        items.pop()
+    return table_rows(rows, caption)
+
+
 def front_matter(lines: list[str]) -> tuple[dict, int]:
     """`key: value` lines between two "---" lines at the very top, and the number of lines they take."""
     if not lines or lines[0].strip() != "---":
@@ -60,9 +85,17 @@ class MarkdownLayout(Layout):
         item: list[str] | None = None  # lines of the list item being read
         fence: str | None = None
         code: list[str] = []
+        table: list[list[str]] = []  # rows of the table being read
+
+        def end_table() -> None:
+            nonlocal table
+            if table:
+                items.extend(("text", 0, row) for row in table_paragraphs(items, table))
+                table = []
 
         def flush() -> None:
             nonlocal run, item
+            end_table()
             if item is not None:
                 items.append(("text", 0, inline_text(join_lines(item))))
                 item = None
@@ -98,10 +131,12 @@ class MarkdownLayout(Layout):
                 flush()
                 continue
             if line.startswith("|") or (line.count("|") >= 2 and not raw.startswith(" ")):
-                flush()
+                if not table:
+                    flush()
                 if not _TABLE_SEPARATOR.match(line):
-                    items.append(("text", 0, " | ".join(cell for cell in table_cells(line) if cell)))
+                    table.append(table_cells(line))
                 continue
+            end_table()
             if match := _LIST_ITEM.match(line):
                 flush()
                 item = [match.group(1)]

@@ -1,5 +1,6 @@
-"""PDF (PyMuPDF): tables row by row, running headers, footers and page numbers left out, text blocks in reading
-order column by column, larger type a heading, paragraphs cut by a page end joined; each block knows its page."""
+"""PDF (PyMuPDF): tables row by row (a table continued overleaf under its first page's headers), running headers,
+footers and page numbers left out, text blocks in reading order column by column, larger type a heading,
+paragraphs cut by a page end joined; each block knows its page."""
 
 from __future__ import annotations
 
@@ -74,6 +75,10 @@ class TextBlock:
     size: float  # the largest type in the block
     chars: Counter  # characters per type size, for the body size
     table: bool = False  # the rows of a table: never a heading, never joined to the text around it
+    rows: list[list[str]] = field(default_factory=list)  # a table's cells, its header row first
+    caption: str = ""
+    columns: tuple[float, ...] = ()  # where a table's columns start: a table continued overleaf keeps them
+    continued: bool = False  # the rest of the table that ends the page before
 
 
 @dataclass
@@ -176,8 +181,35 @@ def read_page(page) -> PageText:
         rows = [[join_lines((cell or "").split("\n")) for cell in row] for row in table.extract()]
         texts = table_rows(rows, caption)
         if texts:
-            blocks.append(TextBlock(*box, texts, 0, Counter(), table=True))
+            columns = tuple(round(cell[0]) for cell in table.rows[0].cells if cell is not None)
+            blocks.append(TextBlock(*box, texts, 0, Counter(), table=True, rows=rows, caption=caption,
+                                    columns=columns))
     return PageText(page.rect.width, page.rect.height, lines, blocks)
+
+
+# Columns this close (in points) are the same column of a table continued on the next page.
+COLUMN_TOLERANCE = 3
+
+
+def continue_tables(pages: list[PageText], running: set[str]) -> None:
+    """A table that ends a page and one with the same columns that opens the next are one table: the second's
+    rows go under the first's headers and caption, its own first row dropped when it repeats the headers and
+    read as data when it does not (a table broken without its header row repeated)."""
+    for before, after in zip(pages, pages[1:], strict=False):
+        if not before.tables or not after.tables:
+            continue
+        last = max(before.tables, key=lambda table: table.y1)
+        first = min(after.tables, key=lambda table: table.y0)
+        text_below = any(line.y0 > last.y1 and not is_furniture(line, before, running) for line in before.lines)
+        text_above = any(line.y1 < first.y0 and not is_furniture(line, after, running) for line in after.lines)
+        same_columns = len(last.columns) == len(first.columns) and all(
+            abs(a - b) <= COLUMN_TOLERANCE for a, b in zip(last.columns, first.columns, strict=True))
+        if text_below or text_above or not same_columns or not last.rows:
+            continue
+        header = last.rows[0]
+        rows = first.rows[1:] if first.rows[:1] == [header] else first.rows
+        first.rows, first.caption, first.continued = [header, *rows], last.caption, True
+        first.paragraphs = table_rows(first.rows, last.caption)
 
 
 def text_blocks(page: PageText, running: set[str]) -> tuple[list[TextBlock], int]:
@@ -272,14 +304,16 @@ class PdfLayout(Layout):
             read = [read_page(page) for page in document]
             properties = document.metadata or {}
         running = running_lines(read)
+        continue_tables(read, running)
         pages, furniture = [], 0
         for page in read:
             blocks, removed = text_blocks(page, running)
             furniture += removed
             pages.append(reading_order(blocks + page.tables, page.width))
         tables = [block for page in read for block in page.tables]
-        self.found = (_count(len(read), "page"),
-                      f"{_count(len(tables), 'table')} ({_count(sum(len(t.paragraphs) for t in tables), 'row')})",
+        rows = sum(len(t.paragraphs) for t in tables)
+        tables = [table for table in tables if not table.continued]  # a table over two pages is one
+        self.found = (_count(len(read), "page"), f"{_count(len(tables), 'table')} ({_count(rows, 'row')})",
                       f"{_count(furniture, 'header or footer line', 'header and footer lines')} left out")
         sizes = Counter()
         for page in pages:
