@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from .config import Settings
 from .embeddings import EmbeddingServerError
@@ -415,8 +416,12 @@ class SameOrigin:
             return await _send_error(scope, send, 403, "this server answers only on localhost; set an API key "
                                                        "(QA_API_KEY) to serve it under another name")
         origin = headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc != host:
-            return await _send_error(scope, send, 403, "requests from another web origin are refused")
+        # An origin named in QA_CORS_ORIGINS may call the API (a front-end of the user's own); never the page's
+        # routes, which change documents with no key.
+        allowed = origin in self.settings.allowed_origins and scope["path"].startswith(("/api/", "/v1/"))
+        if origin is not None and urlsplit(origin).netloc != host and not allowed:
+            return await _send_error(scope, send, 403, "requests from another web origin are refused (QA_CORS_"
+                                                       "ORIGINS names the origins allowed to call /api and /v1)")
         return await self.app(scope, receive, send)
 
 
@@ -510,6 +515,9 @@ def create_api(engine, settings: Settings | None = None) -> FastAPI:
             return None
         return upload_limit() if path.rstrip("/") == "/api/documents" else MAX_JSON_BODY_BYTES
 
+    if settings.allowed_origins:  # innermost: answers the preflight of an origin SameOrigin let through
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["Retry-After"])
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(WrongKeyBrake, settings=settings)
     app.add_middleware(SameOrigin, settings=settings)  # added last, so it runs first: also guards the page

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     api_key: str = ""
+    # Browser front-ends on other origins allowed to call /api and /v1 ("http://127.0.0.1:3000,https://x.example").
+    cors_origins: str = ""
     # Bounds on what a caller controls; each has a message when it bites.
     max_question_chars: int = MAX_QUESTION_CHARS
     max_history_turns: int = 20
@@ -66,6 +69,16 @@ class Settings:
                 f"the API key (QA_API_KEY or --api-key) is {len(self.api_key.strip())} characters long; it needs "
                 f"at least {MIN_API_KEY_CHARS}. Make one with: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(24))'")
+        for origin in self.allowed_origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+                raise SettingsError(
+                    f"QA_CORS_ORIGINS holds {origin!r}; each entry is an origin such as http://127.0.0.1:3000 "
+                    "(scheme, host and port; no path, no *)")
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return tuple(origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip())
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:

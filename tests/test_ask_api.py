@@ -4,11 +4,13 @@ long paste, a filter that leaves out what is asked, and the model names /v1 acce
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
 
 from qa.api import create_api
+from qa.config import Settings, SettingsError
 
 QUESTION = "新城区今年计划实施多少个重点项目？"
 HISTORY_CUT = "只使用了最近的部分"
@@ -95,3 +97,31 @@ def test_an_unknown_model_is_not_found_as_openai_says_it(api):
         assert "gpt-4o" in error["message"] and accepted[0] in error["message"], error
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("gpt-4o")
+
+
+def test_an_origin_named_in_the_cors_setting_may_call_the_api_and_no_other(built_index):
+    front_end, stranger = "http://127.0.0.1:5173", "http://127.0.0.1:5174"
+    settings = replace(built_index.settings, cors_origins=f"{front_end}, http://localhost:3000/")
+    with TestClient(create_api(built_index, settings), base_url="http://127.0.0.1") as client:
+        preflight = client.options("/api/ask", headers={"Origin": front_end, "Access-Control-Request-Method": "POST",
+                                                        "Access-Control-Request-Headers": "content-type"})
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == front_end
+        asked = client.post("/api/ask", json={"question": QUESTION}, headers={"Origin": front_end})
+        assert asked.status_code == 200 and "128" in asked.json()["answer"]
+        assert asked.headers["access-control-allow-origin"] == front_end
+        for origin in (stranger, "http://localhost:3000/evil"):
+            refused = client.post("/api/ask", json={"question": QUESTION}, headers={"Origin": origin})
+            assert refused.status_code == 403 and "QA_CORS_ORIGINS" in refused.json()["error"]
+            assert "access-control-allow-origin" not in refused.headers
+    with TestClient(create_api(built_index), base_url="http://127.0.0.1") as client:  # the default allows none
+        preflight = client.options("/api/ask", headers={"Origin": front_end, "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 403
+
+
+def test_a_cors_setting_that_is_not_a_list_of_origins_is_refused_by_name():
+    for bad in ("*", "127.0.0.1:3000", "http://127.0.0.1:3000/app", "ftp://example.org"):
+        with pytest.raises(SettingsError, match="QA_CORS_ORIGINS"):
+            Settings(cors_origins=bad)
+    assert Settings(cors_origins=" http://a.example , https://b.example:8443/ ").allowed_origins == (
+        "http://a.example", "https://b.example:8443")
