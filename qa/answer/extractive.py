@@ -1199,9 +1199,9 @@ def clause_around(text: str, at: int) -> str:
 
 def quantity_order(question: Question, terms: dict[str, float], sentence: str, quantity: numbers.Quantity) -> tuple:
     """How surely an amount of the sentence is the asked one, surest least. A question that says a qualifier
-    (累计, 新增, 其中…) wants the amount said with it first; one that says none wants the amount whose clause says
-    more of its words (the counted noun: "多少座换乘站" is the 5 of "其中换乘站5座", "多少座车站" the 17 of "共设车站17座"),
-    then one said plainly or with 共 rather than as a part or what was added; then the asked unit."""
+    (累计, 新增, 其中…) wants the amount said with it first; one that says none wants the amount whose clause
+    says more of its words (the counted noun: "多少座换乘站" is the 5 of "其中换乘站5座", "多少座车站" the 17
+    of "共设车站17座"), then one said plainly or with 共 rather than as a part or what was added; then the unit."""
     asked, said = qualifier_of(question.standalone), qualifier_of(sentence, quantity.start)
     agrees = said == asked or (asked is None and said in _PLAIN)
     clause = normalise(clause_around(sentence, quantity.start))
