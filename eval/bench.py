@@ -1,5 +1,5 @@
 """Benchmark: index and answer speed, how they grow with the corpus, and retrieval quality beside a stock
-LlamaIndex pipeline; results to eval/bench-results.json and a markdown table for the README."""
+LlamaIndex pipeline; results to eval/bench-results.json and the markdown tables of docs/performance.md."""
 
 from __future__ import annotations
 
@@ -1064,7 +1064,7 @@ def markdown(results: dict) -> str:
 
 
 def _markdown(results: dict) -> str:
-    """The README tables: the shipped corpus beside the baseline, then scale."""
+    """The tables of docs/performance.md: the shipped corpus beside the baseline, then scale."""
     lines = []
     latest = results.get("latest_run")
     m = results.get("machine", {})
