@@ -456,7 +456,7 @@ class IndexStore:
             manifest = json.loads((self.root / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return False
-        if not isinstance(manifest, dict) or manifest.get("format") not in (2, 3):
+        if not isinstance(manifest, dict) or manifest.get("format") not in range(2, FORMAT_VERSION + 1):
             return False
         generation, chroma_dir = manifest.get("generation"), manifest.get("chroma_dir", "chroma")
         return (COLLECTION_NAME.fullmatch(str(manifest.get("collection"))) is not None
