@@ -85,7 +85,10 @@ EXACT_SEARCH_MAX_CHUNKS = 1000
 VECTOR_CACHE_MAX = 50_000  # vectors of filtered chunks kept in memory: 75 MiB at 384 dimensions
 EMBED_BATCH = 16
 # Files a build of ours leaves at the top of a folder it has just claimed (a killed build may leave them alone).
-_TRANSIENT = frozenset({MARKER, f"{MARKER}.tmp", LOCK, BUILDER_PID, PENDING, f"{PENDING}.tmp", f".{MANIFEST}.tmp"})
+# Files that leave a folder empty for our purposes: ours while building, and the empty placeholder git keeps in
+# a folder (the repository ships index/ so, and a fresh clone must build into it).
+_TRANSIENT = frozenset({MARKER, f"{MARKER}.tmp", LOCK, BUILDER_PID, PENDING, f"{PENDING}.tmp", f".{MANIFEST}.tmp",
+                        ".gitkeep"})
 FOREIGN_FOLDER = ("the index folder holds files that interview-qa did not write, so it is not used; set QA_INDEX_DIR "
                   "to an empty or new folder (nothing in this one was changed)")
 Progress = Callable[[int, int, str], None]

@@ -85,6 +85,16 @@ def test_a_folder_holding_another_programs_manifest_is_never_taken_for_an_index(
     assert sorted(p.name for p in site.iterdir()) == ["index.html", "manifest.json"]
 
 
+def test_the_index_folder_as_the_repository_ships_it_is_built_into_and_keeps_its_placeholder(small_corpus, tmp_path):
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / ".gitkeep").write_bytes(b"")  # a fresh clone's index/
+    result = cli("index", data=small_corpus, index=index)
+    assert result.returncode == 0, result.stderr
+    assert make_engine(small_corpus, index).ask(QUESTION).answered
+    assert (index / ".gitkeep").exists()
+
+
 def test_an_index_built_before_the_ownership_marker_keeps_answering_and_is_marked_at_its_next_build(
         small_corpus, tmp_path):
     index = tmp_path / "index"
