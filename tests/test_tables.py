@@ -64,7 +64,7 @@ def tables(tmp_path_factory):
 
 
 def lead(answer) -> str:
-    return re.sub(r"\[\d+\]", "", answer.text.split("\n\n")[0])
+    return re.sub(r"\[\d+\]", "", answer.lead)
 
 
 @pytest.mark.parametrize("question, value, row", [

@@ -323,7 +323,6 @@ def sheets(tmp_path_factory):
 ])
 def test_a_cell_is_answered_from_its_row_and_column_citing_the_row(sheets, question, value, unit, row):
     answer = sheets.ask(question)
-    lead = answer.text.split("\n\n")[0]
-    assert answer.answered and re.sub(r"\[\d+\]", "", lead).startswith(value + unit), answer.text
+    assert answer.answered and re.sub(r"\[\d+\]", "", answer.lead).startswith(value + unit), answer.text
     assert unit in answer.citations[0].text
     assert answer.citations[0].text == row
