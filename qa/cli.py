@@ -130,7 +130,7 @@ def _print_answer(answer) -> None:
 
 def _chat(engine, k: int, json_lines: bool) -> int:
     """Questions from stdin, one a line, each answered with the conversation so far as its history (as the
-    page keeps it): a follow-up ("回民区呢？") is read against the questions before it. An empty line is
+    page keeps it): a follow-up ("那去年呢？") is read against the questions before it. An empty line is
     skipped; `/new` starts a new conversation; `quit`, `exit` or the end of input ends the session."""
     from .embeddings import EmbeddingServerError
     from .engine import IndexUnavailable, bounded_history
