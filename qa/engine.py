@@ -274,9 +274,9 @@ class Engine:
         read = [simplified_passage(passage) for passage in passages]
         answered = False
         # Said in place of a refusal when the filter, not the documents, left out what the question is about.
-        outside = filtered_out_subject(analysed, filters, retriever.index)
-        refusal = outside and filter_refusal(outside, allowed_articles(filters, retriever.index), retriever.index,
-                                             analysed.language)
+        allowed = allowed_articles(filters, retriever.index)
+        outside = filtered_out_subject(analysed, allowed)
+        refusal = outside and filter_refusal(outside, allowed, retriever.index, analysed.language)
         # Each answer goes out as it comes (each a new Answer): a partial held back until the next arrived
         # would show a checked sentence only once the one after it was checked too.
         for answer in answerer.stream(analysed, read) if hasattr(answerer, "stream") else ():
@@ -299,9 +299,9 @@ def _asked_as(answer: Answer, question: str, analysed, notice: str, filter_refus
     return answer
 
 
-def filtered_out_subject(question, filters: dict | None, index) -> str:
-    """The name a question is about when the filter leaves out every document about it ("" otherwise)."""
-    allowed = allowed_articles(filters, index)
+def filtered_out_subject(question, allowed: list[str] | None) -> str:
+    """The name a question is about when the filter, allowing only these articles, leaves out every document
+    about it ("" otherwise, and when there is no filter)."""
     if allowed is None:
         return ""
     allowed = set(allowed)
